@@ -1,0 +1,53 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// Layers (see STYLE.md): CLMDB/CZlib (system C libraries) → LMDB (a Swift face on LMDB, knows nothing
+// about documents) and TextPacking (pure: delta + compression of texts) → Palimpsest (the ledger:
+// events, storage, queries, import/export) → palimpsest (a thin command-line front end).
+let package = Package(
+    name: "Palimpsest",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "Palimpsest", targets: ["Palimpsest"]),
+        .executable(name: "palimpsest", targets: ["palimpsest"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLMDB",
+            pkgConfig: "lmdb",
+            providers: [.apt(["liblmdb-dev"]), .brew(["lmdb"])]
+        ),
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
+        ),
+        .target(name: "LMDB", dependencies: ["CLMDB"]),
+        .target(name: "TextPacking", dependencies: ["CZlib"]),
+        .target(
+            name: "Palimpsest",
+            dependencies: [
+                "LMDB", "TextPacking",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .executableTarget(
+            name: "palimpsest",
+            dependencies: [
+                "Palimpsest",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "PalimpsestBench", dependencies: ["Palimpsest", "LMDB"]),
+        .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
+        .testTarget(name: "TextPackingTests", dependencies: ["TextPacking"]),
+        .testTarget(name: "PalimpsestTests", dependencies: ["Palimpsest"]),
+        .testTarget(name: "CLITests", dependencies: ["Palimpsest", "palimpsest"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

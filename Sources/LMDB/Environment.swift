@@ -1,0 +1,196 @@
+import CLMDB
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// One LMDB environment: a directory holding `data.mdb` and `lock.mdb`.
+///
+/// Transactions are reachable only inside synchronous closures (`read { txn in … }`,
+/// `write { txn in … }`), so a transaction handle never escapes, never crosses an `await` and never
+/// moves threads. Open one `Environment` per path per process (LMDB's rule).
+///
+/// `@unchecked Sendable` because every use of the C handle is serialised where LMDB requires it:
+/// read transactions are `MDB_NOTLS` and independent; write transactions are serialised by LMDB's
+/// own writer lock; resizing the map (which LMDB forbids while any transaction of this process is
+/// open) takes `resizeLock` exclusively while every transaction holds it shared.
+public final class Environment: @unchecked Sendable {
+    public struct Options: Sendable {
+        /// Initial map size in bytes; the map grows by itself when a write finds it full.
+        public var mapSize: Int = 256 << 20
+        public var maxDatabases: UInt32 = 32
+        public var maxReaders: UInt32 = 126
+        /// Open without write access (`MDB_RDONLY`).
+        public var readOnly = false
+        /// Skip LMDB's lock file (`MDB_NOLOCK`): only safe when nobody can write, e.g. a ledger on
+        /// read-only media.
+        public var noLock = false
+        /// Mode of the files LMDB creates.
+        public var fileMode: mode_t = 0o600
+        public init() {}
+    }
+
+    let handle: OpaquePointer
+    public let path: String
+    public let isReadOnly: Bool
+    private let resizeLock: UnsafeMutablePointer<pthread_rwlock_t>
+
+    /// Opens (creating the files when allowed) the environment in the existing directory `path`.
+    public init(path: String, options: Options = Options()) throws(LMDBError) {
+        var env: OpaquePointer?
+        try check(mdb_env_create(&env), "creating an LMDB environment")
+        guard let env else { throw LMDBError(code: .invalid, operation: "creating an LMDB environment") }
+        do {
+            try check(mdb_env_set_maxdbs(env, options.maxDatabases), "setting the number of databases")
+            try check(mdb_env_set_maxreaders(env, options.maxReaders), "setting the number of readers")
+            try check(mdb_env_set_mapsize(env, options.mapSize), "setting the map size")
+            var flags = UInt32(MDB_NOTLS)
+            if options.readOnly { flags |= UInt32(MDB_RDONLY) }
+            if options.noLock { flags |= UInt32(MDB_NOLOCK) }
+            try check(mdb_env_open(env, path, flags, options.fileMode), "opening \(path)")
+        } catch {
+            mdb_env_close(env)
+            throw error
+        }
+        handle = env
+        self.path = path
+        isReadOnly = options.readOnly
+        resizeLock = .allocate(capacity: 1)
+        pthread_rwlock_init(resizeLock, nil)
+        if !options.noLock {
+            // Free reader slots left behind by processes that died (kill -9) holding a read transaction.
+            var dead: Int32 = 0
+            _ = mdb_reader_check(env, &dead)
+        }
+    }
+
+    deinit {
+        mdb_env_close(handle)
+        pthread_rwlock_destroy(resizeLock)
+        resizeLock.deallocate()
+    }
+
+    /// The current map size in bytes (the most the data file may grow to before the map grows).
+    public var mapSize: Int {
+        var info = MDB_envinfo()
+        mdb_env_info(handle, &info)
+        return info.me_mapsize
+    }
+
+    /// Opens every named database once (they stay open for the environment's life), creating the
+    /// missing ones unless the environment is read-only. A missing database in a read-only
+    /// environment is reported as `nil`.
+    public func openDatabases(_ names: [String]) throws -> [String: Database] {
+        if isReadOnly {
+            return try read { txn in
+                var result: [String: Database] = [:]
+                for name in names {
+                    var dbi: MDB_dbi = 0
+                    let rc = mdb_dbi_open(txn.handle, name, 0, &dbi)
+                    if rc == MDB_NOTFOUND { continue }
+                    try check(rc, "opening database \(name)")
+                    result[name] = Database(dbi: dbi, name: name)
+                }
+                return result
+            }
+        }
+        return try write { txn in
+            var result: [String: Database] = [:]
+            for name in names {
+                var dbi: MDB_dbi = 0
+                try check(mdb_dbi_open(txn.handle, name, UInt32(MDB_CREATE), &dbi), "opening database \(name)")
+                result[name] = Database(dbi: dbi, name: name)
+            }
+            return result
+        }
+    }
+
+    /// Runs `body` in a read-only transaction. Values handed out inside are valid only inside it:
+    /// copy what you keep.
+    @available(*, noasync, message: "run transactions from synchronous code; wrap them in a serial queue")
+    public func read<R>(_ body: (borrowing ReadTransaction) throws -> R) throws -> R {
+        pthread_rwlock_rdlock(resizeLock)
+        defer { pthread_rwlock_unlock(resizeLock) }
+        let txn = try begin(flags: UInt32(MDB_RDONLY))
+        defer { mdb_txn_abort(txn) }
+        return try body(ReadTransaction(handle: txn))
+    }
+
+    /// Runs `body` in a write transaction and commits it when `body` returns; throwing aborts it and
+    /// nothing is written.
+    ///
+    /// When the map is full, the transaction is aborted, the map grows, and `body` runs again from
+    /// the start: keep every side effect of `body` inside the transaction, or make it repeatable.
+    /// Do not call `write` while this thread holds another transaction.
+    @available(*, noasync, message: "run transactions from synchronous code; wrap them in a serial queue")
+    public func write<R>(_ body: (borrowing WriteTransaction) throws -> R) throws -> R {
+        while true {
+            do {
+                return try writeOnce(body)
+            } catch let error as LMDBError where error.code == .mapFull {
+                try grow(from: mapSize)
+            }
+        }
+    }
+
+    private func writeOnce<R>(_ body: (borrowing WriteTransaction) throws -> R) throws -> R {
+        pthread_rwlock_rdlock(resizeLock)
+        defer { pthread_rwlock_unlock(resizeLock) }
+        let txn = try begin(flags: 0)
+        let result: R
+        do {
+            result = try body(WriteTransaction(handle: txn))
+        } catch {
+            mdb_txn_abort(txn)
+            throw error
+        }
+        // A failed commit has already freed the transaction: never abort after it.
+        try check(mdb_txn_commit(txn), "committing a write transaction")
+        return result
+    }
+
+    /// Begins a transaction, adopting a map that another process has grown in the meantime.
+    private func begin(flags: UInt32) throws(LMDBError) -> OpaquePointer {
+        while true {
+            var txn: OpaquePointer?
+            let rc = mdb_txn_begin(handle, nil, flags, &txn)
+            if rc == MDB_MAP_RESIZED {
+                // Adopting the new size needs every transaction of this process closed: give up our
+                // shared hold, adopt under the exclusive one, and take the shared hold back.
+                pthread_rwlock_unlock(resizeLock)
+                pthread_rwlock_wrlock(resizeLock)
+                let adopt = mdb_env_set_mapsize(handle, 0)
+                pthread_rwlock_unlock(resizeLock)
+                pthread_rwlock_rdlock(resizeLock)
+                try check(adopt, "adopting the map size another process set")
+                continue
+            }
+            try check(rc, "beginning a transaction")
+            guard let txn else { throw LMDBError(code: .invalid, operation: "beginning a transaction") }
+            return txn
+        }
+    }
+
+    /// Grows the map (doubling, by at most 4 GiB a step) unless another thread already did.
+    private func grow(from observed: Int) throws(LMDBError) {
+        pthread_rwlock_wrlock(resizeLock)
+        defer { pthread_rwlock_unlock(resizeLock) }
+        let current = mapSize
+        guard current == observed else { return }
+        let next = current + min(current, 4 << 30)
+        try check(mdb_env_set_mapsize(handle, next), "growing the map to \(next) bytes")
+    }
+
+    /// Flushes buffers to disk (only needed when the environment was opened without sync).
+    public func sync() throws(LMDBError) {
+        try check(mdb_env_sync(handle, 1), "syncing \(path)")
+    }
+}
+
+/// A named database, opened once for the environment's life.
+public struct Database: Sendable, Hashable {
+    let dbi: MDB_dbi
+    public let name: String
+}

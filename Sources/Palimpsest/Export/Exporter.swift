@@ -1,0 +1,32 @@
+/// Writes every event as JSON Lines: each line is the event's canonical JSON (RFC 8785) with its
+/// `hash` and, for events that carry text, the `text`. Drop those two keys, canonicalise, hash, and
+/// you get `hash` back; `import jsonl` of the output into an empty ledger reproduces this one.
+public struct Exporter {
+    public let ledger: Ledger
+
+    public init(ledger: Ledger) { self.ledger = ledger }
+
+    /// Writes events from `position` on to `sink`; returns how many.
+    @discardableResult
+    public func run(to sink: FileSink, from position: UInt64 = 1, matching filter: EventFilter = EventFilter()) throws -> Int {
+        var count = 0
+        var line: [UInt8] = []
+        try ledger.forEachEvent(from: position, matching: filter) { event in
+            var text: String? = nil
+            if let hash = event.contentHash {
+                guard let t = try ledger.text(hash: hash) else {
+                    throw LedgerError(.integrity, "the text of the event at position \(event.position) (\(hash.hex)) is missing")
+                }
+                text = t
+            }
+            line.removeAll(keepingCapacity: true)
+            CanonicalJSON.write(event.json(includingHash: true, text: text), into: &line)
+            line.append(0x0A)
+            try sink.write(line)
+            count += 1
+            return true
+        }
+        try sink.flush()
+        return count
+    }
+}

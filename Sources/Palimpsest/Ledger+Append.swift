@@ -1,0 +1,272 @@
+import Foundation
+import LMDB
+
+/// What appending one event did.
+public struct AppendResult: Sendable, Equatable {
+    /// The event as recorded (for a repeated event ID, the one recorded the first time).
+    public let event: RecordedEvent
+    /// True when the event ID was already in the ledger and nothing was written.
+    public let wasAlreadyRecorded: Bool
+    /// True when the event's effective time is earlier than the document's previous event.
+    public let wasBackdated: Bool
+    /// Bytes of text the event carries (0 for a retraction or a repeat).
+    public let textBytes: Int
+}
+
+extension Ledger {
+    /// Appends one event in its own durable transaction.
+    public func append(_ event: NewEvent) throws(LedgerError) -> AppendResult {
+        try append(contentsOf: [event])[0]
+    }
+
+    /// Appends events in one transaction: all are recorded, or (on any error) none.
+    public func append(contentsOf events: [NewEvent]) throws(LedgerError) -> [AppendResult] {
+        try withWriter { txn, writer in
+            var results: [AppendResult] = []
+            results.reserveCapacity(events.count)
+            for (n, event) in events.enumerated() {
+                do {
+                    results.append(try writer.append(event, in: txn))
+                } catch let error as LedgerError where events.count > 1 {
+                    throw error.prefixed("event \(n + 1) of \(events.count)")
+                }
+            }
+            return results
+        }
+    }
+
+    public func append(_ event: NewEvent) async throws(LedgerError) -> AppendResult {
+        try await offloaded { ledger throws(LedgerError) in try ledger.append(event) }
+    }
+
+    public func append(contentsOf events: [NewEvent]) async throws(LedgerError) -> [AppendResult] {
+        try await offloaded { ledger throws(LedgerError) in try ledger.append(contentsOf: events) }
+    }
+
+    func offloaded<R: Sendable>(_ body: @escaping @Sendable (Ledger) throws(LedgerError) -> R) async throws(LedgerError) -> R {
+        let result: Result<R, LedgerError> = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(returning: Result { () throws(LedgerError) in try body(self) })
+            }
+        }
+        return try result.get()
+    }
+
+    /// Runs `body` in one write transaction on the writer queue. Throwing (or a failure to commit)
+    /// leaves the ledger exactly as it was.
+    func withWriter<R>(_ body: (borrowing WriteTransaction, inout Transactioffloaded) throws -> R) throws(LedgerError) -> R {
+        guard !isReadOnly else {
+            throw LedgerError(.storage, "the ledger at \(directory) is read-only; nothing was written")
+        }
+        let outcome: Result<R, LedgerError> = writeQueue.sync {
+            do {
+                var added: [(Digest, [UInt8])] = []
+                let value = try env.write { txn in
+                    added.removeAll()
+                    var writer = Transactioffloaded(ledger: self)
+                    let value = try body(txn, &writer)
+                    added = writer.addedTexts
+                    return value
+                }
+                // Only after the commit: cached texts are then certainly the stored ones.
+                for (hash, text) in added { textCache.put(hash, text) }
+                return .success(value)
+            } catch {
+                return .failure(LedgerError.storage(error, doing: "writing to the ledger at \(directory)"))
+            }
+        }
+        return try outcome.get()
+    }
+}
+
+/// Appends events inside one write transaction. Every check runs before the first write of an event,
+/// so a refused event leaves the transaction as it was.
+struct Transactioffloaded {
+    let ledger: Ledger
+    /// Texts stored by this transaction, for the writer's cache once it commits.
+    var addedTexts: [(Digest, [UInt8])] = []
+
+    var tables: Ledger.Tables { ledger.tables }
+
+    /// Appends a new event: assigns position, version, recorded time and hashes.
+    mutating func append(_ event: NewEvent, in txn: borrowing WriteTransaction) throws -> AppendResult {
+        try append(event, recorded: nil, in: txn)
+    }
+
+    /// Appends an event as another ledger recorded it (an export line): its position, recorded time
+    /// and hashes must be exactly what this ledger would give it.
+    mutating func append(recorded: RecordedEvent, text: String?, in txn: borrowing WriteTransaction) throws -> AppendResult {
+        let change: Change
+        switch recorded.type {
+        case .published:
+            change = .publish(text: text ?? "", title: recorded.title, language: recorded.language, variantOf: recorded.variantOf)
+        case .edited: change = .edit(text: text ?? "")
+        case .retracted: change = .retract(reason: recorded.reason, kind: recorded.kind ?? .withdrawn)
+        case .restored: change = .restore(text: text ?? "")
+        }
+        let event = NewEvent(
+            document: recorded.document, change: change, at: recorded.at, actor: recorded.actor,
+            source: recorded.source, message: recorded.message, metadata: recorded.metadata,
+            eventID: recorded.eventID, allowBackdated: true)
+        return try append(event, recorded: recorded, in: txn)
+    }
+
+    private mutating func append(_ event: NewEvent, recorded: RecordedEvent?, in txn: borrowing WriteTransaction) throws -> AppendResult {
+        let tables = self.tables
+        let docName = DocumentID.quoted(event.document)
+        if let problem = DocumentID.problem(with: event.document) {
+            throw LedgerError(.invalidInput, problem)
+        }
+        guard !event.actor.isEmpty else {
+            throw LedgerError(.invalidInput, "the actor of an event on \(docName) may not be empty (use \"unknown\" when it is not known)")
+        }
+        if case .publish(_, _, _, let variantOf?) = event.change, let problem = DocumentID.problem(with: variantOf) {
+            throw LedgerError(.invalidInput, "variant-of: \(problem)")
+        }
+
+        // A repeated event ID is a no-op, not a second event.
+        if let id = event.eventID, let existing = try ledger.event(id: id, in: txn) {
+            guard existing.document == event.document, existing.type == event.change.type else {
+                throw LedgerError(.conflict, "the event ID \(id.uuidString.lowercased()) is already recorded at position \(existing.position) for a \(existing.type.rawValue) event of \(DocumentID.quoted(existing.document))")
+            }
+            if let recorded, recorded.hash != existing.hash {
+                throw LedgerError(.conflict, "the event ID \(id.uuidString.lowercased()) is already recorded at position \(existing.position) with a different hash")
+            }
+            return AppendResult(event: existing, wasAlreadyRecorded: true, wasBackdated: false, textBytes: 0)
+        }
+
+        let current = try ledger.documentInfo(event.document, in: txn)
+        switch (event.change, current?.status) {
+        case (.publish, nil): break
+        case (.publish, _?):
+            throw LedgerError(.conflict, "\(docName) is already published (version \(current!.version)); record a change with `edit`")
+        case (_, nil):
+            throw LedgerError(.notFound, "there is no document \(docName) in the ledger; `publish` it first")
+        case (.edit, .retracted?), (.retract, .retracted?):
+            throw LedgerError(.conflict, "\(docName) is retracted (version \(current!.version)); `restore` it first")
+        case (.restore, .active?):
+            throw LedgerError(.conflict, "\(docName) is not retracted, so it cannot be restored")
+        default: break
+        }
+        let currentVersion = current?.version ?? 0
+        switch event.expectedVersion {
+        case .any: break
+        case .noStream where current != nil:
+            throw LedgerError(.conflict, "\(docName) already exists (version \(currentVersion)), but the writer expected no document")
+        case .exact(let v) where v != currentVersion:
+            throw LedgerError(.conflict, "\(docName) is at version \(currentVersion), but the writer expected version \(v); nothing was written")
+        default: break
+        }
+        let backdated = current.map { event.at < $0.lastAt } ?? false
+        if backdated, !event.allowBackdated {
+            throw LedgerError(.conflict, "the time \(event.at) is earlier than the last event of \(docName) (version \(currentVersion) at \(current!.lastAt)); pass --allow-backdated to record it anyway")
+        }
+
+        // Position, chain and recorded time.
+        let head = try ledger.head(in: txn)
+        let position = head.position + 1
+        let now = Timestamp.now()
+        let recordedAt = recorded?.recordedAt ?? max(now, head.recordedAt)
+
+        // Text.
+        var contentHash: Digest? = nil
+        var textBytes: [UInt8] = []
+        if let text = event.change.text {
+            textBytes = Array(text.utf8)
+            contentHash = Digest.sha256(textBytes)
+        }
+        let version = currentVersion + 1
+        let (title, language, variantOf): (String?, String?, String?) = {
+            if case .publish(_, let t, let l, let v) = event.change { return (t, l, v) }
+            return (nil, nil, nil)
+        }()
+        let (reason, kind): (String?, RetractionKind?) = {
+            if case .retract(let r, let k) = event.change { return (r, k) }
+            return (nil, nil)
+        }()
+        var recordedEvent = RecordedEvent(
+            position: position, eventID: event.eventID ?? UUID(), document: event.document, version: version,
+            type: event.change.type, at: event.at, recordedAt: recordedAt, actor: event.actor, source: event.source,
+            message: event.message, metadata: event.metadata, contentHash: contentHash, previousHash: head.hash,
+            hash: .zero, title: title, language: language, variantOf: variantOf, reason: reason, kind: kind)
+        recordedEvent.hash = recordedEvent.computeHash()
+
+        if let recorded {
+            guard recorded.position == position else {
+                throw LedgerError(.conflict, "the event for \(docName) is at position \(recorded.position), but the ledger's next position is \(position)")
+            }
+            guard recorded.version == version else {
+                throw LedgerError(.conflict, "the event at position \(position) is version \(recorded.version) of \(docName), but the document's next version is \(version)")
+            }
+            guard recorded.previousHash == head.hash else {
+                throw LedgerError(.integrity, "the event at position \(position) does not chain to the previous event (its previousHash is not the hash of position \(head.position))")
+            }
+            guard recorded.contentHash == contentHash else {
+                throw LedgerError(.integrity, "the text of the event at position \(position) does not match its contentHash")
+            }
+            guard recorded.hash == recordedEvent.hash else {
+                throw LedgerError(.integrity, "the event at position \(position) does not match its hash (recomputed \(recordedEvent.hash.hex))")
+            }
+        }
+
+        // Every check passed: write.
+        if let contentHash {
+            var base: (hash: Digest, text: [UInt8])? = nil
+            if let previous = current?.contentHash, previous != contentHash,
+                let previousText = try ledger.textCache.get(previous) ?? tables.textStore.load(previous, in: txn)
+            {
+                base = (previous, previousText)
+            }
+            if try tables.textStore.store(textBytes, hash: contentHash, base: base, in: txn) != nil {
+                addedTexts.append((contentHash, textBytes))
+            } else if ledger.textCache.get(contentHash) == nil {
+                addedTexts.append((contentHash, textBytes))
+            }
+        }
+
+        try txn.put(tables.log, key: BigEndianKey.encode(position), value: EventRecord.encode(recordedEvent), options: .append)
+        let idBytes = withUnsafeBytes(of: recordedEvent.eventID.uuid) { Array($0) }
+        try txn.put(tables.eventIDs, key: idBytes, value: BigEndianKey.encode(position))
+
+        var info: DocumentInfo
+        if var existing = current {
+            existing.version = version
+            existing.lastPosition = position
+            if backdated {
+                existing.effectiveTimesAreMonotonic = false
+                existing.backdatedEvents += 1
+            }
+            existing.lastAt = event.at
+            existing.lastActor = event.actor
+            switch event.change {
+            case .retract: existing.status = .retracted
+            default:
+                existing.status = .active
+                existing.contentHash = contentHash
+                existing.textLength = UInt64(textBytes.count)
+            }
+            info = existing
+        } else {
+            let key = try UInt64(txn.count(tables.catalogue)) + 1
+            info = DocumentInfo(
+                id: event.document, key: key, version: version, status: .active, firstPosition: position,
+                lastPosition: position, createdAt: event.at, lastAt: event.at, lastActor: event.actor, title: title,
+                language: language, variantOf: variantOf, contentHash: contentHash,
+                textLength: UInt64(textBytes.count), effectiveTimesAreMonotonic: true, backdatedEvents: 0)
+            var keyRecord = BigEndianKey.encode(key)
+            keyRecord.append(contentsOf: event.document.utf8)
+            try txn.put(tables.documentKeys, key: Digest.sha256(event.document).bytes, value: keyRecord)
+        }
+        try txn.put(tables.catalogue, key: BigEndianKey.encode(info.key), value: info.encode())
+        let entry = StreamEntry(position: position, at: event.at, textHash: info.contentHash, type: event.change.type)
+        try txn.put(tables.streams, key: StreamEntry.key(document: info.key, version: version), value: entry.encode())
+
+        var headRecord = BigEndianKey.encode(position)
+        headRecord.append(contentsOf: recordedEvent.hash.bytes)
+        headRecord.append(contentsOf: BigEndianKey.encode(UInt64(bitPattern: recordedAt.milliseconds)))
+        try txn.put(tables.meta, key: Ledger.MetaKey.head, value: headRecord)
+
+        return AppendResult(event: recordedEvent, wasAlreadyRecorded: false, wasBackdated: backdated, textBytes: textBytes.count)
+    }
+}
+

@@ -1,0 +1,288 @@
+import Foundation
+import LMDB
+
+/// Which version of a document to read.
+public enum AsOf: Sendable, Equatable {
+    /// The latest version.
+    case latest
+    /// Exactly this version (1-based).
+    case version(UInt64)
+    /// The latest version, in version order, whose effective time is at or before this time.
+    case time(Timestamp)
+}
+
+/// A document as of one version: its text and the event that made that version.
+public struct DocumentState: Sendable, Equatable {
+    public var document: String
+    public var version: UInt64
+    public var status: DocumentStatus
+    /// The text as of this version. For a retracted version, the text the document had when it was
+    /// withdrawn (history stays readable).
+    public var text: String
+    public var contentHash: Digest
+    /// The event that made this version.
+    public var event: RecordedEvent
+    public var title: String?
+    public var language: String?
+    public var variantOf: String?
+}
+
+/// The head of the global log: the last position and the hash the next event chains to.
+public struct LogHead: Sendable, Equatable {
+    public var position: UInt64
+    public var hash: Digest
+    public var recordedAt: Timestamp
+    public static let empty = LogHead(position: 0, hash: .zero, recordedAt: Timestamp(milliseconds: 0))
+}
+
+/// Filters for reading the log.
+public struct EventFilter: Sendable {
+    public var document: String?
+    public var actor: String?
+    /// Effective time at or after.
+    public var since: Timestamp?
+    /// Effective time at or before.
+    public var until: Timestamp?
+    public init(document: String? = nil, actor: String? = nil, since: Timestamp? = nil, until: Timestamp? = nil) {
+        (self.document, self.actor, self.since, self.until) = (document, actor, since, until)
+    }
+
+    func matches(_ e: RecordedEvent) -> Bool {
+        if let document, e.document != document { return false }
+        if let actor, e.actor != actor { return false }
+        if let since, e.at < since { return false }
+        if let until, e.at > until { return false }
+        return true
+    }
+}
+
+extension Ledger {
+    // MARK: Public reads (each in its own short read transaction)
+
+    /// The last position, its hash and recorded time.
+    public func head() throws(LedgerError) -> LogHead {
+        try reading { txn in try head(in: txn) }
+    }
+
+    /// The catalogue entry of a document, or nil when the ledger has none.
+    public func document(_ id: String) throws(LedgerError) -> DocumentInfo? {
+        try reading { txn in try documentInfo(id, in: txn) }
+    }
+
+    /// Every document, ordered by ID.
+    public func documents() throws(LedgerError) -> [DocumentInfo] {
+        try reading { txn in
+            var result: [DocumentInfo] = []
+            try txn.scan(tables.catalogue) { key, value in
+                result.append(try DocumentInfo.decode(value, key: BigEndianKey.decode(key)))
+                return true
+            }
+            return result.sorted { $0.id.utf8.lexicographicallyPrecedes($1.id.utf8) }
+        }
+    }
+
+    /// The event at a position, or nil.
+    public func event(at position: UInt64) throws(LedgerError) -> RecordedEvent? {
+        try reading { txn in try event(at: position, in: txn) }
+    }
+
+    /// The event with this ID, or nil.
+    public func event(id: UUID) throws(LedgerError) -> RecordedEvent? {
+        try reading { txn in try event(id: id, in: txn) }
+    }
+
+    /// A document's events in version order, or nil when the document is unknown.
+    public func events(of document: String) throws(LedgerError) -> [RecordedEvent]? {
+        try reading { txn in
+            guard let info = try documentInfo(document, in: txn) else { return nil }
+            var result: [RecordedEvent] = []
+            try txn.scan(tables.streams, from: StreamEntry.key(document: info.key, version: 1)) { key, value in
+                guard BigEndianKey.decode(key) == info.key else { return false }
+                let entry = try StreamEntry.decode(value)
+                guard let e = try event(at: entry.position, in: txn) else {
+                    throw LedgerError(.integrity, "version \(BigEndianKey.decode(key, at: 8)) of \(DocumentID.quoted(document)) points at position \(entry.position), which is missing")
+                }
+                result.append(e)
+                return true
+            }
+            return result
+        }
+    }
+
+    /// Events of the global log from `position` on, in order, that match `filter`; at most `limit`.
+    /// Reads in pages of short transactions, so it can walk a log of any size.
+    public func events(from position: UInt64 = 1, matching filter: EventFilter = EventFilter(), limit: Int? = nil) throws(LedgerError) -> [RecordedEvent] {
+        var result: [RecordedEvent] = []
+        try forEachEvent(from: position, matching: filter) { e in
+            result.append(e)
+            return limit.map { result.count < $0 } ?? true
+        }
+        return result
+    }
+
+    /// Calls `body` with each event from `position` on (matching `filter`) until it returns false.
+    /// `body` runs outside any transaction: it may read or write the ledger.
+    public func forEachEvent(
+        from position: UInt64 = 1, matching filter: EventFilter = EventFilter(), pageSize: Int = 1024,
+        _ body: (RecordedEvent) throws -> Bool
+    ) throws(LedgerError) {
+        var next = max(position, 1)
+        while true {
+            var page: [RecordedEvent] = []
+            var last: UInt64 = 0
+            try reading { txn in
+                try txn.scan(tables.log, from: BigEndianKey.encode(next)) { key, value in
+                    let pos = BigEndianKey.decode(key)
+                    last = pos
+                    let e = try EventRecord.decode(value, position: pos)
+                    if filter.matches(e) { page.append(e) }
+                    return last - next + 1 < UInt64(pageSize)
+                }
+            }
+            for e in page {
+                let keepGoing: Bool
+                do { keepGoing = try body(e) } catch let error as LedgerError { throw error } catch {
+                    throw LedgerError(.storage, "\(error)")
+                }
+                if !keepGoing { return }
+            }
+            if last < next { return }
+            next = last + 1
+        }
+    }
+
+    /// A document as of a version or a time; nil when the document is unknown or did not exist yet
+    /// at that time. A version past the latest is nil too.
+    public func state(of document: String, asOf: AsOf = .latest) throws(LedgerError) -> DocumentState? {
+        try reading { txn -> DocumentState? in
+            guard let info = try documentInfo(document, in: txn) else { return nil }
+            let version: UInt64
+            switch asOf {
+            case .latest: version = info.version
+            case .version(let v):
+                guard v >= 1, v <= info.version else { return nil }
+                version = v
+            case .time(let t):
+                guard let v = try self.version(of: info, atTime: t, in: txn) else { return nil }
+                version = v
+            }
+            guard let entryBytes = try txn.get(tables.streams, key: StreamEntry.key(document: info.key, version: version)) else {
+                throw LedgerError(.integrity, "version \(version) of \(DocumentID.quoted(document)) is missing from its stream")
+            }
+            let entry = try entryBytes.withUnsafeBytes { (b) throws(LedgerError) in try StreamEntry.decode(b) }
+            guard let e = try event(at: entry.position, in: txn) else {
+                throw LedgerError(.integrity, "version \(version) of \(DocumentID.quoted(document)) points at position \(entry.position), which is missing")
+            }
+            guard let hash = entry.textHash else {
+                throw LedgerError(.integrity, "version \(version) of \(DocumentID.quoted(document)) has no text")
+            }
+            guard let bytes = try tables.textStore.load(hash, in: txn) else {
+                throw LedgerError(.integrity, "the text \(hash.hex) of version \(version) of \(DocumentID.quoted(document)) is missing")
+            }
+            return DocumentState(
+                document: document, version: version, status: entry.type == .retracted ? .retracted : .active,
+                text: String(decoding: bytes, as: UTF8.self), contentHash: hash, event: e, title: info.title,
+                language: info.language, variantOf: info.variantOf)
+        }
+    }
+
+    /// The text stored under a content hash, or nil.
+    public func text(hash: Digest) throws(LedgerError) -> String? {
+        try reading { txn in try tables.textStore.load(hash, in: txn).map { String(decoding: $0, as: UTF8.self) } }
+    }
+
+    // MARK: Async wrappers
+
+    public func state(of document: String, asOf: AsOf = .latest) async throws(LedgerError) -> DocumentState? {
+        try await offloaded { ledger throws(LedgerError) in try ledger.state(of: document, asOf: asOf) }
+    }
+
+    public func documents() async throws(LedgerError) -> [DocumentInfo] {
+        try await offloaded { ledger throws(LedgerError) in try ledger.documents() }
+    }
+
+    public func events(from position: UInt64 = 1, matching filter: EventFilter = EventFilter(), limit: Int? = nil) async throws(LedgerError) -> [RecordedEvent] {
+        try await offloaded { ledger throws(LedgerError) in try ledger.events(from: position, matching: filter, limit: limit) }
+    }
+
+    // MARK: Reads inside a transaction
+
+    func reading<R>(_ body: (borrowing ReadTransaction) throws -> R) throws(LedgerError) -> R {
+        do {
+            return try env.read(body)
+        } catch let error as LedgerError {
+            throw error
+        } catch {
+            throw LedgerError.storage(error, doing: "reading the ledger at \(directory)")
+        }
+    }
+
+    func head<T: Transaction & ~Copyable>(in txn: borrowing T) throws -> LogHead {
+        guard let raw = try txn.get(tables.meta, key: MetaKey.head) else { return .empty }
+        guard raw.count == 48 else { throw LedgerError(.integrity, "the ledger's head record is damaged") }
+        return LogHead(
+            position: BigEndianKey.decode(raw), hash: Digest(bytes: Array(raw[8..<40])),
+            recordedAt: Timestamp(milliseconds: Int64(bitPattern: BigEndianKey.decode(raw, at: 40))))
+    }
+
+    func documentInfo<T: Transaction & ~Copyable>(_ id: String, in txn: borrowing T) throws -> DocumentInfo? {
+        guard let keyRecord = try txn.get(tables.documentKeys, key: Digest.sha256(id).bytes) else { return nil }
+        guard keyRecord.count >= 8, keyRecord[8...].elementsEqual(id.utf8) else {
+            throw LedgerError(.integrity, "two document IDs share a SHA-256 digest, or the document index is damaged, for \(DocumentID.quoted(id))")
+        }
+        let key = BigEndianKey.decode(keyRecord)
+        return try txn.withValue(tables.catalogue, key: BigEndianKey.encode(key)) { value in
+            try DocumentInfo.decode(value, key: key)
+        }
+    }
+
+    func event<T: Transaction & ~Copyable>(at position: UInt64, in txn: borrowing T) throws -> RecordedEvent? {
+        try txn.withValue(tables.log, key: BigEndianKey.encode(position)) { value in
+            try EventRecord.decode(value, position: position)
+        }
+    }
+
+    func event<T: Transaction & ~Copyable>(id: UUID, in txn: borrowing T) throws -> RecordedEvent? {
+        let idBytes = withUnsafeBytes(of: id.uuid) { Array($0) }
+        guard let raw = try txn.get(tables.eventIDs, key: idBytes), raw.count == 8 else { return nil }
+        return try event(at: BigEndianKey.decode(raw), in: txn)
+    }
+
+    func streamEntry<T: Transaction & ~Copyable>(_ info: DocumentInfo, version: UInt64, in txn: borrowing T) throws -> StreamEntry? {
+        try txn.withValue(tables.streams, key: StreamEntry.key(document: info.key, version: version)) { value in
+            try StreamEntry.decode(value)
+        }
+    }
+
+    /// The latest version, in version order, whose effective time is at or before `t`.
+    func version<T: Transaction & ~Copyable>(of info: DocumentInfo, atTime t: Timestamp, in txn: borrowing T) throws -> UInt64? {
+        if info.effectiveTimesAreMonotonic {
+            // Times only grow with versions: bisect.
+            var low: UInt64 = 1, high = info.version, found: UInt64? = nil
+            while low <= high {
+                let mid = low + (high - low) / 2
+                guard let entry = try streamEntry(info, version: mid, in: txn) else {
+                    throw LedgerError(.integrity, "version \(mid) of \(DocumentID.quoted(info.id)) is missing from its stream")
+                }
+                if entry.at <= t {
+                    found = mid
+                    low = mid + 1
+                } else {
+                    if mid == 1 { break }
+                    high = mid - 1
+                }
+            }
+            return found
+        }
+        var found: UInt64? = nil
+        try txn.scan(tables.streams, from: StreamEntry.key(document: info.key, version: info.version), reverse: true) { key, value in
+            guard BigEndianKey.decode(key) == info.key else { return false }
+            if try StreamEntry.decode(value).at <= t {
+                found = BigEndianKey.decode(key, at: 8)
+                return false
+            }
+            return true
+        }
+        return found
+    }
+}

@@ -1,0 +1,241 @@
+import Dispatch
+import Foundation
+import LMDB
+
+/// An event-sourced ledger of document edits, stored in one LMDB environment in a directory.
+///
+/// Writes go through one serial writer (and LMDB's lock across processes); reads use short
+/// transactions and copy their results out, so a `Ledger` can be shared freely between threads and
+/// between tasks. Open one `Ledger` per directory per process.
+///
+/// `@unchecked Sendable`: its stored properties are immutable except `textCache`, which is only
+/// touched on `writeQueue`.
+public final class Ledger: @unchecked Sendable {
+    /// The newest storage format this build reads and writes.
+    public static let formatVersion: UInt64 = 1
+
+    public struct Options: Sendable {
+        /// Open without writing (also chosen by itself when the directory is not writable).
+        public var readOnly = false
+        /// Initial LMDB map size; the map grows by itself.
+        public var initialMapSize = 256 << 20
+        public init() {}
+    }
+
+    public let directory: String
+    /// A random ID given to the ledger when it was created.
+    public let id: UUID
+    /// True when this ledger was opened without write access.
+    public let isReadOnly: Bool
+
+    let env: Environment
+    let tables: Tables
+    let writeQueue = DispatchQueue(label: "palimpsest.ledger.writer")
+    let textCache = TextCache()
+
+    struct Tables {
+        let meta: Database, log: Database, streams: Database, catalogue: Database
+        let documentKeys: Database, texts: Database, eventIDs: Database
+
+        static let names = ["meta", "log", "streams", "catalogue", "documentKeys", "texts", "eventIDs"]
+
+        init(_ dbs: [String: Database]) throws(LedgerError) {
+            guard let meta = dbs["meta"], let log = dbs["log"], let streams = dbs["streams"],
+                let catalogue = dbs["catalogue"], let documentKeys = dbs["documentKeys"], let texts = dbs["texts"],
+                let eventIDs = dbs["eventIDs"]
+            else { throw LedgerError(.storage, "the ledger is missing some of its tables") }
+            (self.meta, self.log, self.streams, self.catalogue) = (meta, log, streams, catalogue)
+            (self.documentKeys, self.texts, self.eventIDs) = (documentKeys, texts, eventIDs)
+        }
+
+        var textStore: TextStore { TextStore(db: texts) }
+    }
+
+    enum MetaKey {
+        static let format = Array("format".utf8)
+        static let ledgerID = Array("ledgerId".utf8)
+        /// position (8, big-endian) ‖ hash (32) ‖ recordedAt (8, big-endian) of the last event.
+        static let head = Array("head".utf8)
+    }
+
+    private init(directory: String, env: Environment, tables: Tables, id: UUID) {
+        self.directory = directory
+        self.env = env
+        self.tables = tables
+        self.id = id
+        self.isReadOnly = env.isReadOnly
+    }
+
+    /// Creates a ledger in `directory` (made with owner-only permissions when missing), or opens the
+    /// one already there: creating is idempotent.
+    public static func create(at directory: String, options: Options = Options()) throws(LedgerError) -> Ledger {
+        let fm = FileManager.default
+        var isDirectory: ObjCBool = false
+        if fm.fileExists(atPath: directory, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else {
+                throw LedgerError(.storage, "\(directory) exists and is not a directory; a ledger needs a directory")
+            }
+            let entries = (try? fm.contentsOfDirectory(atPath: directory)) ?? []
+            if !entries.isEmpty, !entries.contains("data.mdb") {
+                throw LedgerError(.storage, "\(directory) is not empty and is not a Palimpsest ledger; refusing to create a ledger inside it")
+            }
+        } else {
+            do {
+                try fm.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            } catch {
+                throw LedgerError(.storage, "cannot create the ledger directory \(directory): \(error.localizedDescription)")
+            }
+        }
+        return try open(at: directory, options: options, creating: true)
+    }
+
+    /// Opens the ledger in `directory`.
+    public static func open(at directory: String, options: Options = Options()) throws(LedgerError) -> Ledger {
+        try open(at: directory, options: options, creating: false)
+    }
+
+    private static func open(at directory: String, options: Options, creating: Bool) throws(LedgerError) -> Ledger {
+        let fm = FileManager.default
+        var isDirectory: ObjCBool = false
+        guard fm.fileExists(atPath: directory, isDirectory: &isDirectory) else {
+            throw LedgerError(.notFound, "there is no ledger at \(directory); create one with `palimpsest init`")
+        }
+        guard isDirectory.boolValue else {
+            throw LedgerError(.storage, "\(directory) is not a directory, so it is not a Palimpsest ledger")
+        }
+        let dataFile = (directory as NSString).appendingPathComponent("data.mdb")
+        if !creating, !fm.fileExists(atPath: dataFile) {
+            let entries = (try? fm.contentsOfDirectory(atPath: directory)) ?? []
+            if entries.isEmpty {
+                throw LedgerError(.notFound, "there is no ledger at \(directory); create one with `palimpsest init`")
+            }
+            throw LedgerError(.storage, "\(directory) is not a Palimpsest ledger (it has no data.mdb)")
+        }
+
+        // A directory without owner write permission is read-only for us even when the process could
+        // write anyway (root): the owner said so.
+        let writable = isWritable(directory)
+        if creating, !writable {
+            throw LedgerError(.storage, "the ledger directory \(directory) is read-only")
+        }
+        var envOptions = Environment.Options()
+        envOptions.mapSize = options.initialMapSize
+        envOptions.readOnly = options.readOnly || !writable
+        if !writable {
+            let lockFile = (directory as NSString).appendingPathComponent("lock.mdb")
+            envOptions.noLock = !fm.isWritableFile(atPath: lockFile) || !isWritable(lockFile)
+        }
+        let env: Environment
+        do {
+            env = try Environment(path: directory, options: envOptions)
+        } catch {
+            switch error.code {
+            case .invalid, .versionMismatch:
+                throw LedgerError(.storage, "\(directory) is not a Palimpsest ledger (its data.mdb is not an LMDB file this build can read)", underlying: error)
+            case .permissionDenied, .readOnlyFileSystem:
+                throw LedgerError(.storage, "the ledger at \(directory) cannot be opened: permission denied", underlying: error)
+            default:
+                throw LedgerError(.storage, "the ledger at \(directory) cannot be opened: \(error.reason)", underlying: error)
+            }
+        }
+        do {
+            let dbs = try env.openDatabases(Tables.names)
+            if env.isReadOnly, dbs["meta"] == nil {
+                throw LedgerError(.storage, "\(directory) is not a Palimpsest ledger (it has no ledger metadata)")
+            }
+            let tables = try Tables(dbs)
+            let id: UUID = try env.write { txn in
+                if let format = try txn.get(tables.meta, key: MetaKey.format) {
+                    let version = BigEndianKey.decode(format)
+                    guard version <= formatVersion else {
+                        throw LedgerError(.storage, "the ledger at \(directory) was written by a newer Palimpsest (storage format \(version); this build reads format \(formatVersion) and older)")
+                    }
+                } else {
+                    guard creating, try txn.count(tables.log) == 0 else {
+                        throw LedgerError(.storage, "\(directory) is not a Palimpsest ledger (it has no ledger metadata)")
+                    }
+                    try txn.put(tables.meta, key: MetaKey.format, value: BigEndianKey.encode(formatVersion))
+                    let fresh = UUID()
+                    try txn.put(tables.meta, key: MetaKey.ledgerID, value: Array(fresh.uuidString.lowercased().utf8))
+                }
+                guard let raw = try txn.get(tables.meta, key: MetaKey.ledgerID),
+                    let id = UUID(uuidString: String(decoding: raw, as: UTF8.self))
+                else { throw LedgerError(.storage, "the ledger at \(directory) has no valid ledger ID") }
+                return id
+            } readOnly: { txn in
+                guard let format = try txn.get(tables.meta, key: MetaKey.format) else {
+                    throw LedgerError(.storage, "\(directory) is not a Palimpsest ledger (it has no ledger metadata)")
+                }
+                let version = BigEndianKey.decode(format)
+                guard version <= formatVersion else {
+                    throw LedgerError(.storage, "the ledger at \(directory) was written by a newer Palimpsest (storage format \(version); this build reads format \(formatVersion) and older)")
+                }
+                guard let raw = try txn.get(tables.meta, key: MetaKey.ledgerID),
+                    let id = UUID(uuidString: String(decoding: raw, as: UTF8.self))
+                else { throw LedgerError(.storage, "the ledger at \(directory) has no valid ledger ID") }
+                return id
+            }
+            return Ledger(directory: directory, env: env, tables: tables, id: id)
+        } catch let error as LedgerError {
+            throw error
+        } catch {
+            throw LedgerError.storage(error, doing: "opening the ledger at \(directory)")
+        }
+    }
+
+    private static func isWritable(_ path: String) -> Bool {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return false }
+        return st.st_mode & S_IWUSR != 0 && access(path, W_OK) == 0
+    }
+}
+
+extension Environment {
+    /// A write transaction, or a read transaction when the environment is read-only.
+    func write<R>(
+        _ body: (borrowing WriteTransaction) throws -> R, readOnly: (borrowing ReadTransaction) throws -> R
+    ) throws -> R {
+        isReadOnly ? try read(readOnly) : try write(body)
+    }
+}
+
+extension LedgerError {
+    /// Wraps a storage-layer failure in one sentence.
+    static func storage(_ error: any Error, doing what: String) -> LedgerError {
+        if let error = error as? LedgerError { return error }
+        if let lmdb = error as? LMDBError {
+            switch lmdb.code {
+            case .noSpace, .mapFull:
+                return LedgerError(.storage, "storage full while \(what): the disk has no room left; nothing was written", underlying: lmdb)
+            case .permissionDenied, .readOnlyFileSystem:
+                return LedgerError(.storage, "permission denied while \(what): the ledger is read-only", underlying: lmdb)
+            default:
+                return LedgerError(.storage, "storage error while \(what): \(lmdb.reason)", underlying: lmdb)
+            }
+        }
+        return LedgerError(.storage, "storage error while \(what): \(error)")
+    }
+}
+
+/// Texts recently written or read by the writer, by content hash, so that the next version of a
+/// document finds its delta base without reading it back. Content-addressed, so never stale; bounded.
+final class TextCache: @unchecked Sendable {
+    private var texts: [Digest: [UInt8]] = [:]
+    private var bytes = 0
+    static let budget = 64 << 20
+
+    func get(_ hash: Digest) -> [UInt8]? { texts[hash] }
+
+    func put(_ hash: Digest, _ text: [UInt8]) {
+        if bytes + text.count > Self.budget {
+            texts.removeAll(keepingCapacity: true)
+            bytes = 0
+        }
+        if texts.updateValue(text, forKey: hash) == nil { bytes += text.count }
+    }
+
+    func removeAll() {
+        texts.removeAll()
+        bytes = 0
+    }
+}

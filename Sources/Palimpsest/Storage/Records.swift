@@ -1,0 +1,208 @@
+import Foundation
+
+/// The stored form of a recorded event (value of the `log` database, keyed by position).
+enum EventRecord {
+    static let format: UInt8 = 1
+
+    static func encode(_ e: RecordedEvent) -> [UInt8] {
+        var w = RecordWriter(capacity: 160 + e.document.utf8.count + e.actor.utf8.count)
+        w.byte(format)
+        w.byte(typeCode(e.type))
+        withUnsafeBytes(of: e.eventID.uuid) { w.bytes.append(contentsOf: $0) }
+        w.string(e.document)
+        w.varint(e.version)
+        w.signed(e.at.milliseconds)
+        w.signed(e.recordedAt.milliseconds)
+        w.string(e.actor)
+        w.optionalString(e.source)
+        w.optionalString(e.message)
+        w.varint(UInt64(e.metadata.count))
+        for key in e.metadata.keys.sorted() {
+            w.string(key)
+            w.string(e.metadata[key]!)
+        }
+        w.optionalDigest(e.contentHash)
+        w.digest(e.previousHash)
+        w.digest(e.hash)
+        w.optionalString(e.title)
+        w.optionalString(e.language)
+        w.optionalString(e.variantOf)
+        w.optionalString(e.reason)
+        w.optionalString(e.kind?.rawValue)
+        return w.bytes
+    }
+
+    static func decode(_ bytes: UnsafeRawBufferPointer, position: UInt64) throws(LedgerError) -> RecordedEvent {
+        do {
+            var r = RecordReader(bytes)
+            guard try r.byte() == format else { throw RecordReader.Damaged() }
+            guard let type = typeFromCode(try r.byte()) else { throw RecordReader.Damaged() }
+            let idBytes = try r.raw(16)
+            var uuid: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+            withUnsafeMutableBytes(of: &uuid) { $0.copyMemory(from: idBytes) }
+            let document = try r.string()
+            let version = try r.varint()
+            let at = Timestamp(milliseconds: try r.signed())
+            let recordedAt = Timestamp(milliseconds: try r.signed())
+            let actor = try r.string()
+            let source = try r.optionalString()
+            let message = try r.optionalString()
+            var metadata: [String: String] = [:]
+            let count = try r.varint()
+            guard count < 1 << 20 else { throw RecordReader.Damaged() }
+            for _ in 0..<count { metadata[try r.string()] = try r.string() }
+            let contentHash = try r.optionalDigest()
+            let previousHash = try r.digest()
+            let hash = try r.digest()
+            let title = try r.optionalString()
+            let language = try r.optionalString()
+            let variantOf = try r.optionalString()
+            let reason = try r.optionalString()
+            let kind = try r.optionalString().map { (k: String) throws(RecordReader.Damaged) -> RetractionKind in
+                guard let kind = RetractionKind(rawValue: k) else { throw RecordReader.Damaged() }
+                return kind
+            }
+            guard r.isAtEnd else { throw RecordReader.Damaged() }
+            return RecordedEvent(
+                position: position, eventID: UUID(uuid: uuid), document: document, version: version, type: type,
+                at: at, recordedAt: recordedAt, actor: actor, source: source, message: message, metadata: metadata,
+                contentHash: contentHash, previousHash: previousHash, hash: hash, title: title, language: language,
+                variantOf: variantOf, reason: reason, kind: kind)
+        } catch {
+            throw LedgerError(.integrity, "the stored event at position \(position) is damaged and cannot be read")
+        }
+    }
+
+    static func typeCode(_ t: EventType) -> UInt8 {
+        switch t {
+        case .published: 1
+        case .edited: 2
+        case .retracted: 3
+        case .restored: 4
+        }
+    }
+
+    static func typeFromCode(_ c: UInt8) -> EventType? {
+        switch c {
+        case 1: .published
+        case 2: .edited
+        case 3: .retracted
+        case 4: .restored
+        default: nil
+        }
+    }
+}
+
+/// Whether a document is live or withdrawn.
+public enum DocumentStatus: String, Sendable {
+    case active, retracted
+}
+
+/// The catalogue's entry for one document: where its stream stands now.
+public struct DocumentInfo: Sendable, Equatable {
+    public var id: String
+    /// Internal key: document IDs are interned to 8 bytes (LMDB keys are at most 511 bytes).
+    var key: UInt64
+    /// The latest version (the number of events).
+    public var version: UInt64
+    public var status: DocumentStatus
+    public var firstPosition: UInt64
+    public var lastPosition: UInt64
+    public var createdAt: Timestamp
+    /// Effective time of the latest event.
+    public var lastAt: Timestamp
+    public var lastActor: String
+    public var title: String?
+    public var language: String?
+    public var variantOf: String?
+    /// Hash of the latest text (kept through a retraction: the text the document had when withdrawn).
+    public var contentHash: Digest?
+    /// Byte length of the latest text.
+    public var textLength: UInt64
+    /// Whether effective times never went backwards in this document (lets as-of-time reads bisect).
+    public var effectiveTimesAreMonotonic: Bool
+    /// Events whose effective time is earlier than the previous event's.
+    public var backdatedEvents: UInt64
+
+    static let format: UInt8 = 1
+
+    func encode() -> [UInt8] {
+        var w = RecordWriter()
+        w.byte(Self.format)
+        w.string(id)
+        w.varint(version)
+        w.byte(status == .active ? 0 : 1)
+        w.varint(firstPosition)
+        w.varint(lastPosition)
+        w.signed(createdAt.milliseconds)
+        w.signed(lastAt.milliseconds)
+        w.string(lastActor)
+        w.optionalString(title)
+        w.optionalString(language)
+        w.optionalString(variantOf)
+        w.optionalDigest(contentHash)
+        w.varint(textLength)
+        w.byte(effectiveTimesAreMonotonic ? 1 : 0)
+        w.varint(backdatedEvents)
+        return w.bytes
+    }
+
+    static func decode(_ bytes: UnsafeRawBufferPointer, key: UInt64) throws(LedgerError) -> DocumentInfo {
+        do {
+            var r = RecordReader(bytes)
+            guard try r.byte() == format else { throw RecordReader.Damaged() }
+            let info = DocumentInfo(
+                id: try r.string(), key: key, version: try r.varint(),
+                status: try r.byte() == 0 ? .active : .retracted, firstPosition: try r.varint(),
+                lastPosition: try r.varint(), createdAt: Timestamp(milliseconds: try r.signed()),
+                lastAt: Timestamp(milliseconds: try r.signed()), lastActor: try r.string(),
+                title: try r.optionalString(), language: try r.optionalString(), variantOf: try r.optionalString(),
+                contentHash: try r.optionalDigest(), textLength: try r.varint(),
+                effectiveTimesAreMonotonic: try r.byte() == 1, backdatedEvents: try r.varint())
+            guard r.isAtEnd else { throw RecordReader.Damaged() }
+            return info
+        } catch {
+            throw LedgerError(.integrity, "the catalogue entry for document key \(key) is damaged and cannot be read")
+        }
+    }
+}
+
+/// One entry of a document's stream (`streams` database, key = document key ‖ version): enough to
+/// answer "which position, when, and which text" for a version without reading the log.
+struct StreamEntry: Equatable {
+    var position: UInt64
+    var at: Timestamp
+    /// The text as of this version: the event's own, or for a retraction the text withdrawn.
+    var textHash: Digest?
+    var type: EventType
+
+    static func key(document: UInt64, version: UInt64) -> [UInt8] {
+        var k = [UInt8]()
+        k.reserveCapacity(16)
+        withUnsafeBytes(of: document.bigEndian) { k.append(contentsOf: $0) }
+        withUnsafeBytes(of: version.bigEndian) { k.append(contentsOf: $0) }
+        return k
+    }
+
+    func encode() -> [UInt8] {
+        var w = RecordWriter(capacity: 52)
+        withUnsafeBytes(of: position.bigEndian) { w.bytes.append(contentsOf: $0) }
+        withUnsafeBytes(of: at.milliseconds.bigEndian) { w.bytes.append(contentsOf: $0) }
+        w.byte(EventRecord.typeCode(type))
+        w.optionalDigest(textHash)
+        return w.bytes
+    }
+
+    static func decode(_ bytes: UnsafeRawBufferPointer) throws(LedgerError) -> StreamEntry {
+        do {
+            var r = RecordReader(bytes)
+            let position = UInt64(bigEndian: try r.raw(8).loadUnaligned(as: UInt64.self))
+            let at = Int64(bigEndian: try r.raw(8).loadUnaligned(as: Int64.self))
+            guard let type = EventRecord.typeFromCode(try r.byte()) else { throw RecordReader.Damaged() }
+            let hash = try r.optionalDigest()
+            return StreamEntry(position: position, at: Timestamp(milliseconds: at), textHash: hash, type: type)
+        } catch {
+            throw LedgerError(.integrity, "a document stream entry is damaged and cannot be read")
+        }
+    }
+}
