@@ -84,17 +84,24 @@ public final class Environment: @unchecked Sendable {
     /// environment is reported as `nil`.
     public func openDatabases(_ names: [String]) throws -> [String: Database] {
         if isReadOnly {
-            return try read { txn in
-                var result: [String: Database] = [:]
-                for name in names {
-                    var dbi: MDB_dbi = 0
-                    let rc = mdb_dbi_open(txn.handle, name, 0, &dbi)
-                    if rc == MDB_NOTFOUND { continue }
+            // Handles opened in a transaction that is aborted are closed with it: commit (a read-only
+            // commit writes nothing) so they stay open for the environment's life.
+            pthread_rwlock_rdlock(resizeLock)
+            defer { pthread_rwlock_unlock(resizeLock) }
+            let txn = try begin(flags: UInt32(MDB_RDONLY))
+            var result: [String: Database] = [:]
+            for name in names {
+                var dbi: MDB_dbi = 0
+                let rc = mdb_dbi_open(txn, name, 0, &dbi)
+                if rc == MDB_NOTFOUND { continue }
+                if rc != 0 {
+                    mdb_txn_abort(txn)
                     try check(rc, "opening database \(name)")
-                    result[name] = Database(dbi: dbi, name: name)
                 }
-                return result
+                result[name] = Database(dbi: dbi, name: name)
             }
+            try check(mdb_txn_commit(txn), "opening the databases of \(path)")
+            return result
         }
         return try write { txn in
             var result: [String: Database] = [:]

@@ -89,8 +89,22 @@ struct Transactioffloaded {
     var tables: Ledger.Tables { ledger.tables }
 
     /// Appends a new event: assigns position, version, recorded time and hashes.
-    mutating func append(_ event: NewEvent, in txn: borrowing WriteTransaction) throws -> AppendResult {
-        try append(event, recorded: nil, in: txn)
+    ///
+    /// With `publishRestoresRetracted`, publishing a retracted document records a restoration (a file
+    /// deleted and added again at the same path, in a git history); importers of real histories use it.
+    mutating func append(_ event: NewEvent, publishRestoresRetracted: Bool = false, in txn: borrowing WriteTransaction) throws -> AppendResult {
+        var event = event
+        if publishRestoresRetracted, case .publish(let text, _, _, _) = event.change {
+            if let id = event.eventID, let existing = try ledger.event(id: id, in: txn),
+                existing.type == .restored, existing.document == event.document
+            {
+                return AppendResult(event: existing, wasAlreadyRecorded: true, wasBackdated: false, textBytes: 0)
+            }
+            if try ledger.documentInfo(event.document, in: txn)?.status == .retracted {
+                event.change = .restore(text: text)
+            }
+        }
+        return try append(event, recorded: nil, in: txn)
     }
 
     /// Appends an event as another ledger recorded it (an export line): its position, recorded time
@@ -138,6 +152,8 @@ struct Transactioffloaded {
         let current = try ledger.documentInfo(event.document, in: txn)
         switch (event.change, current?.status) {
         case (.publish, nil): break
+        case (.publish, .retracted?):
+            throw LedgerError(.conflict, "\(docName) was published and then retracted (version \(current!.version)); bring it back with `restore`")
         case (.publish, _?):
             throw LedgerError(.conflict, "\(docName) is already published (version \(current!.version)); record a change with `edit`")
         case (_, nil):

@@ -44,7 +44,8 @@ public struct ImportFailure: Error, CustomStringConvertible, Sendable {
 /// Each line is either a command in the neutral import format or an event exported by `export`
 /// (which is then reproduced exactly, its hash and chain checked). A line without an `id` gets one
 /// derived from its content, so importing a file twice adds nothing the second time, and an
-/// interrupted import rerun continues where it stopped.
+/// interrupted import rerun continues where it stopped. A `publish` of a document that was retracted
+/// is recorded as a restoration (real histories delete a file and add it back at the same path).
 public struct JSONLImporter {
     public let ledger: Ledger
     /// Events per transaction.
@@ -95,7 +96,7 @@ public struct JSONLImporter {
                     lines: for (line, item) in pending {
                         do {
                             switch item {
-                            case .command(let e): results.append(try writer.append(e, in: txn))
+                            case .command(let e): results.append(try writer.append(e, publishRestoresRetracted: true, in: txn))
                             case .recorded(let e, let text): results.append(try writer.append(recorded: e, text: text, in: txn))
                             }
                         } catch let error as LedgerError where error.code != .storage {

@@ -1,0 +1,80 @@
+import ArgumentParser
+import Palimpsest
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The root command. `run` is synchronous on purpose: LMDB transactions must not cross an `await`.
+struct PalimpsestCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "palimpsest",
+        abstract: "An event-sourced ledger of document edits: record every publish, edit and retraction, read any past version back.",
+        discussion: """
+            The ledger is the directory given by --ledger, else $PALIMPSEST_LEDGER, else ./palimpsest.ledger.
+            Times are ISO 8601 with a zone (2023-12-28T15:00:00Z); a date alone means its start in UTC.
+            Exit codes: 0 ok, 1 not found, 2 usage or invalid input, 3 conflict, 4 integrity failure, 5 storage error.
+            """,
+        version: "0.1.0",
+        subcommands: [
+            Init.self, Publish.self, Edit.self, Retract.self, Restore.self, Docs.self, Log.self, Show.self,
+            Import.self, Export.self,
+        ]
+    )
+}
+
+@main
+enum Entry {
+    static func main() {
+        do {
+            var command = try PalimpsestCommand.parseAsRoot(globalOptionsMoved(Array(CommandLine.arguments.dropFirst())))
+            try command.run()
+        } catch let error as LedgerError {
+            fail(error.message, code: error.code.exitCode)
+        } catch let error as ImportFailure {
+            fail(error.error.message, code: error.error.code.exitCode)
+        } catch {
+            let code = PalimpsestCommand.exitCode(for: error)
+            if code == .validationFailure {
+                // ArgumentParser says 64 (EX_USAGE); the contract says 2.
+                fail(PalimpsestCommand.fullMessage(for: error), code: 2, usage: true)
+            }
+            PalimpsestCommand.exit(withError: error)
+        }
+    }
+
+    /// `palimpsest --ledger DIR show …` as DESIGN.md §7 writes it: ArgumentParser only accepts a
+    /// subcommand's options after the subcommand's name, so a leading `--ledger` moves to the end
+    /// (before a `--` terminator, if any).
+    static func globalOptionsMoved(_ arguments: [String]) -> [String] {
+        var rest = arguments
+        var moved: [String] = []
+        while let first = rest.first {
+            if first == "--ledger", rest.count >= 2 {
+                moved += rest.prefix(2)
+                rest.removeFirst(2)
+            } else if first.hasPrefix("--ledger=") {
+                moved.append(first)
+                rest.removeFirst()
+            } else {
+                break
+            }
+        }
+        guard !moved.isEmpty, !rest.isEmpty else { return arguments }
+        if let terminator = rest.firstIndex(of: "--") {
+            rest.insert(contentsOf: moved, at: terminator)
+        } else {
+            rest += moved
+        }
+        return rest
+    }
+
+    static func fail(_ message: String, code: Int32, usage: Bool = false) -> Never {
+        var text = "palimpsest: \(message)"
+        if usage, !text.contains("--help") { text += "\n(see `palimpsest --help`)" }
+        writeToStandardError(text + "\n")
+        exit(code)
+    }
+}

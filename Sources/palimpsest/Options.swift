@@ -1,0 +1,134 @@
+import ArgumentParser
+import Foundation
+import Palimpsest
+
+/// Where the ledger is: `--ledger DIR`, else `$PALIMPSEST_LEDGER`, else `./palimpsest.ledger`.
+struct LedgerOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The ledger directory (default: $PALIMPSEST_LEDGER, else ./palimpsest.ledger).", valueName: "dir"))
+    var ledger: String?
+
+    var path: String {
+        ledger ?? ProcessInfo.processInfo.environment["PALIMPSEST_LEDGER"] ?? "palimpsest.ledger"
+    }
+
+    func open(readOnly: Bool = false) throws -> Ledger {
+        var options = Ledger.Options()
+        options.readOnly = readOnly
+        return try Ledger.open(at: path, options: options)
+    }
+}
+
+/// `--json` for reading commands: stable output described by a schema in Schemas/.
+struct OutputOptions: ParsableArguments {
+    @Flag(name: .long, help: "Print JSON (stable; described by a schema in Schemas/).")
+    var json = false
+}
+
+/// The fields every recording command shares.
+struct EventOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Who made the change (an editor, account or organisation; \"unknown\" if not known).", valueName: "name"))
+    var actor: String
+
+    @Option(name: .long, help: ArgumentHelp("When the change took effect (ISO 8601; default: now).", valueName: "time"))
+    var at: String?
+
+    @Option(name: .long, help: ArgumentHelp("Where the change was seen (URL or reference).", valueName: "url"))
+    var source: String?
+
+    @Option(name: .long, help: "A note about the change.")
+    var message: String?
+
+    @Option(name: .customLong("event-id"), help: ArgumentHelp("A UUID for the event: recording the same ID again is a no-op.", valueName: "uuid"))
+    var eventID: String?
+
+    @Option(name: .customLong("expect-version"), help: ArgumentHelp("Refuse (exit 3) unless the document is at this version now.", valueName: "n"))
+    var expectVersion: UInt64?
+
+    @Flag(name: .customLong("allow-backdated"), help: "Accept a time earlier than the document's last event.")
+    var allowBackdated = false
+
+    func validate() throws {
+        if let at, Timestamp(iso8601: at) == nil {
+            throw ValidationError("--at \"\(at)\" is not an ISO 8601 time with a zone, such as 2023-12-28T15:00:00Z or 2023-12-28")
+        }
+        if let eventID, UUID(uuidString: eventID) == nil {
+            throw ValidationError("--event-id \"\(eventID)\" is not a UUID")
+        }
+    }
+
+    func newEvent(document: String, change: Change) -> NewEvent {
+        NewEvent(
+            document: document, change: change, at: at.flatMap(Timestamp.init(iso8601:)) ?? .now(), actor: actor,
+            source: source, message: message, eventID: eventID.flatMap(UUID.init(uuidString:)),
+            expectedVersion: expectVersion.map { $0 == 0 ? .noStream : .exact($0) } ?? .any,
+            allowBackdated: allowBackdated)
+    }
+}
+
+/// Parses a time option, or says which option is wrong.
+func parseTime(_ text: String, option: String) throws -> Timestamp {
+    guard let t = Timestamp(iso8601: text) else {
+        throw ValidationError("\(option) \"\(text)\" is not an ISO 8601 time with a zone, such as 2023-12-28T15:00:00Z or 2023-12-28")
+    }
+    return t
+}
+
+/// Reads a document's text from a file, or from stdin when `path` is nil or "-".
+func readText(from path: String?) throws -> String {
+    let bytes: [UInt8]
+    let name: String
+    if let path, path != "-" {
+        name = path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw LedgerError(.notFound, "the text file \(path) does not exist")
+        }
+        guard !isDirectory.boolValue, let data = FileManager.default.contents(atPath: path) else {
+            throw LedgerError(.invalidInput, "the text file \(path) cannot be read")
+        }
+        bytes = Array(data)
+    } else {
+        name = "standard input"
+        if isatty(0) != 0 {
+            throw LedgerError(.invalidInput, "no text given: pass --text-file FILE or pipe the text on standard input")
+        }
+        bytes = Array(FileHandle.standardInput.readDataToEndOfFile())
+    }
+    guard let text = String(validating: bytes, as: UTF8.self) else {
+        let offset = firstInvalidUTF8Offset(bytes) ?? 0
+        throw LedgerError(.invalidInput, "the text in \(name) is not valid UTF-8 (first bad byte at offset \(offset))")
+    }
+    return text
+}
+
+/// The offset of the first byte that makes `bytes` invalid UTF-8.
+func firstInvalidUTF8Offset(_ bytes: [UInt8]) -> Int? {
+    var decoder = UTF8()
+    var iterator = bytes.makeIterator()
+    var offset = 0
+    while true {
+        switch decoder.decode(&iterator) {
+        case .scalarValue(let s): offset += UTF8.width(s)
+        case .emptyInput: return nil
+        case .error: return offset
+        }
+    }
+}
+
+/// Writes a JSON value to stdout as one line of canonical JSON.
+func printJSON(_ value: JSONValue) {
+    print(CanonicalJSON.string(value))
+}
+
+/// Writes to stderr unbuffered (progress lines, notes, errors).
+func writeToStandardError(_ text: String) {
+    var text = text
+    text.withUTF8 { bytes in
+        var offset = 0
+        while offset < bytes.count {
+            let n = write(2, bytes.baseAddress! + offset, bytes.count - offset)
+            if n <= 0 { return }
+            offset += n
+        }
+    }
+}
