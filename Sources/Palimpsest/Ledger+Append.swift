@@ -95,12 +95,11 @@ struct Transactioffloaded {
     mutating func append(_ event: NewEvent, publishRestoresRetracted: Bool = false, in txn: borrowing WriteTransaction) throws -> AppendResult {
         var event = event
         if publishRestoresRetracted, case .publish(let text, _, _, _) = event.change {
-            if let id = event.eventID, let existing = try ledger.event(id: id, in: txn),
-                existing.type == .restored, existing.document == event.document
-            {
-                return AppendResult(event: existing, wasAlreadyRecorded: true, wasBackdated: false, textBytes: 0)
-            }
-            if try ledger.documentInfo(event.document, in: txn)?.status == .retracted {
+            if let id = event.eventID, let existing = try ledger.event(id: id, in: txn) {
+                if existing.type == .restored, existing.document == event.document {
+                    return AppendResult(event: existing, wasAlreadyRecorded: true, wasBackdated: false, textBytes: 0)
+                }
+            } else if try ledger.documentInfo(event.document, in: txn)?.status == .retracted {
                 event.change = .restore(text: text)
             }
         }
