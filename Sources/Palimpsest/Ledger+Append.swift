@@ -54,22 +54,25 @@ extension Ledger {
 
     /// Runs `body` in one write transaction on the writer queue. Throwing (or a failure to commit)
     /// leaves the ledger exactly as it was.
-    func withWriter<R>(_ body: (borrowing WriteTransaction, inout Transactioffloaded) throws -> R) throws(LedgerError) -> R {
+    func withWriter<R>(_ body: (borrowing WriteTransaction, inout TransactionWriter) throws -> R) throws(LedgerError) -> R {
         guard !isReadOnly else {
             throw LedgerError(.storage, "the ledger at \(directory) is read-only; nothing was written")
         }
         let outcome: Result<R, LedgerError> = writeQueue.sync {
             do {
                 var added: [(Digest, [UInt8])] = []
+                var retracted: [Digest] = []
                 let value = try env.write { txn in
                     added.removeAll()
-                    var writer = Transactioffloaded(ledger: self)
+                    var writer = TransactionWriter(ledger: self)
                     let value = try body(txn, &writer)
                     added = writer.addedTexts
+                    retracted = writer.retractedTexts
                     return value
                 }
                 // Only after the commit: cached texts are then certainly the stored ones.
                 for (hash, text) in added { textCache.put(hash, text) }
+                recentlyRetracted.append(contentsOf: retracted)
                 return .success(value)
             } catch {
                 return .failure(LedgerError.storage(error, doing: "writing to the ledger at \(directory)"))
@@ -81,10 +84,17 @@ extension Ledger {
 
 /// Appends events inside one write transaction. Every check runs before the first write of an event,
 /// so a refused event leaves the transaction as it was.
-struct Transactioffloaded {
+struct TransactionWriter {
     let ledger: Ledger
-    /// Texts stored by this transaction, for the writer's cache once it commits.
+    init(ledger: Ledger) { self.ledger = ledger }
+
+    /// Texts written by this transaction, in order, for the writer's cache once it commits.
     var addedTexts: [(Digest, [UInt8])] = []
+    /// The same texts by hash: delta bases for later events of the same transaction. Content-
+    /// addressed, so never stale.
+    private var pendingTexts: [Digest: [UInt8]] = [:]
+    /// Texts of documents retracted by this transaction (renames are a retraction and a publication).
+    var retractedTexts: [Digest] = []
 
     var tables: Ledger.Tables { ledger.tables }
 
@@ -226,18 +236,15 @@ struct Transactioffloaded {
 
         // Every check passed: write.
         if let contentHash {
-            var base: (hash: Digest, text: [UInt8])? = nil
-            if let previous = current?.contentHash, previous != contentHash,
-                let previousText = try ledger.textCache.get(previous) ?? tables.textStore.load(previous, in: txn)
-            {
-                base = (previous, previousText)
-            }
-            if try tables.textStore.store(textBytes, hash: contentHash, base: base, in: txn) != nil {
-                addedTexts.append((contentHash, textBytes))
-            } else if ledger.textCache.get(contentHash) == nil {
+            try tables.textStore.store(textBytes, hash: contentHash, bases: deltaBases(for: event.change, current: current, in: txn), in: txn)
+            if ledger.textCache.get(contentHash) == nil, pendingTexts.updateValue(textBytes, forKey: contentHash) == nil {
                 addedTexts.append((contentHash, textBytes))
             }
         }
+        if case .retract = event.change, let withdrawn = current?.contentHash {
+            retractedTexts.append(withdrawn)
+        }
+
 
         try txn.put(tables.log, key: BigEndianKey.encode(position), value: EventRecord.encode(recordedEvent), options: .append)
         let idBytes = withUnsafeBytes(of: recordedEvent.eventID.uuid) { Array($0) }
@@ -283,5 +290,28 @@ struct Transactioffloaded {
 
         return AppendResult(event: recordedEvent, wasAlreadyRecorded: false, wasBackdated: backdated, textBytes: textBytes.count)
     }
-}
 
+    /// Texts a new text may be stored as a delta against: the document's previous text; for a new
+    /// document, the document it is a variant of and texts recently withdrawn (a renamed file is
+    /// retracted under its old name and published under the new one).
+    private func deltaBases(
+        for change: Change, current: DocumentInfo?, in txn: borrowing WriteTransaction
+    ) throws -> [(hash: Digest, text: [UInt8])] {
+        var hashes: [Digest] = []
+        if let previous = current?.contentHash {
+            hashes.append(previous)
+        } else if case .publish(_, _, _, let variantOf) = change {
+            if let variantOf, let original = try ledger.documentInfo(variantOf, in: txn)?.contentHash {
+                hashes.append(original)
+            }
+            hashes += retractedTexts.suffix(2).reversed()
+            hashes += ledger.recentlyRetracted.latest(2)
+        }
+        var bases: [(hash: Digest, text: [UInt8])] = []
+        for hash in hashes where !bases.contains(where: { $0.hash == hash }) {
+            guard let text = try pendingTexts[hash] ?? ledger.textCache.get(hash) ?? tables.textStore.load(hash, in: txn) else { continue }
+            bases.append((hash, text))
+        }
+        return bases
+    }
+}

@@ -8,8 +8,8 @@ import LMDB
 /// transactions and copy their results out, so a `Ledger` can be shared freely between threads and
 /// between tasks. Open one `Ledger` per directory per process.
 ///
-/// `@unchecked Sendable`: its stored properties are immutable except `textCache`, which is only
-/// touched on `writeQueue`.
+/// `@unchecked Sendable`: its stored properties are immutable except the writer's caches
+/// (`textCache`, `recentlyRetracted`), which are only touched on `writeQueue`.
 public final class Ledger: @unchecked Sendable {
     /// The newest storage format this build reads and writes.
     public static let formatVersion: UInt64 = 1
@@ -32,6 +32,9 @@ public final class Ledger: @unchecked Sendable {
     let tables: Tables
     let writeQueue = DispatchQueue(label: "palimpsest.ledger.writer")
     let textCache = TextCache()
+    /// Texts of the documents most recently retracted through this writer: delta bases for new
+    /// documents (renames). Touched only on `writeQueue`.
+    let recentlyRetracted = RecentTexts()
 
     struct Tables {
         let meta: Database, log: Database, streams: Database, catalogue: Database
@@ -238,4 +241,16 @@ final class TextCache: @unchecked Sendable {
         texts.removeAll()
         bytes = 0
     }
+}
+
+/// The last few text hashes of retracted documents, newest last.
+final class RecentTexts: @unchecked Sendable {
+    private var hashes: [Digest] = []
+
+    func append(contentsOf new: [Digest]) {
+        hashes.append(contentsOf: new)
+        if hashes.count > 8 { hashes.removeFirst(hashes.count - 8) }
+    }
+
+    func latest(_ n: Int) -> [Digest] { Array(hashes.suffix(n).reversed()) }
 }

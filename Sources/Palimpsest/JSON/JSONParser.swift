@@ -206,9 +206,15 @@ public struct JSONParser {
                 default: throw fail("invalid escape '\\\(Unicode.Scalar(e))'")
                 }
             default:
-                if b < 0x20 { throw fail("a control character inside a string must be escaped") }
-                scratch.append(b)
-                p += 1
+                // Copy the run of plain bytes up to the next quote or backslash at once.
+                let runStart = p
+                while p < bytes.count {
+                    let c = bytes[p]
+                    if c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") { break }
+                    if c < 0x20 { throw fail("a control character inside a string must be escaped") }
+                    p += 1
+                }
+                scratch.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<p]))
             }
         }
         throw fail("the JSON ends inside a string")

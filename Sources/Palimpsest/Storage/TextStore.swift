@@ -23,31 +23,36 @@ struct TextStore {
         var isDelta: Bool { self == .delta || self == .deflatedDelta }
     }
 
-    /// Stores `text` under `hash` unless it is already there. `base` is the text the delta is taken
-    /// against (the document's previous version), when there is one. Returns the stored size, or nil
-    /// when the text was already present.
+    /// Stores `text` under `hash` unless it is already there. `bases` are texts a delta may be taken
+    /// against (the document's previous version first; for a new document, texts it may have been
+    /// copied or renamed from); the smallest delta wins. Returns the stored size, or nil when the text
+    /// was already present.
     @discardableResult
     func store(
-        _ text: [UInt8], hash: Digest, base: (hash: Digest, text: [UInt8])?, in txn: borrowing WriteTransaction
+        _ text: [UInt8], hash: Digest, bases: [(hash: Digest, text: [UInt8])], in txn: borrowing WriteTransaction
     ) throws -> Int? {
         if try txn.contains(db, key: hash.bytes) { return nil }
         var record = RecordWriter(capacity: 64)
-        if let base, base.hash != hash, let baseDepth = try depth(of: base.hash, in: txn),
-            baseDepth + 1 < Self.maxChainDepth
-        {
+        var best: (base: Digest, depth: Int, delta: [UInt8])? = nil
+        for base in bases where base.hash != hash {
+            guard let baseDepth = try depth(of: base.hash, in: txn), baseDepth + 1 < Self.maxChainDepth else { continue }
             let delta = Delta.encode(base: base.text, target: text)
-            if delta.count <= text.count / 2 {
-                let packed = delta.count > Self.compressionThreshold ? Deflate.compress(delta) : nil
-                let useDeflate = packed.map { $0.count < delta.count } ?? false
-                record.byte(useDeflate ? Format.deflatedDelta.rawValue : Format.delta.rawValue)
-                record.varint(UInt64(text.count))
-                record.digest(base.hash)
-                record.byte(UInt8(baseDepth + 1))
-                if useDeflate { record.varint(UInt64(delta.count)) }
-                record.raw(useDeflate ? packed! : delta)
-                try txn.put(db, key: hash.bytes, value: record.bytes)
-                return record.bytes.count
+            if delta.count <= text.count / 2, delta.count < best?.delta.count ?? Int.max {
+                best = (base.hash, baseDepth + 1, delta)
             }
+        }
+        if let best {
+            let delta = best.delta
+            let packed = delta.count > Self.compressionThreshold ? Deflate.compress(delta) : nil
+            let useDeflate = packed.map { $0.count < delta.count } ?? false
+            record.byte(useDeflate ? Format.deflatedDelta.rawValue : Format.delta.rawValue)
+            record.varint(UInt64(text.count))
+            record.digest(best.base)
+            record.byte(UInt8(best.depth))
+            if useDeflate { record.varint(UInt64(delta.count)) }
+            record.raw(useDeflate ? packed! : delta)
+            try txn.put(db, key: hash.bytes, value: record.bytes)
+            return record.bytes.count
         }
         let packed = text.count > Self.compressionThreshold ? Deflate.compress(text) : nil
         let useDeflate = packed.map { $0.count < text.count } ?? false
