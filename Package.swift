@@ -44,10 +44,13 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "PalimpsestBench", dependencies: ["Palimpsest", "LMDB"]),
+        // Fixtures shared by the test targets: temporary ledgers, the corpora, running the CLI.
+        .target(name: "PalimpsestTestSupport", dependencies: ["Palimpsest"], path: "Tests/PalimpsestTestSupport"),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
         .testTarget(name: "TextPackingTests", dependencies: ["TextPacking"]),
-        .testTarget(name: "PalimpsestTests", dependencies: ["Palimpsest"]),
-        .testTarget(name: "CLITests", dependencies: ["Palimpsest", "palimpsest"]),
+        .testTarget(name: "PalimpsestTests", dependencies: ["Palimpsest", "PalimpsestTestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["Palimpsest", "PalimpsestTestSupport", "palimpsest"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Palimpsest", "PalimpsestTestSupport", "palimpsest"]),
     ],
     swiftLanguageModes: [.v6]
 )

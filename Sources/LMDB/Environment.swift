@@ -117,6 +117,7 @@ public final class Environment: @unchecked Sendable {
     /// Runs `body` in a read-only transaction. Values handed out inside are valid only inside it:
     /// copy what you keep.
     @available(*, noasync, message: "run transactions from synchronous code; wrap them in a serial queue")
+    @discardableResult
     public func read<R>(_ body: (borrowing ReadTransaction) throws -> R) throws -> R {
         pthread_rwlock_rdlock(resizeLock)
         defer { pthread_rwlock_unlock(resizeLock) }
@@ -132,6 +133,7 @@ public final class Environment: @unchecked Sendable {
     /// the start: keep every side effect of `body` inside the transaction, or make it repeatable.
     /// Do not call `write` while this thread holds another transaction.
     @available(*, noasync, message: "run transactions from synchronous code; wrap them in a serial queue")
+    @discardableResult
     public func write<R>(_ body: (borrowing WriteTransaction) throws -> R) throws -> R {
         while true {
             do {
