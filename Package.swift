@@ -48,7 +48,7 @@ let package = Package(
         .target(name: "PalimpsestTestSupport", dependencies: ["Palimpsest"], path: "Tests/PalimpsestTestSupport"),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
         .testTarget(name: "TextPackingTests", dependencies: ["TextPacking"]),
-        .testTarget(name: "PalimpsestTests", dependencies: ["Palimpsest", "PalimpsestTestSupport"]),
+        .testTarget(name: "PalimpsestTests", dependencies: ["Palimpsest", "PalimpsestTestSupport", "LMDB"]),
         .testTarget(name: "CLITests", dependencies: ["Palimpsest", "PalimpsestTestSupport", "palimpsest"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Palimpsest", "PalimpsestTestSupport", "palimpsest"]),
     ],

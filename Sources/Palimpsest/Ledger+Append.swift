@@ -159,6 +159,15 @@ struct TransactionWriter {
         }
 
         let current = try ledger.documentInfo(event.document, in: txn)
+        let currentVersion = current?.version ?? 0
+        switch event.expectedVersion {
+        case .any: break
+        case .noStream where current != nil:
+            throw LedgerError(.conflict, "\(docName) already exists (version \(currentVersion)), but the writer expected no document")
+        case .exact(let v) where v != currentVersion:
+            throw LedgerError(.conflict, "\(docName) is at version \(currentVersion), but the writer expected version \(v); nothing was written")
+        default: break
+        }
         switch (event.change, current?.status) {
         case (.publish, nil): break
         case (.publish, .retracted?):
@@ -171,15 +180,6 @@ struct TransactionWriter {
             throw LedgerError(.conflict, "\(docName) is retracted (version \(current!.version)); `restore` it first")
         case (.restore, .active?):
             throw LedgerError(.conflict, "\(docName) is not retracted, so it cannot be restored")
-        default: break
-        }
-        let currentVersion = current?.version ?? 0
-        switch event.expectedVersion {
-        case .any: break
-        case .noStream where current != nil:
-            throw LedgerError(.conflict, "\(docName) already exists (version \(currentVersion)), but the writer expected no document")
-        case .exact(let v) where v != currentVersion:
-            throw LedgerError(.conflict, "\(docName) is at version \(currentVersion), but the writer expected version \(v); nothing was written")
         default: break
         }
         let backdated = current.map { event.at < $0.lastAt } ?? false

@@ -83,7 +83,8 @@ public struct JSONParser {
         if p < bytes.count, bytes[p] == UInt8(ascii: "}") { p += 1; return .object(members) }
         while true {
             skipWhitespace()
-            guard p < bytes.count, bytes[p] == UInt8(ascii: "\"") else { throw fail("expected a quoted member name") }
+            guard p < bytes.count else { throw fail("the JSON ends inside an object") }
+            guard bytes[p] == UInt8(ascii: "\"") else { throw fail("expected a quoted member name") }
             let keyStart = p
             let key = try parseString()
             skipWhitespace()
