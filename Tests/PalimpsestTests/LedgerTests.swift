@@ -42,7 +42,7 @@ let withoutDecline = "Root causes of migration: poverty, inequality, and violenc
 
 @Suite struct LedgerTests {
     @Test func recordsALifeAndReadsEveryVersionBack() throws {
-        try withTemporaryLedger { ledger in
+        try withTemporaryLedger { ledger throws in
             let doc = "https://www.whitehouse.gov/briefing-room/statements-releases/2023/12/28/joint-communique"
             let r1 = try ledger.append(publish(doc, withDecline))
             let r2 = try ledger.append(edit(doc, withoutDecline, at: at(5)))
@@ -77,7 +77,7 @@ let withoutDecline = "Root causes of migration: poverty, inequality, and violenc
     }
 
     @Test func hashesChainAndCoverTheCanonicalForm() throws {
-        try withTemporaryLedger { ledger in
+        try withTemporaryLedger { ledger throws in
             try ledger.append(publish("a", "one"))
             try ledger.append(edit("a", "two", at: at(1)))
             try ledger.append(publish("b", "three", at: at(1)))
@@ -97,7 +97,7 @@ let withoutDecline = "Root causes of migration: poverty, inequality, and violenc
     }
 
     @Test func aRepeatedEventIDIsANoOp() throws {
-        try withTemporaryLedger { ledger in
+        try withTemporaryLedger { ledger throws in
             let id = UUID()
             let first = try ledger.append(publish("a", "one", id: id))
             let again = try ledger.append(publish("a", "one", id: id))
@@ -112,7 +112,7 @@ let withoutDecline = "Root causes of migration: poverty, inequality, and violenc
     }
 
     @Test func expectedVersionGivesOptimisticConcurrency() throws {
-        try withTemporaryLedger { ledger in
+        try withTemporaryLedger { ledger throws in
             try ledger.append(publish("a", "one"))
             try expectUnchanged(ledger) {
                 expectError(.conflict, containing: "expected version 3") { try ledger.append(edit("a", "two", at: at(1), expected: .exact(3))) }
@@ -127,7 +127,7 @@ let withoutDecline = "Root causes of migration: poverty, inequality, and violenc
     }
 
     @Test func refusesEventsThatDoNotFitTheDocument() throws {
-        try withTemporaryLedger { ledger in
+        try withTemporaryLedger { ledger throws in
             try ledger.append(publish("a", "one"))
             try ledger.append(NewEvent(document: "gone", change: .publish(text: "x"), at: t0, actor: "x"))
             try ledger.append(NewEvent(document: "gone", change: .retract(reason: "r"), at: at(1), actor: "x"))
@@ -146,7 +146,7 @@ let withoutDecline = "Root causes of migration: poverty, inequality, and violenc
     }
 
     @Test func effectiveTimeMayNotGoBackwardsUnlessAllowed() throws {
-        try withTemporaryLedger { ledger in
+        try withTemporaryLedger { ledger throws in
             try ledger.append(publish("a", "one", at: at(10)))
             try expectUnchanged(ledger) {
                 expectError(.conflict, containing: "earlier than the last event") { try ledger.append(edit("a", "two", at: at(9))) }
@@ -173,7 +173,7 @@ let withoutDecline = "Root causes of migration: poverty, inequality, and violenc
         ("c1\u{85}", "control character"),
     ])
     func refusesBadDocumentIDs(id: String, fragment: String) throws {
-        try withTemporaryLedger { ledger in
+        try withTemporaryLedger { ledger throws in
             try expectUnchanged(ledger) {
                 expectError(.invalidInput, containing: fragment) { try ledger.append(publish(id, "x")) }
             }
@@ -181,7 +181,7 @@ let withoutDecline = "Root causes of migration: poverty, inequality, and violenc
     }
 
     @Test func acceptsLongUnicodeAndPathLikeIDsAndEmptyText() throws {
-        try withTemporaryLedger { ledger in
+        try withTemporaryLedger { ledger throws in
             let ids = [String(repeating: "é", count: 512), "../../etc/passwd", "https://sre.gob.mx/comunicado?id=1&lang=es", "López Obrador/Bárcena"]
             for id in ids { try ledger.append(publish(id, "")) }
             for id in ids {
@@ -193,7 +193,7 @@ let withoutDecline = "Root causes of migration: poverty, inequality, and violenc
     }
 
     @Test func aBatchIsAllOrNothing() throws {
-        try withTemporaryLedger { ledger in
+        try withTemporaryLedger { ledger throws in
             try ledger.append(publish("a", "one"))
             try expectUnchanged(ledger) {
                 expectError(.notFound, containing: "event 3 of 3") {
@@ -207,7 +207,7 @@ let withoutDecline = "Root causes of migration: poverty, inequality, and violenc
     }
 
     @Test func theLogFiltersAndPages() throws {
-        try withTemporaryLedger { ledger in
+        try withTemporaryLedger { ledger throws in
             for i in 0..<2500 {
                 let doc = "doc\(i % 7)"
                 if i < 7 {
@@ -232,7 +232,7 @@ let withoutDecline = "Root causes of migration: poverty, inequality, and violenc
     @Test func longHistoriesReadAnyVersionExactly() throws {
         // Property: every version of a long, randomly edited history reads back exactly, across
         // delta chains, full copies, reverts (deduplicated texts) and a reopen.
-        try withTemporaryDirectory { dir in
+        try withTemporaryDirectory { dir throws in
             var rng = SeededGenerator(seed: 3)
             var texts: [String] = []
             var text = (0..<400).map { "Sentence \($0) about migration and democratic decline." }.joined(separator: " ")
@@ -277,7 +277,7 @@ let withoutDecline = "Root causes of migration: poverty, inequality, and violenc
 
 @Suite struct LedgerDirectoryTests {
     @Test func createIsIdempotentAndKeepsTheID() throws {
-        try withTemporaryDirectory { dir in
+        try withTemporaryDirectory { dir throws in
             let id = try Ledger.create(at: dir + "/l").id
             #expect(try Ledger.create(at: dir + "/l").id == id)
             #expect(try Ledger.open(at: dir + "/l").id == id)
@@ -285,7 +285,7 @@ let withoutDecline = "Root causes of migration: poverty, inequality, and violenc
     }
 
     @Test func theDirectoryIsOwnerOnly() throws {
-        try withTemporaryDirectory { dir in
+        try withTemporaryDirectory { dir throws in
             _ = try Ledger.create(at: dir + "/l")
             let attributes = try FileManager.default.attributesOfItem(atPath: dir + "/l")
             #expect((attributes[.posixPermissions] as? Int) == 0o700)
@@ -295,7 +295,7 @@ let withoutDecline = "Root causes of migration: poverty, inequality, and violenc
     }
 
     @Test func openingWhatIsNotALedgerSaysSo() throws {
-        try withTemporaryDirectory { dir in
+        try withTemporaryDirectory { dir throws in
             expectError(.notFound, containing: "no ledger") { _ = try Ledger.open(at: dir + "/missing") }
             try FileManager.default.createDirectory(atPath: dir + "/empty", withIntermediateDirectories: false)
             expectError(.notFound, containing: "no ledger") { _ = try Ledger.open(at: dir + "/empty") }
@@ -312,7 +312,7 @@ let withoutDecline = "Root causes of migration: poverty, inequality, and violenc
     }
 
     @Test func aReadOnlyLedgerReadsButRefusesWrites() throws {
-        try withTemporaryDirectory { dir in
+        try withTemporaryDirectory { dir throws in
             let path = dir + "/l"
             do {
                 let ledger = try Ledger.create(at: path)
@@ -329,7 +329,7 @@ let withoutDecline = "Root causes of migration: poverty, inequality, and violenc
     }
 
     @Test func aLedgerFromANewerBuildIsRefused() throws {
-        try withTemporaryDirectory { dir in
+        try withTemporaryDirectory { dir throws in
             let path = dir + "/l"
             do { _ = try Ledger.create(at: path) }
             // Rewrite the stored format number with the LMDB command-line tools' library: python's lmdb
@@ -342,7 +342,7 @@ let withoutDecline = "Root causes of migration: poverty, inequality, and violenc
     @Test func theMapGrowsAsTheLedgerDoes() throws {
         var options = Ledger.Options()
         options.initialMapSize = 512 << 10
-        try withTemporaryLedger(options: options) { ledger in
+        try withTemporaryLedger(options: options) { ledger throws in
             var rng = SeededGenerator(seed: 5)
             for i in 0..<60 {
                 let text = String((0..<50_000).map { _ in Character(Unicode.Scalar(UInt8.random(in: 97...122, using: &rng))) })
