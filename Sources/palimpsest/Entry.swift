@@ -29,7 +29,11 @@ struct PalimpsestCommand: ParsableCommand {
 enum Entry {
     static func main() {
         do {
-            var command = try PalimpsestCommand.parseAsRoot(globalOptionsMoved(Array(CommandLine.arguments.dropFirst())))
+            let arguments = globalOptionsMoved(Array(CommandLine.arguments.dropFirst()))
+            if let first = arguments.first, !first.hasPrefix("-"), !commandNames.contains(first) {
+                fail("there is no command \"\(first)\"; the commands are \(commandNames.sorted().joined(separator: ", "))", code: 2, usage: true)
+            }
+            var command = try PalimpsestCommand.parseAsRoot(arguments)
             try command.run()
         } catch let error as LedgerError {
             fail(error.message, code: error.code.exitCode)
@@ -44,6 +48,8 @@ enum Entry {
             PalimpsestCommand.exit(withError: error)
         }
     }
+
+    static let commandNames = Set(PalimpsestCommand.configuration.subcommands.map { $0._commandName } + ["help"])
 
     /// `palimpsest --ledger DIR show …` as DESIGN.md §7 writes it: ArgumentParser only accepts a
     /// subcommand's options after the subcommand's name, so a leading `--ledger` moves to the end
