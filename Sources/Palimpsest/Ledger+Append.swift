@@ -210,7 +210,7 @@ struct TransactionWriter {
             return (nil, nil)
         }()
         var recordedEvent = RecordedEvent(
-            position: position, eventID: event.eventID ?? UUID(), document: event.document, version: version,
+            position: position, eventID: event.eventID ?? UUID.random(), document: event.document, version: version,
             type: event.change.type, at: event.at, recordedAt: recordedAt, actor: event.actor, source: event.source,
             message: event.message, metadata: event.metadata, contentHash: contentHash, previousHash: head.hash,
             hash: .zero, title: title, language: language, variantOf: variantOf, reason: reason, kind: kind)
@@ -313,5 +313,18 @@ struct TransactionWriter {
             bases.append((hash, text))
         }
         return bases
+    }
+}
+
+extension UUID {
+    /// A random (version 4) UUID from the system's generator. Foundation's `UUID()` opens
+    /// /dev/urandom on every call on Linux, which showed up in append profiles.
+    static func random() -> UUID {
+        var g = SystemRandomNumberGenerator()
+        let hi = g.next() as UInt64, lo = g.next() as UInt64
+        var b = withUnsafeBytes(of: (hi, lo)) { Array($0) }
+        b[6] = (b[6] & 0x0F) | 0x40
+        b[8] = (b[8] & 0x3F) | 0x80
+        return UUID(uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]))
     }
 }

@@ -1,1 +1,71 @@
-print("bench")
+// Library-level measurements for tools/bench-ledger (BENCHMARKS.md). Prints one line
+// "RESULT mode=… key=value …" per run, like ../shared/tools/lmdb-limit, so the driver can compare.
+//
+//   PalimpsestBench append DIR N BATCH      durable appends through the library, BATCH events per transaction
+//   PalimpsestBench show DIR DOC READS      text of random versions of DOC through the library
+import Foundation
+import Palimpsest
+
+func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+func percentile(_ sorted: [Double], _ p: Double) -> Double {
+    sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * p).rounded()))]
+}
+
+let args = CommandLine.arguments
+guard args.count >= 2 else {
+    FileHandle.standardError.write(Data("usage: PalimpsestBench append DIR N BATCH | show DIR DOC READS\n".utf8))
+    exit(2)
+}
+
+do {
+    switch args[1] {
+    case "append":
+        let (dir, n, batch) = (args[2], Int(args[3])!, Int(args[4])!)
+        let ledger = try Ledger.create(at: dir)
+        // 200-byte texts, as the raw LMDB ceiling appends 200-byte values; 100 documents.
+        let filler = String(repeating: "democratic decline ", count: 11)
+        var events: [NewEvent] = []
+        var seen = Set<Int>()
+        let start = now()
+        let base = Timestamp.now()
+        for i in 0..<n {
+            let doc = i % 100
+            let text = String("\(i) \(filler)".utf8.prefix(200))!
+            let change: Change = seen.insert(doc).inserted ? .publish(text: text) : .edit(text: text)
+            events.append(NewEvent(document: "doc-\(doc)", change: change, at: Timestamp(milliseconds: base.milliseconds + Int64(i)), actor: "bench"))
+            if events.count == batch {
+                _ = try ledger.append(contentsOf: events)
+                events.removeAll(keepingCapacity: true)
+            }
+        }
+        if !events.isEmpty { _ = try ledger.append(contentsOf: events) }
+        let secs = now() - start
+        print(String(format: "RESULT mode=append n=%d batch=%d secs=%.4f ev_per_s=%.0f", n, batch, secs, Double(n) / secs))
+    case "show":
+        let (dir, doc, reads) = (args[2], args[3], Int(args[4])!)
+        var options = Ledger.Options()
+        options.readOnly = true
+        let ledger = try Ledger.open(at: dir, options: options)
+        guard let info = try ledger.document(doc) else { throw LedgerError(.notFound, "no document \(doc)") }
+        var rng = SystemRandomNumberGenerator()
+        var times: [Double] = []
+        var bytes = 0
+        for _ in 0..<reads {
+            let version = UInt64.random(in: 1...info.version, using: &rng)
+            let t = now()
+            let state = try ledger.state(of: doc, asOf: .version(version))
+            times.append(now() - t)
+            bytes += state?.text.utf8.count ?? 0
+        }
+        times.sort()
+        print(String(format: "RESULT mode=show doc_versions=%llu reads=%d p50_us=%.1f p99_us=%.1f max_us=%.1f avg_bytes=%d",
+                     info.version, reads, percentile(times, 0.5) * 1e6, percentile(times, 0.99) * 1e6, times.last! * 1e6, bytes / max(reads, 1)))
+    default:
+        FileHandle.standardError.write(Data("unknown mode \(args[1])\n".utf8))
+        exit(2)
+    }
+} catch {
+    FileHandle.standardError.write(Data("PalimpsestBench: \(error)\n".utf8))
+    exit(1)
+}

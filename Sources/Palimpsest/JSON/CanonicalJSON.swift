@@ -39,7 +39,7 @@ public enum CanonicalJSON {
             out.append(UInt8(ascii: "]"))
         case .object(let members):
             out.append(UInt8(ascii: "{"))
-            let keys = members.keys.sorted { $0.utf16.lexicographicallyPrecedes($1.utf16) }
+            let keys = members.keys.sorted(by: utf16Precedes)
             for (n, key) in keys.enumerated() {
                 if n > 0 { out.append(UInt8(ascii: ",")) }
                 writeString(key, into: &out)
@@ -48,6 +48,17 @@ public enum CanonicalJSON {
             }
             out.append(UInt8(ascii: "}"))
         }
+    }
+
+    /// RFC 8785 orders member names by UTF-16 code units. For ASCII names (all of the ledger's own)
+    /// that is byte order, which is much cheaper to compare.
+    static func utf16Precedes(_ a: String, _ b: String) -> Bool {
+        var a = a, b = b
+        let ascii = a.withUTF8 { x in b.withUTF8 { y -> Bool? in
+            guard x.allSatisfy({ $0 < 0x80 }), y.allSatisfy({ $0 < 0x80 }) else { return nil }
+            return x.lexicographicallyPrecedes(y)
+        } }
+        return ascii ?? a.utf16.lexicographicallyPrecedes(b.utf16)
     }
 
     private static let hexDigits = Array("0123456789abcdef".utf8)
