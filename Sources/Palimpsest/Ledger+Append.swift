@@ -62,17 +62,20 @@ extension Ledger {
             do {
                 var added: [(Digest, [UInt8])] = []
                 var retracted: [Digest] = []
+                var named: [(String, Digest)] = []
                 let value = try env.write { txn in
                     added.removeAll()
                     var writer = TransactionWriter(ledger: self)
                     let value = try body(txn, &writer)
                     added = writer.addedTexts
                     retracted = writer.retractedTexts
+                    named = writer.namedTexts
                     return value
                 }
                 // Only after the commit: cached texts are then certainly the stored ones.
                 for (hash, text) in added { textCache.put(hash, text) }
                 recentlyRetracted.append(contentsOf: retracted)
+                textsByName.record(named)
                 return .success(value)
             } catch {
                 return .failure(LedgerError.storage(error, doing: "writing to the ledger at \(directory)"))
@@ -95,6 +98,9 @@ struct TransactionWriter {
     private var pendingTexts: [Digest: [UInt8]] = [:]
     /// Texts of documents retracted by this transaction (renames are a retraction and a publication).
     var retractedTexts: [Digest] = []
+    /// (document, text hash) of every text this transaction wrote, for `Ledger.textsByName`.
+    var namedTexts: [(String, Digest)] = []
+    private var pendingNames: [Substring: Digest] = [:]
 
     var tables: Ledger.Tables { ledger.tables }
 
@@ -198,7 +204,7 @@ struct TransactionWriter {
         var textBytes: [UInt8] = []
         if let text = event.change.text {
             textBytes = Array(text.utf8)
-            contentHash = Digest.sha256(textBytes)
+            contentHash = event.knownContentHash ?? Digest.sha256(textBytes)
         }
         let version = currentVersion + 1
         let (title, language, variantOf): (String?, String?, String?) = {
@@ -236,7 +242,9 @@ struct TransactionWriter {
 
         // Every check passed: write.
         if let contentHash {
-            try tables.textStore.store(textBytes, hash: contentHash, bases: deltaBases(for: event.change, current: current, in: txn), in: txn)
+            try tables.textStore.store(textBytes, hash: contentHash, bases: deltaBases(for: event, current: current, in: txn), in: txn)
+            namedTexts.append((event.document, contentHash))
+            pendingNames[TextsByName.name(of: event.document)] = contentHash
             if ledger.textCache.get(contentHash) == nil, pendingTexts.updateValue(textBytes, forKey: contentHash) == nil {
                 addedTexts.append((contentHash, textBytes))
             }
@@ -295,14 +303,18 @@ struct TransactionWriter {
     /// document, the document it is a variant of and texts recently withdrawn (a renamed file is
     /// retracted under its old name and published under the new one).
     private func deltaBases(
-        for change: Change, current: DocumentInfo?, in txn: borrowing WriteTransaction
+        for event: NewEvent, current: DocumentInfo?, in txn: borrowing WriteTransaction
     ) throws -> [(hash: Digest, text: [UInt8])] {
         var hashes: [Digest] = []
         if let previous = current?.contentHash {
             hashes.append(previous)
-        } else if case .publish(_, _, _, let variantOf) = change {
+        } else if case .publish(_, _, _, let variantOf) = event.change {
             if let variantOf, let original = try ledger.documentInfo(variantOf, in: txn)?.contentHash {
                 hashes.append(original)
+            }
+            if let sameName = pendingNames[TextsByName.name(of: event.document)] ?? ledger.textsByName[event.document]
+            {
+                hashes.append(sameName)
             }
             hashes += retractedTexts.suffix(2).reversed()
             hashes += ledger.recentlyRetracted.latest(2)

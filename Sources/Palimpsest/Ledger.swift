@@ -35,6 +35,10 @@ public final class Ledger: @unchecked Sendable {
     /// Texts of the documents most recently retracted through this writer: delta bases for new
     /// documents (renames). Touched only on `writeQueue`.
     let recentlyRetracted = RecentTexts()
+    /// The latest text written under each file name (the ID's last path component): a delta base for
+    /// a new document that copies another one (git's packer pairs objects by name the same way).
+    /// Touched only on `writeQueue`.
+    let textsByName = TextsByName()
 
     struct Tables {
         let meta: Database, log: Database, streams: Database, catalogue: Database
@@ -253,4 +257,21 @@ final class RecentTexts: @unchecked Sendable {
     }
 
     func latest(_ n: Int) -> [Digest] { Array(hashes.suffix(n).reversed()) }
+}
+
+/// The latest text hash per file name, bounded.
+final class TextsByName: @unchecked Sendable {
+    private var hashes: [Substring: Digest] = [:]
+    static let capacity = 100_000
+
+    static func name(of document: String) -> Substring {
+        document.split(separator: "/", omittingEmptySubsequences: true).last ?? Substring(document)
+    }
+
+    subscript(document: String) -> Digest? { hashes[Self.name(of: document)] }
+
+    func record(_ updates: [(String, Digest)]) {
+        if hashes.count + updates.count > Self.capacity { hashes.removeAll(keepingCapacity: true) }
+        for (document, hash) in updates { hashes[Self.name(of: document)] = hash }
+    }
 }

@@ -48,8 +48,12 @@ public enum Delta {
         pending = prefix
         let middleEnd = n - suffix
 
-        if middleEnd - prefix >= block, base.count >= block {
-            let index = BlockIndex(base)
+        // Index only the part of the base that the shared prefix and suffix do not already cover:
+        // that is where the middle of the target most likely comes from, and for a small edit to a
+        // long text it keeps the work proportional to the edit rather than to the text.
+        let baseMiddle = UnsafeBufferPointer(rebasing: base[prefix..<(base.count - suffix)])
+        if middleEnd - prefix >= block, baseMiddle.count >= block {
+            let index = BlockIndex(baseMiddle, offset: prefix)
             var i = prefix
             var hash = RollingHash.of(target, at: i)
             while i + block <= middleEnd {
@@ -121,7 +125,8 @@ private struct BlockIndex {
     var slots: [Int32]
     let mask: UInt64
 
-    init(_ base: UnsafeBufferPointer<UInt8>) {
+    /// Indexes `base`, whose first byte is at `offset` in the whole base.
+    init(_ base: UnsafeBufferPointer<UInt8>, offset baseOffset: Int) {
         let blocks = base.count / Delta.block
         var capacity = 16
         while capacity < blocks * 2 { capacity <<= 1 }
@@ -131,7 +136,7 @@ private struct BlockIndex {
         var offset = (blocks - 1) * Delta.block
         while offset >= 0 {
             let h = RollingHash.of(base, at: offset)
-            slots[Int(RollingHash.mix(h) & mask)] = Int32(offset)
+            slots[Int(RollingHash.mix(h) & mask)] = Int32(baseOffset + offset)
             offset -= Delta.block
         }
     }

@@ -126,9 +126,9 @@ def main():
             rss, secs, _ = peak_rss_mb([BIN, "--ledger", ledger, "import", "jsonl", corpus])
             imp_secs.append(secs)
             imp_rss.append(rss)
-        ledger = fresh_ledger(work, "sp.ledger")
-        sh([BIN, "--ledger", ledger, "import", "jsonl", corpus])
-        ledger_bytes = (ledger / "data.mdb").stat().st_size
+        sp_ledger = fresh_ledger(work, "sp.ledger")
+        sh([BIN, "--ledger", sp_ledger, "import", "jsonl", corpus])
+        ledger_bytes = (sp_ledger / "data.mdb").stat().st_size
 
         # git fast-import of the same history, and git gc --aggressive: the storage peer.
         print("git fast-import and gc --aggressive…", file=sys.stderr)
@@ -174,14 +174,14 @@ def main():
         print("show…", file=sys.stderr)
         show_p50, show_p99 = [], []
         for _ in range(runs):
-            r = results(sh([BENCH, "show", ledger, MOST_EDITED, "2000"]).stdout, "show")[0]
+            r = results(sh([BENCH, "show", sp_ledger, MOST_EDITED, "2000"]).stdout, "show")[0]
             show_p50.append(float(r["p50_us"]))
             show_p99.append(float(r["p99_us"]))
         versions = int(r["doc_versions"])
         cli_show = []
         for n in range(max(20, runs)):
             start = time.perf_counter()
-            subprocess.run([BIN, "--ledger", ledger, "show", MOST_EDITED, "--version", str(n % versions + 1)], check=True, stdout=subprocess.DEVNULL)
+            subprocess.run([BIN, "--ledger", sp_ledger, "show", MOST_EDITED, "--version", str(n % versions + 1)], check=True, stdout=subprocess.DEVNULL)
             cli_show.append((time.perf_counter() - start) * 1000)
         git_show = []
         for n in range(max(20, runs)):

@@ -2,7 +2,7 @@ import Foundation
 
 /// One line of a JSON Lines import, decoded: either a command in the neutral import format
 /// (DESIGN.md §8: `{"type":"publish",…}`) or an event another ledger recorded (an `export` line).
-enum ImportLine {
+enum ImportLine: Sendable {
     case command(NewEvent)
     case recorded(RecordedEvent, text: String?)
 
@@ -54,12 +54,13 @@ enum ImportLine {
         if type == "retract", o["text"] != nil, o["text"] != .null {
             throw LedgerError(.invalidInput, "a retract line carries no \"text\"")
         }
+        let textHash = change.text.map { Digest.sha256($0) }
         var eventID: UUID
         if let id = try f.optional("id") {
             guard let uuid = UUID(uuidString: id) else { throw LedgerError(.invalidInput, "\"id\" is not a UUID: \"\(id)\"") }
             eventID = uuid
         } else {
-            eventID = stableID(for: line)
+            eventID = stableID(for: line, textHash: textHash)
         }
         var expected = ExpectedVersion.any
         if let v = o["expectedVersion"], v != .null {
@@ -68,10 +69,12 @@ enum ImportLine {
             }
             expected = n == 0 ? .noStream : .exact(UInt64(n))
         }
-        return NewEvent(
+        var event = NewEvent(
             document: document, change: change, at: at, actor: actor, source: try f.optional("source"),
             message: try f.optional("message"), metadata: try f.metadata(), eventID: eventID,
             expectedVersion: expected, allowBackdated: true)
+        event.knownContentHash = textHash
+        return event
     }
 
     private static func decodeRecorded(_ o: [String: JSONValue]) throws(LedgerError) -> ImportLine {
@@ -108,14 +111,14 @@ enum ImportLine {
 
     /// An event ID derived from the line's content, so that importing the same file again recognises
     /// every line whatever its formatting: a UUID (version 8) made of the first 16 bytes of SHA-256 over
-    /// the canonical JSON of the line without "text", a newline, and the text's UTF-8 bytes. (The text
-    /// is hashed raw rather than escaped: the same identity, at half the cost on large texts.)
-    static func stableID(for line: JSONValue) -> UUID {
+    /// the canonical JSON of the line without "text", a newline, and the text's SHA-256 in hex (the
+    /// text's content hash, which the event needs anyway: large texts are hashed once, not twice).
+    static func stableID(for line: JSONValue, textHash: Digest?) -> UUID {
         var input: [UInt8]
-        if case .object(var members) = line, case .string(let text)? = members.removeValue(forKey: "text") {
+        if case .object(var members) = line, let textHash, members.removeValue(forKey: "text") != nil {
             input = CanonicalJSON.encode(.object(members))
             input.append(0x0A)
-            input.append(contentsOf: text.utf8)
+            input.append(contentsOf: textHash.hex.utf8)
         } else {
             input = CanonicalJSON.encode(line)
         }

@@ -65,6 +65,9 @@ public struct NewEvent: Sendable, Equatable {
     public var expectedVersion: ExpectedVersion
     /// Accept an effective time earlier than the document's last event.
     public var allowBackdated: Bool
+    /// The SHA-256 of `change.text`, when the caller already computed it (the importer does, on its
+    /// parsing thread); the ledger then does not hash the text again.
+    var knownContentHash: Digest?
 
     public init(
         document: String, change: Change, at: Timestamp, actor: String, source: String? = nil,
@@ -153,6 +156,8 @@ public enum DocumentID {
         let count = id.utf8.count
         if count == 0 { return "a document ID may not be empty" }
         if count > maxBytes { return "the document ID is \(count) bytes long; the limit is \(maxBytes)" }
+        // Printable ASCII, the usual case (paths, URLs), needs no Unicode property lookups.
+        if id.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return nil }
         if let bad = id.unicodeScalars.first(where: { $0.properties.generalCategory == .control }) {
             return "the document ID \(quoted(id)) contains the control character U+\(String(bad.value, radix: 16, uppercase: true).leftPadded(4))"
         }
