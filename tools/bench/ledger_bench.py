@@ -120,12 +120,13 @@ def main():
 
         # 3. import jsonl of site-policy through the CLI: wall time (whole process), MB/s of text, RSS.
         print("import jsonl…", file=sys.stderr)
-        imp_secs, imp_rss = [], []
+        imp_secs, imp_rss, imp_inner = [], [], []
         for _ in range(runs):
             ledger = fresh_ledger(work, "sp.ledger")
-            rss, secs, _ = peak_rss_mb([BIN, "--ledger", ledger, "import", "jsonl", corpus])
+            rss, secs, out = peak_rss_mb([BIN, "--ledger", ledger, "import", "jsonl", corpus, "--json"])
             imp_secs.append(secs)
             imp_rss.append(rss)
+            imp_inner.append(json.loads(out)["seconds"])
         sp_ledger = fresh_ledger(work, "sp.ledger")
         sh([BIN, "--ledger", sp_ledger, "import", "jsonl", corpus])
         ledger_bytes = (sp_ledger / "data.mdb").stat().st_size
@@ -189,7 +190,7 @@ def main():
             subprocess.run(["git", "-C", repo, "show", f"main~{n}:{MOST_EDITED}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             git_show.append((time.perf_counter() - start) * 1000)
 
-        write_report(opts, runs, raw, lib1, lib100, imp_secs, imp_rss, text_bytes, len(lines), ledger_bytes,
+        write_report(opts, runs, raw, lib1, lib100, imp_secs, imp_inner, imp_rss, text_bytes, len(lines), ledger_bytes,
                      git_secs, git_pack, scale_rows, show_p50, show_p99, versions, cli_show, git_show)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -219,12 +220,13 @@ def machine():
             f"{platform.system()} {platform.release()}; {swift}; LMDB {lmdb}; {git}")
 
 
-def write_report(opts, runs, raw, lib1, lib100, imp_secs, imp_rss, text_bytes, events, ledger_bytes,
+def write_report(opts, runs, raw, lib1, lib100, imp_secs, imp_inner, imp_rss, text_bytes, events, ledger_bytes,
                  git_secs, git_pack, scale_rows, show_p50, show_p99, versions, cli_show, git_show):
     raw1, raw100 = Stat(raw["commit1"]), Stat(raw["commit100"])
     l1, l100 = Stat(lib1), Stat(lib100)
     mb = text_bytes / 1e6
     imp = Stat([mb / s for s in imp_secs])
+    inner = Stat([mb / s for s in imp_inner])
     gfi = Stat([mb / s for s in git_secs])
     rawbulk = Stat(raw["bulk20k_MBps"])
     p50, p99 = Stat(show_p50), Stat(show_p99)
@@ -245,6 +247,7 @@ def write_report(opts, runs, raw, lib1, lib100, imp_secs, imp_rss, text_bytes, e
         f"| durable append, 1 event per transaction (library) | {l1.fmt()} events/s | raw LMDB commit per 200-byte event: {raw1.fmt()} events/s | **{l1.median / raw1.median:.0%}** of raw (target ≥ 50%) |",
         f"| durable append, 100 events per transaction (library) | {l100.fmt()} events/s | raw LMDB, 100 per commit: {raw100.fmt()} events/s | {l100.median / raw100.median:.0%} of raw |",
         f"| `import jsonl` site-policy ({events:,} events, {mb:.1f} MB of text), whole CLI process | {imp.fmt(1)} MB/s of text | raw LMDB 20 KB bodies, 1,000 per commit: {rawbulk.fmt(1)} MB/s; `git fast-import` of the same history: {gfi.fmt(1)} MB/s | {imp.median / rawbulk.median:.0%} of raw LMDB; {imp.median / gfi.median:.2f}× git fast-import |",
+        f"| the same, the importer alone (its own clock: from the first byte read to the last commit, without process start) | {inner.fmt(1)} MB/s of text | | {inner.median / rawbulk.median:.0%} of raw LMDB; target ≥ 100 MB/s |",
         f"| peak memory of that import | {Stat(imp_rss).fmt(0)} MB RSS | | |",
         f"| `show` a random version of `{MOST_EDITED}` ({versions} versions), library | p50 {p50.fmt(0)} µs, p99 {p99.fmt(0)} µs | raw LMDB random point get: {get_ns.fmt(0)} ns | target p50 < 2 ms |",
         f"| the same through the CLI (a whole process per call, {len(cli_show)} calls) | p50 {cli.fmt(1)} ms | `git show REV:path` in the same history: p50 {gshow.fmt(1)} ms | {cli.median / gshow.median:.2f}× git |",
