@@ -57,6 +57,18 @@ import Testing
         }
     }
 
+    @Test func stringsRoundTripWhereverTheSpecialCharactersFall() throws {
+        // Property: for random strings (special characters at every offset relative to the parser's
+        // eight-byte strides), parsing the canonical form gives the string back.
+        var rng = SeededGenerator(seed: 21)
+        let pieces: [String] = ["a", "b", "\"", "\\", "\n", "\u{1}", "\u{1F}", " ", "é", "€", "😀", "~", "\u{7F}"]
+        for _ in 0..<3000 {
+            let s = (0..<Int.random(in: 0...40, using: &rng)).map { _ in pieces.randomElement(using: &rng)! }.joined()
+            #expect(try JSONParser.parse(CanonicalJSON.encode(.string(s))) == .string(s))
+            #expect(try JSONParser.parse(CanonicalJSON.encode(["k": .string(s), "n": 1])) == ["k": .string(s), "n": 1])
+        }
+    }
+
     @Test func rejectsInvalidUTF8InStrings() {
         let bytes: [UInt8] = Array(#"{"a":""#.utf8) + [0xC3, 0x28] + Array(#""}"#.utf8)
         #expect(throws: JSONParser.Failure.self) { _ = try JSONParser.parse(bytes) }

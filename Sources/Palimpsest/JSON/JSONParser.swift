@@ -153,6 +153,7 @@ public struct JSONParser {
     private mutating func parseString() throws(Failure) -> String {
         p += 1
         let start = p
+        skipPlainStringBytes()
         // Fast path: no escapes, the bytes are the string.
         while p < bytes.count {
             let b = bytes[p]
@@ -209,6 +210,7 @@ public struct JSONParser {
             default:
                 // Copy the run of plain bytes up to the next quote or backslash at once.
                 let runStart = p
+                skipPlainStringBytes()
                 while p < bytes.count {
                     let c = bytes[p]
                     if c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") { break }
@@ -219,6 +221,21 @@ public struct JSONParser {
             }
         }
         throw fail("the JSON ends inside a string")
+    }
+
+    /// Skips, eight bytes at a time, bytes that need no attention inside a string: anything but a
+    /// quote, a backslash or a control character (SWAR: "has a zero byte" tests on whole words).
+    @inline(__always)
+    private mutating func skipPlainStringBytes() {
+        guard let base = bytes.baseAddress else { return }
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        while p + 8 <= bytes.count {
+            let x = base.loadUnaligned(fromByteOffset: p, as: UInt64.self)
+            let quote = x ^ (ones &* 0x22), backslash = x ^ (ones &* 0x5C)
+            let special = ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((x &- ones &* 0x20) & ~x)
+            if special & highs != 0 { return }
+            p += 8
+        }
     }
 
     private mutating func hex4() throws(Failure) -> UInt32 {
