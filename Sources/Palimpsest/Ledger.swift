@@ -152,35 +152,16 @@ public final class Ledger: @unchecked Sendable {
             }
             let tables = try Tables(dbs)
             let id: UUID = try env.write { txn in
-                if let format = try txn.get(tables.meta, key: MetaKey.format) {
-                    let version = BigEndianKey.decode(format)
-                    guard version <= formatVersion else {
-                        throw LedgerError(.storage, "the ledger at \(directory) was written by a newer Palimpsest (storage format \(version); this build reads format \(formatVersion) and older)")
-                    }
-                } else {
+                if try txn.get(tables.meta, key: MetaKey.format) == nil {
                     guard creating, try txn.count(tables.log) == 0 else {
                         throw LedgerError(.storage, "\(directory) is not a Palimpsest ledger (it has no ledger metadata)")
                     }
                     try txn.put(tables.meta, key: MetaKey.format, value: BigEndianKey.encode(formatVersion))
-                    let fresh = UUID()
-                    try txn.put(tables.meta, key: MetaKey.ledgerID, value: Array(fresh.uuidString.lowercased().utf8))
+                    try txn.put(tables.meta, key: MetaKey.ledgerID, value: Array(UUID().uuidString.lowercased().utf8))
                 }
-                guard let raw = try txn.get(tables.meta, key: MetaKey.ledgerID),
-                    let id = UUID(uuidString: String(decoding: raw, as: UTF8.self))
-                else { throw LedgerError(.storage, "the ledger at \(directory) has no valid ledger ID") }
-                return id
+                return try checkedID(of: directory, tables: tables, in: txn)
             } readOnly: { txn in
-                guard let format = try txn.get(tables.meta, key: MetaKey.format) else {
-                    throw LedgerError(.storage, "\(directory) is not a Palimpsest ledger (it has no ledger metadata)")
-                }
-                let version = BigEndianKey.decode(format)
-                guard version <= formatVersion else {
-                    throw LedgerError(.storage, "the ledger at \(directory) was written by a newer Palimpsest (storage format \(version); this build reads format \(formatVersion) and older)")
-                }
-                guard let raw = try txn.get(tables.meta, key: MetaKey.ledgerID),
-                    let id = UUID(uuidString: String(decoding: raw, as: UTF8.self))
-                else { throw LedgerError(.storage, "the ledger at \(directory) has no valid ledger ID") }
-                return id
+                try checkedID(of: directory, tables: tables, in: txn)
             }
             return Ledger(directory: directory, env: env, tables: tables, id: id)
         } catch let error as LedgerError {
@@ -188,6 +169,21 @@ public final class Ledger: @unchecked Sendable {
         } catch {
             throw LedgerError.storage(error, doing: "opening the ledger at \(directory)")
         }
+    }
+
+    /// The ledger's ID, after checking that its storage format is one this build reads.
+    private static func checkedID<T: Transaction & ~Copyable>(of directory: String, tables: Tables, in txn: borrowing T) throws -> UUID {
+        guard let format = try txn.get(tables.meta, key: MetaKey.format) else {
+            throw LedgerError(.storage, "\(directory) is not a Palimpsest ledger (it has no ledger metadata)")
+        }
+        let version = BigEndianKey.decode(format)
+        guard version <= formatVersion else {
+            throw LedgerError(.storage, "the ledger at \(directory) was written by a newer Palimpsest (storage format \(version); this build reads format \(formatVersion) and older)")
+        }
+        guard let raw = try txn.get(tables.meta, key: MetaKey.ledgerID),
+            let id = UUID(uuidString: String(decoding: raw, as: UTF8.self))
+        else { throw LedgerError(.storage, "the ledger at \(directory) has no valid ledger ID") }
+        return id
     }
 
     private static func isWritable(_ path: String) -> Bool {

@@ -27,11 +27,16 @@ public func withTemporaryLedger<R>(
     }
 }
 
-/// The shared corpora (../shared/corpora beside the repository, or $PALIMPSEST_CORPORA).
+/// The shared corpora: $PALIMPSEST_CORPORA, else ../shared/corpora beside the repository, else
+/// /work/shared/corpora (where this project's machines keep them).
 public enum Corpora {
     public static let directory: String = {
         if let path = ProcessInfo.processInfo.environment["PALIMPSEST_CORPORA"] { return path }
-        return repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/corpora").path
+        let candidates = [
+            repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/corpora").path,
+            "/work/shared/corpora",
+        ]
+        return candidates.first { FileManager.default.fileExists(atPath: $0 + "/site-policy/events.jsonl.xz") } ?? candidates[0]
     }()
 
     public static var sitePolicyEvents: String { directory + "/site-policy/events.jsonl.xz" }
