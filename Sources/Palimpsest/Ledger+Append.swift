@@ -15,11 +15,13 @@ public struct AppendResult: Sendable, Equatable {
 
 extension Ledger {
     /// Appends one event in its own durable transaction.
+    @discardableResult
     public func append(_ event: NewEvent) throws(LedgerError) -> AppendResult {
         try append(contentsOf: [event])[0]
     }
 
     /// Appends events in one transaction: all are recorded, or (on any error) none.
+    @discardableResult
     public func append(contentsOf events: [NewEvent]) throws(LedgerError) -> [AppendResult] {
         try withWriter { txn, writer in
             var results: [AppendResult] = []
@@ -35,10 +37,12 @@ extension Ledger {
         }
     }
 
+    @discardableResult
     public func append(_ event: NewEvent) async throws(LedgerError) -> AppendResult {
         try await offloaded { ledger throws(LedgerError) in try ledger.append(event) }
     }
 
+    @discardableResult
     public func append(contentsOf events: [NewEvent]) async throws(LedgerError) -> [AppendResult] {
         try await offloaded { ledger throws(LedgerError) in try ledger.append(contentsOf: events) }
     }

@@ -365,3 +365,25 @@ func withCommunique<R>(_ body: (String) throws -> R) throws -> R {
         }
     }
 }
+
+@Suite struct CLIProgressTests {
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script"), "needs script(1) for a terminal"))
+    func importShowsProgressOnATerminalOnly() throws {
+        try withCLILedger { ledger throws in
+            try withTemporaryDirectory { dir throws in
+                let lines = (0..<50).map { #"{"type":"publish","doc":"d\#($0)","at":"2023-12-28","actor":"a","text":"t"}"# }
+                try Data(lines.joined(separator: "\n").utf8).write(to: URL(fileURLWithPath: dir + "/in.jsonl"))
+                // script(1) runs the command on a pseudo-terminal.
+                let command = "'\(palimpsestExecutable)' --ledger '\(ledger)' import jsonl '\(dir)/in.jsonl'"
+                let onTerminal = try run("/usr/bin/script", ["-qec", command, "/dev/null"])
+                #expect(onTerminal.status == 0)
+                #expect(onTerminal.out.contains("\r\u{1B}[K"), "no progress line")
+                #expect(onTerminal.out.contains(" events, "))
+                #expect(onTerminal.out.contains("MB read"))
+                let piped = try cli(ledger, "import", "jsonl", dir + "/in.jsonl")
+                #expect(!piped.err.contains("\u{1B}") && !piped.out.contains("\u{1B}"))
+                #expect(piped.out.contains("0 events added, 50 already present"))
+            }
+        }
+    }
+}

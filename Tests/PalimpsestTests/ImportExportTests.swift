@@ -6,7 +6,7 @@ import Testing
 /// Imports `content` through a file descriptor, as the CLI does.
 func importJSONL(_ ledger: Ledger, _ content: String, batchEvents: Int = 2000) throws(ImportFailure) -> ImportSummary {
     let path = NSTemporaryDirectory() + "import-" + UUID().uuidString + ".jsonl"
-    FileManager.default.createFile(atPath: path, contents: Data(content.utf8))
+    _ = FileManager.default.createFile(atPath: path, contents: Data(content.utf8))
     defer { try? FileManager.default.removeItem(atPath: path) }
     let fd = open(path, O_RDONLY)
     defer { close(fd) }
@@ -150,7 +150,7 @@ struct SitePolicySliceTests {
             bytes.append(contentsOf: [0xFF, 0xFE])
             bytes.append(Data("\"}\n".utf8))
             let path = NSTemporaryDirectory() + UUID().uuidString
-            FileManager.default.createFile(atPath: path, contents: bytes)
+            _ = FileManager.default.createFile(atPath: path, contents: bytes)
             defer { try? FileManager.default.removeItem(atPath: path) }
             let fd = open(path, O_RDONLY)
             defer { close(fd) }
@@ -236,7 +236,7 @@ struct SitePolicySliceTests {
     @Test func anOverlongLineIsRefused() throws {
         try withTemporaryLedger { ledger throws in
             let path = NSTemporaryDirectory() + UUID().uuidString
-            FileManager.default.createFile(atPath: path, contents: Data((good[0] + "\n" + String(repeating: "x", count: 3 << 20) + "\n").utf8))
+            _ = FileManager.default.createFile(atPath: path, contents: Data((good[0] + "\n" + String(repeating: "x", count: 3 << 20) + "\n").utf8))
             defer { try? FileManager.default.removeItem(atPath: path) }
             let fd = open(path, O_RDONLY)
             defer { close(fd) }

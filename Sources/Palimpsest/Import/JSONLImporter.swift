@@ -162,7 +162,7 @@ public struct JSONLImporter {
         var documents = Set<String>()
         var lines = 0
         var batch = Batch()
-        var lastProgress = 0.0
+        var lastProgress = -1.0  // report the first line at once, then a few times a second
         var error: LedgerError? = nil
         func elapsed() -> Double { Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9 }
 
