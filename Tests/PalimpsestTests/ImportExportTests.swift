@@ -11,7 +11,7 @@ func importJSONL(_ ledger: Ledger, _ content: String, batchEvents: Int = 2000) t
     let fd = open(path, O_RDONLY)
     defer { close(fd) }
     var importer = JSONLImporter(ledger: ledger)
-    importer.batchEvents = batchEvents
+    importer.bulk.batchEvents = batchEvents
     return try importer.run(fd: fd, sourceName: "input.jsonl")
 }
 

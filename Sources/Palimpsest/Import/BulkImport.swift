@@ -1,0 +1,292 @@
+import Foundation
+import LMDB
+
+/// What an import did.
+public struct ImportSummary: Sendable, Equatable {
+    /// Items read (non-blank lines, revisions, file changes).
+    public var lines = 0
+    /// Events recorded.
+    public var added = 0
+    /// Items whose event was already in the ledger (same event ID): skipped.
+    public var skipped = 0
+    /// Distinct documents the items touched.
+    public var documents = 0
+    /// Bytes of text in the events recorded.
+    public var textBytes = 0
+    /// Bytes of input read.
+    public var inputBytes = 0
+    /// Events whose effective time is earlier than the previous event of their document.
+    public var backdated = 0
+    /// Input the importer passed over on purpose, by reason ("binary files": 3).
+    public var passedOver: [String: Int] = [:]
+    public var seconds = 0.0
+
+    public init() {}
+}
+
+/// Progress of a running import, reported a few times a second.
+public struct ImportProgress: Sendable {
+    public var inputBytes: Int
+    /// The input's size when known (a file, not a pipe).
+    public var totalBytes: Int?
+    public var events: Int
+    public var seconds: Double
+}
+
+/// An import that stopped at bad input or a storage failure. The events before it that were
+/// committed stay in the ledger and are counted in `committed`.
+public struct ImportFailure: Error, CustomStringConvertible, Sendable {
+    public let error: LedgerError
+    public let committed: ImportSummary
+    public var description: String { error.message }
+}
+
+/// What a producer reports when it has read its whole input (or stopped).
+public struct ProducerReport: Sendable {
+    public var inputBytes = 0
+    /// Input passed over on purpose, by reason.
+    public var passedOver: [String: Int] = [:]
+    /// The bad input that stopped the producer, if any (its message names where it is).
+    public var error: LedgerError?
+    public init(inputBytes: Int = 0, passedOver: [String: Int] = [:], error: LedgerError? = nil) {
+        (self.inputBytes, self.passedOver, self.error) = (inputBytes, passedOver, error)
+    }
+}
+
+/// Where a producer (the reader of a file format) hands its events to the bulk writer. It batches
+/// them, and blocks when the writer is two batches behind, so memory stays bounded.
+public final class ImportSink: @unchecked Sendable {
+    let channel: BatchChannel
+    let batchEvents: Int
+    let batchTextBytes: Int
+    private var batch = Batch()
+    private var documents = Set<String>()
+    private(set) var items = 0
+    private let started: DispatchTime
+    private let totalBytes: Int?
+    private let progress: (@Sendable (ImportProgress) -> Void)?
+    private var lastProgress = -1.0
+
+    init(channel: BatchChannel, batchEvents: Int, batchTextBytes: Int, started: DispatchTime, totalBytes: Int?, progress: (@Sendable (ImportProgress) -> Void)?) {
+        (self.channel, self.batchEvents, self.batchTextBytes) = (channel, batchEvents, batchTextBytes)
+        (self.started, self.totalBytes, self.progress) = (started, totalBytes, progress)
+    }
+
+    /// True once the writer has stopped (bad event, storage failure): stop producing.
+    public var isCancelled: Bool { channel.isCancelled }
+
+    /// Hands over one event. `location` names where it came from ("line 12", "revision 233194").
+    /// A `publish` of a retracted document is recorded as a restoration.
+    public func emit(_ event: NewEvent, location: String) {
+        var event = event
+        if event.knownContentHash == nil, let text = event.change.text { event.knownContentHash = Digest.sha256(text) }
+        add(.command(event), location: location, document: event.document, textBytes: event.change.text?.utf8.count ?? 0)
+    }
+
+    func add(_ item: ImportLine, location: String, document: String, textBytes: Int) {
+        items += 1
+        documents.insert(document)
+        batch.items.append((location, item))
+        batch.textBytes += textBytes
+        if batch.items.count >= batchEvents || batch.textBytes >= batchTextBytes { flush() }
+    }
+
+    /// Reports how far the input has been read (for the progress line).
+    public func read(upTo inputBytes: Int) {
+        guard let progress else { return }
+        let now = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
+        guard now - lastProgress >= 0.25 else { return }
+        lastProgress = now
+        progress(ImportProgress(inputBytes: inputBytes, totalBytes: totalBytes, events: items, seconds: now))
+    }
+
+    func flush() {
+        guard !batch.items.isEmpty else { return }
+        channel.put(batch)
+        batch = Batch()
+    }
+
+    var documentCount: Int { documents.count }
+}
+
+/// Bulk ingest: a producer thread reads and decodes the input (parsing, UTF-8 validation, hashing
+/// texts) while the calling thread appends the events in one write transaction per
+/// `commitTextBytes` of text. Few commits matter: an LMDB commit copies every page it touches, and
+/// the copies make the file grow.
+///
+/// At the first event the ledger refuses (or the first bad input the producer meets) the import
+/// stops: the events before it are committed, and the error names where it was.
+public struct BulkImporter {
+    public let ledger: Ledger
+    /// Events handed from the producer to the writer at a time.
+    public var batchEvents = 500
+    /// Text bytes handed from the producer to the writer at a time.
+    public var batchTextBytes = 2 << 20
+    /// Text bytes per write transaction (and so, at most, the input held in memory for a retry).
+    public var commitTextBytes = 64 << 20
+    /// Events per write transaction (LMDB bounds the pages one transaction may dirty).
+    public var commitEvents = 50_000
+
+    public init(ledger: Ledger) { self.ledger = ledger }
+
+    /// Runs `produce` on its own thread, feeding the sink, and writes what it emits. `sourceName`
+    /// prefixes error messages ("Anarchism.xml revision 233194: …").
+    public func run(
+        sourceName: String, totalBytes: Int? = nil, progress: (@Sendable (ImportProgress) -> Void)? = nil,
+        produce: @escaping @Sendable (ImportSink) -> ProducerReport
+    ) throws(ImportFailure) -> ImportSummary {
+        let started = DispatchTime.now()
+        let channel = BatchChannel(capacity: 2)
+        let sink = ImportSink(channel: channel, batchEvents: batchEvents, batchTextBytes: batchTextBytes, started: started, totalBytes: totalBytes, progress: progress)
+        let producer = Thread {
+            let report = produce(sink)
+            sink.flush()
+            channel.finish(ParseOutcome(lines: sink.items, documents: sink.documentCount, inputBytes: report.inputBytes, passedOver: report.passedOver, error: report.error))
+        }
+        producer.stackSize = 8 << 20
+        producer.start()
+        defer { channel.cancel() }
+
+        var summary = ImportSummary()
+        var stop: LedgerError? = nil
+        // Batches taken in the open transaction: when the map grows, the transaction runs again and
+        // must see them again.
+        var replay: [Batch] = []
+        var finished = false
+        while !finished, stop == nil {
+            let outcome: Result<[AppendResult], LedgerError> = Result { () throws(LedgerError) in
+                try ledger.withWriter { txn, writer in
+                    stop = nil
+                    finished = false
+                    var results: [AppendResult] = []
+                    var bytes = 0
+                    var index = 0
+                    batches: while bytes < commitTextBytes, results.count < commitEvents {
+                        let batch: Batch
+                        if index < replay.count {
+                            batch = replay[index]
+                        } else if let next = channel.take() {
+                            batch = next
+                            replay.append(next)
+                        } else {
+                            finished = true
+                            break
+                        }
+                        index += 1
+                        bytes += batch.textBytes
+                        for (location, item) in batch.items {
+                            do {
+                                switch item {
+                                case .command(let e): results.append(try writer.append(e, publishRestoresRetracted: true, in: txn))
+                                case .recorded(let e, let text): results.append(try writer.append(recorded: e, text: text, in: txn))
+                                }
+                            } catch let error as LedgerError where error.code != .storage {
+                                stop = error.prefixed("\(sourceName) \(location)")
+                                break batches
+                            }
+                        }
+                    }
+                    return results
+                }
+            }
+            replay.removeAll()
+            switch outcome {
+            case .failure(let error):
+                stop = error
+            case .success(let results):
+                for r in results {
+                    if r.wasAlreadyRecorded {
+                        summary.skipped += 1
+                    } else {
+                        summary.added += 1
+                        summary.textBytes += r.textBytes
+                        if r.wasBackdated { summary.backdated += 1 }
+                    }
+                }
+            }
+        }
+        channel.cancel()
+        let produced = channel.waitForParser()
+        summary.lines = produced.lines
+        summary.documents = produced.documents
+        summary.inputBytes = produced.inputBytes
+        summary.passedOver = produced.passedOver
+        summary.seconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
+        guard let error = stop ?? produced.error else { return summary }
+        let note = summary.added + summary.skipped == 0
+            ? "nothing was imported"
+            : "the \(summary.added + summary.skipped) events before it were committed (\(summary.added) added, \(summary.skipped) already present)"
+        throw ImportFailure(error: LedgerError(error.code, "\(error.message); \(note)", underlying: error.underlying), committed: summary)
+    }
+}
+
+/// Items decoded by the producer, in order, with where each came from.
+struct Batch: Sendable {
+    var items: [(location: String, item: ImportLine)] = []
+    var textBytes = 0
+}
+
+struct ParseOutcome: Sendable {
+    var lines: Int
+    var documents: Int
+    var inputBytes: Int
+    var passedOver: [String: Int]
+    /// The bad input or read failure that stopped the producer, if any.
+    var error: LedgerError?
+}
+
+/// A bounded, blocking hand-over of batches from the producer thread to the writer.
+final class BatchChannel: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var queue: [Batch] = []
+    private let capacity: Int
+    private var outcome: ParseOutcome?
+    private var cancelled = false
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    var isCancelled: Bool { condition.withLock { cancelled } }
+
+    /// Blocks while the channel is full; drops the batch when the writer has cancelled.
+    func put(_ batch: Batch) {
+        condition.withLock {
+            while queue.count >= capacity, !cancelled { condition.wait() }
+            if !cancelled { queue.append(batch) }
+            condition.broadcast()
+        }
+    }
+
+    /// The next batch, or nil when the producer has finished and everything was taken.
+    func take() -> Batch? {
+        condition.withLock {
+            while queue.isEmpty, outcome == nil, !cancelled { condition.wait() }
+            guard !queue.isEmpty else { return nil }
+            let batch = queue.removeFirst()
+            condition.broadcast()
+            return batch
+        }
+    }
+
+    func finish(_ result: ParseOutcome) {
+        condition.withLock {
+            outcome = result
+            condition.broadcast()
+        }
+    }
+
+    /// The writer stops taking: a blocked producer is released and stops.
+    func cancel() {
+        condition.withLock {
+            cancelled = true
+            condition.broadcast()
+        }
+    }
+
+    /// Waits until the producer has finished, and returns what it saw.
+    func waitForParser() -> ParseOutcome {
+        condition.withLock {
+            while outcome == nil { condition.wait() }
+            return outcome!
+        }
+    }
+}
