@@ -3,7 +3,8 @@ import PackageDescription
 
 // Layers (see STYLE.md): CLMDB/CZlib (system C libraries) → LMDB (a Swift face on LMDB, knows nothing
 // about documents) and TextPacking (pure: delta + compression of texts) → Palimpsest (the ledger:
-// events, storage, queries, import/export) → palimpsest (a thin command-line front end).
+// events, storage, queries, JSON Lines import/export) → PalimpsestImporters (MediaWiki XML, git) →
+// palimpsest (a thin command-line front end).
 let package = Package(
     name: "Palimpsest",
     platforms: [.macOS(.v14)],
@@ -36,10 +37,12 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // Readers of other formats' histories (MediaWiki XML, git), on top of the ledger's bulk import.
+        .target(name: "PalimpsestImporters", dependencies: ["Palimpsest"]),
         .executableTarget(
             name: "palimpsest",
             dependencies: [
-                "Palimpsest",
+                "Palimpsest", "PalimpsestImporters",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -49,6 +52,7 @@ let package = Package(
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
         .testTarget(name: "TextPackingTests", dependencies: ["TextPacking"]),
         .testTarget(name: "PalimpsestTests", dependencies: ["Palimpsest", "PalimpsestTestSupport", "LMDB"]),
+        .testTarget(name: "ImporterTests", dependencies: ["PalimpsestImporters", "PalimpsestTestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Palimpsest", "PalimpsestTestSupport", "palimpsest"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Palimpsest", "PalimpsestTestSupport", "palimpsest"]),
     ],

@@ -115,11 +115,9 @@ struct TransactionWriter {
     mutating func append(_ event: NewEvent, publishRestoresRetracted: Bool = false, in txn: borrowing WriteTransaction) throws -> AppendResult {
         var event = event
         if publishRestoresRetracted, case .publish(let text, _, _, _) = event.change {
-            if let id = event.eventID, let existing = try ledger.event(id: id, in: txn) {
-                if existing.type == .restored, existing.document == event.document {
-                    return AppendResult(event: existing, wasAlreadyRecorded: true, wasBackdated: false, textBytes: 0)
-                }
-            } else if try ledger.documentInfo(event.document, in: txn)?.status == .retracted {
+            if try event.eventID.flatMap({ try ledger.event(id: $0, in: txn) }) == nil,
+                try ledger.documentInfo(event.document, in: txn)?.status == .retracted
+            {
                 event.change = .restore(text: text)
             }
         }
@@ -159,7 +157,9 @@ struct TransactionWriter {
 
         // A repeated event ID is a no-op, not a second event.
         if let id = event.eventID, let existing = try ledger.event(id: id, in: txn) {
-            guard existing.document == event.document, existing.type == event.change.type else {
+            // The same ID for the same document is the same event, whatever the importer mapped it
+            // to (a publish recorded as a restoration, a page's first revision in a later dump).
+            guard existing.document == event.document else {
                 throw LedgerError(.conflict, "the event ID \(id.uuidString.lowercased()) is already recorded at position \(existing.position) for a \(existing.type.rawValue) event of \(DocumentID.quoted(existing.document))")
             }
             if let recorded, recorded.hash != existing.hash {

@@ -1,11 +1,12 @@
 import ArgumentParser
 import Foundation
 import Palimpsest
+import PalimpsestImporters
 
 struct Import: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Bulk-ingest history into the ledger.",
-        subcommands: [ImportJSONL.self]
+        subcommands: [ImportJSONL.self, ImportMediaWiki.self]
     )
 }
 
@@ -27,48 +28,142 @@ struct ImportJSONL: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        let fd: Int32
-        var total: Int? = nil
-        if source == "-" {
-            fd = 0
-        } else {
-            fd = Foundation.open(source, O_RDONLY)
-            guard fd >= 0 else {
-                if errno == ENOENT { throw LedgerError(.notFound, "the file \(source) does not exist") }
-                throw LedgerError(.invalidInput, "cannot open \(source): \(String(cString: strerror(errno)))")
-            }
-            var st = stat()
-            if fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG { total = Int(st.st_size) }
-        }
-        defer { if fd != 0 { close(fd) } }
+        let input = try InputFile.open(source)
+        defer { input.close() }
         let ledger = try location.open()
-        let name = source == "-" ? "standard input" : source
-        let showProgress = isatty(2) != 0
-        let summary: ImportSummary
-        do {
-            summary = try JSONLImporter(ledger: ledger).run(fd: fd, sourceName: name, totalBytes: total) { p in
-                guard showProgress else { return }
-                writeToStandardError("\r\u{1B}[K" + Progress.line(p))
-            }
-        } catch {
-            if showProgress { writeToStandardError("\r\u{1B}[K") }
-            throw error
+        let summary = try withProgress { progress in
+            try JSONLImporter(ledger: ledger).run(fd: input.fd, sourceName: input.name, totalBytes: input.totalBytes, progress: progress)
         }
-        if showProgress { writeToStandardError("\r\u{1B}[K") }
-        if output.json {
-            printJSON([
-                "source": .string(name), "lines": .int(Int64(summary.lines)), "added": .int(Int64(summary.added)),
-                "skipped": .int(Int64(summary.skipped)), "documents": .int(Int64(summary.documents)),
-                "textBytes": .int(Int64(summary.textBytes)), "inputBytes": .int(Int64(summary.inputBytes)),
-                "backdated": .int(Int64(summary.backdated)), "seconds": .double(summary.seconds),
-            ])
-        } else {
-            let mb = Double(summary.textBytes) / 1e6
-            let rate = summary.seconds > 0 ? mb / summary.seconds : 0
-            print("Imported \(name): \(summary.added) events added, \(summary.skipped) already present, \(summary.documents) documents, \(String(format: "%.1f", mb)) MB of text in \(String(format: "%.2f", summary.seconds)) s (\(String(format: "%.0f", rate)) MB/s).")
-            if summary.backdated > 0 {
-                print("\(summary.backdated) events take effect earlier than the previous event of their document (accepted, as real histories have them).")
+        try input.finish()
+        report(summary, source: input.name, json: output.json)
+    }
+}
+
+struct ImportMediaWiki: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mediawiki",
+        abstract: "Import a MediaWiki XML export (Special:Export or a dump; .xz, .bz2 and .gz read directly).",
+        discussion: """
+            Each page becomes a document (its title, after --doc-prefix), each revision an event: the
+            first published, later ones edited; at = the revision's timestamp, actor = the username, the
+            IP of an anonymous edit, or (hidden); source = "<wiki> rev <id>"; message = the edit comment.
+            A revision whose text was suppressed is recorded with the previous text and textHidden in
+            its metadata. Importing again adds nothing; an interrupted import continues where it stopped.
+            Document type declarations (and so entity definitions) are refused.
+            """
+    )
+
+    @OptionGroup var location: LedgerOptions
+    @Argument(help: "The export, or - for standard input.") var source: String
+    @Option(name: .customLong("doc-prefix"), help: ArgumentHelp("Put this before every page title to make its document ID.", valueName: "prefix"))
+    var documentPrefix: String = ""
+    @Option(help: ArgumentHelp("The wiki's name for each event's source, when the export does not say (its siteinfo has no dbname).", valueName: "name"))
+    var wiki: String?
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        let input = try InputFile.open(source)
+        defer { input.close() }
+        let ledger = try location.open()
+        var importer = MediaWikiImporter(ledger: ledger)
+        importer.documentPrefix = documentPrefix
+        importer.wiki = wiki
+        let summary = try withProgress { progress in
+            try importer.run(fd: input.fd, sourceName: input.name, totalBytes: input.totalBytes, progress: progress)
+        }
+        try input.finish()
+        report(summary, source: input.name, json: output.json)
+    }
+}
+
+/// Runs an import with a progress line on standard error when it is a terminal.
+func withProgress(_ body: (@escaping @Sendable (ImportProgress) -> Void) throws -> ImportSummary) throws -> ImportSummary {
+    let showProgress = isatty(2) != 0
+    defer { if showProgress { writeToStandardError("\r\u{1B}[K") } }
+    return try body { p in
+        guard showProgress else { return }
+        writeToStandardError("\r\u{1B}[K" + Progress.line(p))
+    }
+}
+
+/// Prints an import's summary.
+func report(_ summary: ImportSummary, source name: String, json: Bool) {
+    if json {
+        printJSON([
+            "source": .string(name), "lines": .int(Int64(summary.lines)), "added": .int(Int64(summary.added)),
+            "skipped": .int(Int64(summary.skipped)), "documents": .int(Int64(summary.documents)),
+            "textBytes": .int(Int64(summary.textBytes)), "inputBytes": .int(Int64(summary.inputBytes)),
+            "backdated": .int(Int64(summary.backdated)), "seconds": .double(summary.seconds),
+            "passedOver": .object(summary.passedOver.mapValues { .int(Int64($0)) }),
+        ])
+        return
+    }
+    let mb = Double(summary.textBytes) / 1e6
+    let rate = summary.seconds > 0 ? mb / summary.seconds : 0
+    print("Imported \(name): \(summary.added) events added, \(summary.skipped) already present, \(summary.documents) documents, \(String(format: "%.1f", mb)) MB of text in \(String(format: "%.2f", summary.seconds)) s (\(String(format: "%.0f", rate)) MB/s).")
+    if summary.backdated > 0 {
+        print("\(summary.backdated) events take effect earlier than the previous event of their document (accepted, as real histories have them).")
+    }
+    for (reason, count) in summary.passedOver.sorted(by: { $0.key < $1.key }) {
+        print("\(count) \(reason).")
+    }
+}
+
+/// An input file, standard input, or a compressed file read through its decompressor.
+final class InputFile {
+    let fd: Int32
+    let name: String
+    let totalBytes: Int?
+    private let decompressor: Process?
+    private let errors: Pipe?
+
+    private init(fd: Int32, name: String, totalBytes: Int?, decompressor: Process? = nil, errors: Pipe? = nil) {
+        (self.fd, self.name, self.totalBytes, self.decompressor, self.errors) = (fd, name, totalBytes, decompressor, errors)
+    }
+
+    static func open(_ path: String) throws -> InputFile {
+        if path == "-" { return InputFile(fd: 0, name: "standard input", totalBytes: nil) }
+        var st = stat()
+        guard stat(path, &st) == 0 else {
+            if errno == ENOENT { throw LedgerError(.notFound, "the file \(path) does not exist") }
+            throw LedgerError(.invalidInput, "cannot open \(path): \(String(cString: strerror(errno)))")
+        }
+        guard (st.st_mode & S_IFMT) == S_IFREG || (st.st_mode & S_IFMT) == S_IFIFO else {
+            throw LedgerError(.invalidInput, "\(path) is not a file")
+        }
+        let tools = [".xz": "xz", ".lzma": "xz", ".bz2": "bzip2", ".gz": "gzip"]
+        if let tool = tools.first(where: { path.hasSuffix($0.key) })?.value {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = [tool, "-dc", path]
+            let out = Pipe(), err = Pipe()
+            process.standardOutput = out
+            process.standardError = err
+            do { try process.run() } catch {
+                throw LedgerError(.invalidInput, "cannot start \(tool) to read \(path): \(error.localizedDescription)")
             }
+            return InputFile(fd: out.fileHandleForReading.fileDescriptor, name: path, totalBytes: nil, decompressor: process, errors: err)
+        }
+        let fd = Foundation.open(path, O_RDONLY)
+        guard fd >= 0 else { throw LedgerError(.invalidInput, "cannot open \(path): \(String(cString: strerror(errno)))") }
+        return InputFile(fd: fd, name: path, totalBytes: (st.st_mode & S_IFMT) == S_IFREG ? Int(st.st_size) : nil)
+    }
+
+    /// After a complete read: a decompressor that failed means the input was damaged.
+    func finish() throws {
+        guard let decompressor else { return }
+        decompressor.waitUntilExit()
+        if decompressor.terminationStatus != 0 {
+            let message = String(decoding: errors?.fileHandleForReading.readDataToEndOfFile() ?? Data(), as: UTF8.self)
+            throw LedgerError(.invalidInput, "\(name) could not be decompressed: \(message.trimmingCharacters(in: .whitespacesAndNewlines))")
+        }
+    }
+
+    func close() {
+        if let decompressor {
+            if decompressor.isRunning { decompressor.terminate() }
+        } else if fd != 0 {
+            Foundation.close(fd)
         }
     }
 }

@@ -46,7 +46,8 @@ public struct ProducerReport: Sendable {
     public var inputBytes = 0
     /// Input passed over on purpose, by reason.
     public var passedOver: [String: Int] = [:]
-    /// The bad input that stopped the producer, if any (its message names where it is).
+    /// The bad input that stopped the producer, if any; its message says where in the input ("line
+    /// 12: …"), and the importer puts the input's name in front.
     public var error: LedgerError?
     public init(inputBytes: Int = 0, passedOver: [String: Int] = [:], error: LedgerError? = nil) {
         (self.inputBytes, self.passedOver, self.error) = (inputBytes, passedOver, error)
@@ -212,7 +213,9 @@ public struct BulkImporter {
         summary.inputBytes = produced.inputBytes
         summary.passedOver = produced.passedOver
         summary.seconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
-        guard let error = stop ?? produced.error else { return summary }
+        // A producer's error starts with where ("line 12: …", "byte 822 (line 23): …").
+        let producerError = produced.error.map { LedgerError($0.code, "\(sourceName) \($0.message)", underlying: $0.underlying) }
+        guard let error = stop ?? producerError else { return summary }
         let note = summary.added + summary.skipped == 0
             ? "nothing was imported"
             : "the \(summary.added + summary.skipped) events before it were committed (\(summary.added) added, \(summary.skipped) already present)"

@@ -43,10 +43,10 @@ public struct JSONLImporter {
                     }
                 }
             } catch let tooLong as LineReader.LineTooLong {
-                error = LedgerError(.invalidInput, "\(sourceName) line \(tooLong.line) is longer than the limit of \(tooLong.limit) bytes")
+                error = LedgerError(.invalidInput, "line \(tooLong.line) is longer than the limit of \(tooLong.limit) bytes")
                 break reading
             } catch let failure {
-                error = LedgerError(.storage, "cannot read \(sourceName): \(failure)")
+                error = LedgerError(.storage, "cannot be read: \(failure)")
                 break reading
             }
             guard more else { break }
@@ -54,7 +54,7 @@ public struct JSONLImporter {
             let location = "line \(reader.lineNumber)"
             switch parsed {
             case .failure(let failure):
-                error = failure.prefixed("\(sourceName) \(location)")
+                error = failure.prefixed(location)
                 break reading
             case .success(.command(let e)):
                 sink.add(.command(e), location: location, document: e.document, textBytes: e.change.text?.utf8.count ?? 0)

@@ -11,7 +11,7 @@ struct TextStore {
     let db: Database
 
     /// Longest delta chain; reading a text applies at most this many deltas.
-    static let maxChainDepth = 32
+    static let maxChainDepth = 128
     /// Below this, compressing is not worth its header.
     static let compressionThreshold = 64
 
