@@ -12,7 +12,7 @@ import Palimpsest
 ///   SHA-1, model and format when present.
 /// - A revision whose text was suppressed is recorded as such: an edit that carries the previous text
 ///   unchanged, with `textHidden: "true"` in its metadata (never an empty page).
-/// - Event IDs derive from the wiki, page ID and revision ID, so importing again adds nothing and an
+/// - Event IDs derive from the wiki, document, page and revision, so importing again adds nothing and an
 ///   interrupted import, run again, continues where it stopped.
 public struct MediaWikiImporter {
     public var bulk: BulkImporter
@@ -236,7 +236,7 @@ private struct MediaWikiReader: ~Copyable {
         var event = NewEvent(
             document: document, change: change, at: at, actor: actor, source: "\(wikiName) rev \(revisionID)",
             message: revision.commentHidden ? nil : revision.comment, metadata: metadata,
-            eventID: Self.eventID(wiki: wikiName, page: page.id ?? title, revision: revisionID))
+            eventID: Self.eventID(wiki: wikiName, document: document, page: page.id ?? "", revision: revisionID))
         event.allowBackdated = true
         sink.emit(event, location: location)
         page.revisions += 1
@@ -244,9 +244,10 @@ private struct MediaWikiReader: ~Copyable {
     }
 
     /// A stable event ID for a revision: UUID (version 8) from SHA-256 of "mediawiki", the wiki, the
-    /// page ID and the revision ID.
-    static func eventID(wiki: String, page: String, revision: String) -> UUID {
-        var b = Digest.sha256("mediawiki\n\(wiki)\n\(page)\n\(revision)").bytes
+    /// document ID (so that the same export imported under another prefix is another history), the
+    /// page ID and the revision ID, one a line.
+    static func eventID(wiki: String, document: String, page: String, revision: String) -> UUID {
+        var b = Digest.sha256("mediawiki\n\(wiki)\n\(document)\n\(page)\n\(revision)").bytes
         b[6] = (b[6] & 0x0F) | 0x80
         b[8] = (b[8] & 0x3F) | 0x80
         return UUID(uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]))

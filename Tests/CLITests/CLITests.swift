@@ -387,3 +387,47 @@ func withCommunique<R>(_ body: (String) throws -> R) throws -> R {
         }
     }
 }
+
+@Suite struct CLIMediaWikiTests {
+    let xml = """
+        <mediawiki version="0.10"><siteinfo><dbname>testwiki</dbname></siteinfo>
+        <page><title>Communiqué</title><id>1</id>
+        <revision><id>10</id><timestamp>2023-12-28T15:00:00Z</timestamp><contributor><username>WH</username></contributor><text>democratic decline</text></revision>
+        <revision><id>11</id><timestamp>2023-12-28T21:00:00Z</timestamp><contributor><ip>192.0.2.1</ip></contributor><comment>trim</comment><text>and violence</text></revision>
+        </page></mediawiki>
+        """
+
+    @Test func importsAFileStdinOrACompressedFile() throws {
+        try withCLILedger { ledger throws in
+            try withTemporaryDirectory { dir throws in
+                try Data(xml.utf8).write(to: URL(fileURLWithPath: dir + "/export.xml"))
+                let r = try cli(ledger, "import", "mediawiki", dir + "/export.xml", "--doc-prefix", "en:", "--json")
+                #expect(r.status == 0, "\(r.err)")
+                #expect(try schemaViolations([r.out], schema: "import-summary.schema.json") == nil)
+                #expect(try cli(ledger, "show", "en:Communiqué", "--version", "1").out == "democratic decline")
+                let log = try cli(ledger, "log", "en:Communiqué")
+                #expect(log.out.contains("edited  by 192.0.2.1  — trim"))
+                // From standard input, under another prefix, with the wiki named.
+                let piped = try cli(ledger, "import", "mediawiki", "-", "--doc-prefix", "copy:", "--wiki", "other", stdin: xml)
+                #expect(piped.status == 0 && piped.out.contains("2 events added"))
+                // xz-compressed, read directly: the same events again, so nothing added.
+                #expect(try run("/usr/bin/env", ["xz", "-k", dir + "/export.xml"]).status == 0)
+                let compressed = try cli(ledger, "import", "mediawiki", dir + "/export.xml.xz", "--doc-prefix", "en:")
+                #expect(compressed.status == 0, "\(compressed.err)")
+                #expect(compressed.out.contains("0 events added, 2 already present"))
+            }
+        }
+    }
+
+    @Test func badExportsExitWithTwoAndNameThePlace() throws {
+        try withCLILedger { ledger throws in
+            try expectFailure(ledger, ["import", "mediawiki", "-"], stdin: String(xml.prefix(150)), code: 2, "standard input byte")
+            try expectFailure(ledger, ["import", "mediawiki", "-"], stdin: "<!DOCTYPE m [<!ENTITY x \"y\">]>" + xml, code: 2, "document type declarations are refused")
+            try expectFailure(ledger, ["import", "mediawiki", "/nonexistent.xml"], code: 1, "does not exist")
+            try withTemporaryDirectory { dir throws in
+                try Data("not xz at all".utf8).write(to: URL(fileURLWithPath: dir + "/bad.xml.xz"))
+                try expectFailure(ledger, ["import", "mediawiki", dir + "/bad.xml.xz"], code: 2, "bad.xml.xz")
+            }
+        }
+    }
+}
