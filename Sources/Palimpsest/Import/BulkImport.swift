@@ -39,6 +39,11 @@ public struct ImportFailure: Error, CustomStringConvertible, Sendable {
     public let error: LedgerError
     public let committed: ImportSummary
     public var description: String { error.message }
+
+    public init(error: LedgerError, committed: ImportSummary) {
+        self.error = error
+        self.committed = committed
+    }
 }
 
 /// What a producer reports when it has read its whole input (or stopped).
