@@ -131,3 +131,38 @@ struct SitePolicyEndToEndTests {
         }
     }
 }
+
+/// The site-policy history rebuilt as a git repository (one commit per event, with the corpus's
+/// authors and dates), then read back by `import git`: every document's life must equal the one
+/// `import jsonl` records from the corpus itself.
+@Suite(.serialized, .enabled(if: Corpora.available, "needs ../shared/corpora"))
+struct SitePolicyGitEndToEndTests {
+    @Test func importGitOfTheRebuiltRepositoryMatchesTheJSONLImport() throws {
+        try withTemporaryDirectory { dir throws in
+            let jsonl = dir + "/events.jsonl"
+            #expect(try run("/bin/sh", ["-c", "xz -dc '\(Corpora.sitePolicyEvents)' > '\(jsonl)'"]).status == 0)
+            let repo = dir + "/site-policy"
+            let build = "git init -q '\(repo)' && python3 '\(repositoryRoot.path)/tools/bench/jsonl_to_git.py' '\(jsonl)' | git -C '\(repo)' fast-import --quiet && git -C '\(repo)' checkout -q main"
+            let built = try run("/bin/sh", ["-c", build])
+            #expect(built.status == 0, "\(built.err)")
+            let fromJSONL = dir + "/a", fromGit = dir + "/b"
+            try palimpsest("--ledger", fromJSONL, "init")
+            try palimpsest("--ledger", fromGit, "init")
+            #expect(try palimpsest("--ledger", fromJSONL, "import", "jsonl", jsonl).status == 0)
+            let imported = try palimpsest("--ledger", fromGit, "import", "git", repo, "--json")
+            #expect(imported.status == 0, "\(imported.err)")
+            #expect(try JSONParser.parse(imported.out.trimmingCharacters(in: .newlines))["added"] == .int(Int64(SitePolicyEndToEndTests.lines.count)))
+
+            let a = try Ledger.open(at: fromJSONL), b = try Ledger.open(at: fromGit)
+            let docsA = try a.documents(), docsB = try b.documents()
+            #expect(docsA.map(\.id) == docsB.map(\.id))
+            for doc in docsA {
+                let lifeA = try #require(try a.events(of: doc.id)), lifeB = try #require(try b.events(of: doc.id))
+                #expect(lifeA.map(\.type) == lifeB.map(\.type), "\(doc.id)")
+                #expect(lifeA.map(\.contentHash) == lifeB.map(\.contentHash), "\(doc.id)")
+                #expect(lifeA.map(\.actor) == lifeB.map(\.actor), "\(doc.id)")
+                #expect(lifeA.map(\.at) == lifeB.map(\.at), "\(doc.id)")
+            }
+        }
+    }
+}
