@@ -42,20 +42,20 @@ public final class Ledger: @unchecked Sendable {
 
     struct Tables {
         let meta: Database, log: Database, streams: Database, catalogue: Database
-        let documentKeys: Database, texts: Database, eventIDs: Database
+        let documentKeys: Database, texts: Database, textIndex: Database, eventIDs: Database
 
-        static let names = ["meta", "log", "streams", "catalogue", "documentKeys", "texts", "eventIDs"]
+        static let names = ["meta", "log", "streams", "catalogue", "documentKeys", "texts", "textIndex", "eventIDs"]
 
         init(_ dbs: [String: Database]) throws(LedgerError) {
             guard let meta = dbs["meta"], let log = dbs["log"], let streams = dbs["streams"],
                 let catalogue = dbs["catalogue"], let documentKeys = dbs["documentKeys"], let texts = dbs["texts"],
-                let eventIDs = dbs["eventIDs"]
+                let textIndex = dbs["textIndex"], let eventIDs = dbs["eventIDs"]
             else { throw LedgerError(.storage, "the ledger is missing some of its tables") }
             (self.meta, self.log, self.streams, self.catalogue) = (meta, log, streams, catalogue)
-            (self.documentKeys, self.texts, self.eventIDs) = (documentKeys, texts, eventIDs)
+            (self.documentKeys, self.texts, self.textIndex, self.eventIDs) = (documentKeys, texts, textIndex, eventIDs)
         }
 
-        var textStore: TextStore { TextStore(db: texts) }
+        var textStore: TextStore { TextStore(records: texts, index: textIndex) }
     }
 
     enum MetaKey {

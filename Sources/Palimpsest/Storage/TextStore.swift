@@ -1,14 +1,20 @@
 import LMDB
 import TextPacking
 
-/// Content-addressed text storage (`texts` database, key = SHA-256 of the text).
+/// Content-addressed text storage.
 ///
-/// A text is stored once however many events or documents carry it. A new version of a document
-/// is stored as a delta against the document's previous text (deflated when that helps), with a full
+/// A text is stored once however many events or documents carry it. A new version of a document is
+/// stored as a delta against the document's previous text (deflated when that helps), with a full
 /// compressed copy every `maxChainDepth` versions so that reading any version applies a bounded
 /// number of deltas: how git's packs keep a long history at about the size of its changes.
+///
+/// Records live in `texts` under a sequence number, in the order they were written, and `textIndex`
+/// maps each text's SHA-256 to its number. Appending in order matters: an LMDB commit copies every
+/// page it touches, and records keyed by hash would land on random pages, so every bulk commit would
+/// rewrite (and leave free) most of the table. Deltas name their base by number, too.
 struct TextStore {
-    let db: Database
+    let records: Database
+    let index: Database
 
     /// Longest delta chain; reading a text applies at most this many deltas.
     static let maxChainDepth = 128
@@ -16,11 +22,23 @@ struct TextStore {
     static let compressionThreshold = 64
 
     /// One record on the way down a delta chain.
-    private enum Step { case full([UInt8]), delta(base: Digest, size: Int, delta: [UInt8]) }
+    private enum Step { case full([UInt8]), delta(base: UInt64, size: Int, delta: [UInt8]) }
 
     enum Format: UInt8 {
         case raw = 0, deflated = 1, delta = 2, deflatedDelta = 3
         var isDelta: Bool { self == .delta || self == .deflatedDelta }
+    }
+
+    /// The record number of a stored text, or nil.
+    func number<T: Transaction & ~Copyable>(of hash: Digest, in txn: borrowing T) throws -> UInt64? {
+        try txn.withValue(index, key: hash.bytes) { value in
+            guard value.count == 8 else { throw LedgerError(.integrity, "the text index entry for \(hash.hex) is damaged") }
+            return BigEndianKey.decode(value)
+        }
+    }
+
+    func contains<T: Transaction & ~Copyable>(_ hash: Digest, in txn: borrowing T) throws -> Bool {
+        try txn.contains(index, key: hash.bytes)
     }
 
     /// Stores `text` under `hash` unless it is already there. `bases` are texts a delta may be taken
@@ -31,14 +49,16 @@ struct TextStore {
     func store(
         _ text: [UInt8], hash: Digest, bases: [(hash: Digest, text: [UInt8])], in txn: borrowing WriteTransaction
     ) throws -> Int? {
-        if try txn.contains(db, key: hash.bytes) { return nil }
+        if try contains(hash, in: txn) { return nil }
         var record = RecordWriter(capacity: 64)
-        var best: (base: Digest, depth: Int, delta: [UInt8])? = nil
+        var best: (base: UInt64, depth: Int, delta: [UInt8])? = nil
         for base in bases where base.hash != hash {
-            guard let baseDepth = try depth(of: base.hash, in: txn), baseDepth + 1 < Self.maxChainDepth else { continue }
+            guard let baseNumber = try number(of: base.hash, in: txn), let baseDepth = try depth(of: baseNumber, in: txn),
+                baseDepth + 1 < Self.maxChainDepth
+            else { continue }
             let delta = Delta.encode(base: base.text, target: text)
             if delta.count <= text.count / 2, delta.count < best?.delta.count ?? Int.max {
-                best = (base.hash, baseDepth + 1, delta)
+                best = (baseNumber, baseDepth + 1, delta)
             }
         }
         if let best {
@@ -47,46 +67,45 @@ struct TextStore {
             let useDeflate = packed.map { $0.count < delta.count } ?? false
             record.byte(useDeflate ? Format.deflatedDelta.rawValue : Format.delta.rawValue)
             record.varint(UInt64(text.count))
-            record.digest(best.base)
+            record.varint(best.base)
             record.byte(UInt8(best.depth))
             if useDeflate { record.varint(UInt64(delta.count)) }
             record.raw(useDeflate ? packed! : delta)
-            try txn.put(db, key: hash.bytes, value: record.bytes)
-            return record.bytes.count
+        } else {
+            let packed = text.count > Self.compressionThreshold ? Deflate.compress(text) : nil
+            let useDeflate = packed.map { $0.count < text.count } ?? false
+            record.byte(useDeflate ? Format.deflated.rawValue : Format.raw.rawValue)
+            record.varint(UInt64(text.count))
+            record.raw(useDeflate ? packed! : text)
         }
-        let packed = text.count > Self.compressionThreshold ? Deflate.compress(text) : nil
-        let useDeflate = packed.map { $0.count < text.count } ?? false
-        record.byte(useDeflate ? Format.deflated.rawValue : Format.raw.rawValue)
-        record.varint(UInt64(text.count))
-        record.raw(useDeflate ? packed! : text)
-        try txn.put(db, key: hash.bytes, value: record.bytes)
+        let next = (try txn.last(records).map { BigEndianKey.decode($0.key) } ?? 0) + 1
+        let key = BigEndianKey.encode(next)
+        try txn.put(records, key: key, value: record.bytes, options: .append)
+        try txn.put(index, key: hash.bytes, value: key)
         return record.bytes.count
     }
 
-    /// The chain depth of a stored text (0 for a full copy), or nil when it is not stored.
-    func depth<T: Transaction & ~Copyable>(of hash: Digest, in txn: borrowing T) throws -> Int? {
-        try txn.withValue(db, key: hash.bytes) { value -> Int in
+    /// The chain depth of a stored record (0 for a full copy), or nil when there is none.
+    func depth<T: Transaction & ~Copyable>(of number: UInt64, in txn: borrowing T) throws -> Int? {
+        try txn.withValue(records, key: BigEndianKey.encode(number)) { value -> Int in
             var r = RecordReader(value)
-            guard let format = Format(rawValue: try r.byte()) else { throw damaged(hash) }
+            guard let format = Format(rawValue: try r.byte()) else { throw damaged(number) }
             guard format.isDelta else { return 0 }
             _ = try r.varint()
-            _ = try r.raw(32)
+            _ = try r.varint()
             return Int(try r.byte())
         }
     }
 
-    func contains<T: Transaction & ~Copyable>(_ hash: Digest, in txn: borrowing T) throws -> Bool {
-        try txn.contains(db, key: hash.bytes)
-    }
-
     /// The text stored under `hash`, or nil when there is none.
     func load<T: Transaction & ~Copyable>(_ hash: Digest, in txn: borrowing T) throws -> [UInt8]? {
+        guard let first = try number(of: hash, in: txn) else { return nil }
         // Walk down the delta chain to a full copy, then apply the deltas on the way back up.
-        var pending: [(hash: Digest, size: Int, delta: [UInt8])] = []
-        var current = hash
+        var pending: [(number: UInt64, size: Int, delta: [UInt8])] = []
+        var current = first
         var text: [UInt8]
         while true {
-            let step: Step? = try txn.withValue(db, key: current.bytes) { value -> Step in
+            let step: Step? = try txn.withValue(records, key: BigEndianKey.encode(current)) { value -> Step in
                 do {
                     var r = RecordReader(value)
                     guard let format = Format(rawValue: try r.byte()) else { throw damaged(current) }
@@ -97,11 +116,11 @@ struct TextStore {
                     case .deflated:
                         return .full(try Deflate.decompress(try r.raw(value.count - r.p), size: size))
                     case .delta:
-                        let base = try r.digest()
+                        let base = try r.varint()
                         _ = try r.byte()
                         return .delta(base: base, size: size, delta: Array(try r.raw(value.count - r.p)))
                     case .deflatedDelta:
-                        let base = try r.digest()
+                        let base = try r.varint()
                         _ = try r.byte()
                         let deltaSize = Int(try r.varint())
                         let delta = try Deflate.decompress(try r.raw(value.count - r.p), size: deltaSize)
@@ -110,12 +129,11 @@ struct TextStore {
                 } catch is RecordReader.Damaged {
                     throw damaged(current)
                 } catch let failure as Deflate.Failure {
-                    throw LedgerError(.integrity, "the stored text \(current.hex) is damaged: \(failure)")
+                    throw LedgerError(.integrity, "the stored text record \(current) is damaged: \(failure)")
                 }
             }
             guard let step else {
-                if pending.isEmpty { return nil }
-                throw LedgerError(.integrity, "the stored text \(pending.last!.hash.hex) is a delta against \(current.hex), which is missing")
+                throw LedgerError(.integrity, "the stored text record \(current) (for \(hash.hex)) is missing")
             }
             switch step {
             case .full(let bytes):
@@ -134,13 +152,13 @@ struct TextStore {
             do {
                 text = try link.delta.withUnsafeBytes { try Delta.apply($0, to: text, size: link.size) }
             } catch {
-                throw LedgerError(.integrity, "the stored text \(link.hash.hex) is damaged: \(error)")
+                throw LedgerError(.integrity, "the stored text record \(link.number) is damaged: \(error)")
             }
         }
         return text
     }
 
-    private func damaged(_ hash: Digest) -> LedgerError {
-        LedgerError(.integrity, "the stored text \(hash.hex) is damaged and cannot be read")
+    private func damaged(_ number: UInt64) -> LedgerError {
+        LedgerError(.integrity, "the stored text record \(number) is damaged and cannot be read")
     }
 }
