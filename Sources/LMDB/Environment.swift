@@ -203,3 +203,43 @@ public struct Database: Sendable, Hashable {
     let dbi: MDB_dbi
     public let name: String
 }
+
+extension Environment {
+    /// How much of the data file holds live data: LMDB never shrinks its file, and pages freed by
+    /// copy-on-write wait on its free list to be reused by later writes.
+    public struct SpaceUsage: Sendable {
+        public let pageSize: Int
+        /// Pages from the start of the file to the last one written.
+        public let pagesUsed: Int
+        /// Of those, pages on the free list (reusable, holding nothing live).
+        public let freePages: Int
+        public var liveBytes: Int { (pagesUsed - freePages) * pageSize }
+        public var usedBytes: Int { pagesUsed * pageSize }
+    }
+
+    @available(*, noasync, message: "run transactions from synchronous code")
+    public func spaceUsage() throws -> SpaceUsage {
+        var stat = MDB_stat()
+        mdb_env_stat(handle, &stat)
+        var info = MDB_envinfo()
+        mdb_env_info(handle, &info)
+        let free: Int = try read { txn in
+            // The free list is database 0; each value is a page-number list led by its length.
+            var cursor: OpaquePointer?
+            try check(mdb_cursor_open(txn.handle, 0, &cursor), "reading the free list")
+            defer { mdb_cursor_close(cursor) }
+            var key = MDB_val(), value = MDB_val()
+            var total = 0
+            var rc = mdb_cursor_get(cursor, &key, &value, MDB_FIRST)
+            while rc == 0 {
+                if value.mv_size >= MemoryLayout<Int>.size {
+                    total += value.mv_data.loadUnaligned(as: Int.self)
+                }
+                rc = mdb_cursor_get(cursor, &key, &value, MDB_NEXT)
+            }
+            if rc != MDB_NOTFOUND { try check(rc, "reading the free list") }
+            return total
+        }
+        return SpaceUsage(pageSize: Int(stat.ms_psize), pagesUsed: info.me_last_pgno + 1, freePages: free)
+    }
+}

@@ -186,6 +186,17 @@ public final class Ledger: @unchecked Sendable {
         return id
     }
 
+    /// Bytes of the data file in use, and of those, bytes holding live data (the rest waits on LMDB's
+    /// free list to be reused by later writes).
+    public func spaceUsage() throws(LedgerError) -> (fileBytes: Int, liveBytes: Int) {
+        do {
+            let usage = try env.spaceUsage()
+            return (usage.usedBytes, usage.liveBytes)
+        } catch {
+            throw LedgerError.storage(error, doing: "measuring the ledger at \(directory)")
+        }
+    }
+
     private static func isWritable(_ path: String) -> Bool {
         var st = stat()
         guard stat(path, &st) == 0 else { return false }

@@ -3,6 +3,7 @@
 //
 //   PalimpsestBench append DIR N BATCH      durable appends through the library, BATCH events per transaction
 //   PalimpsestBench show DIR DOC READS      text of random versions of DOC through the library
+//   PalimpsestBench size DIR                bytes of the data file in use, and of those, live
 import Foundation
 import Palimpsest
 
@@ -61,6 +62,12 @@ do {
         times.sort()
         print(String(format: "RESULT mode=show doc_versions=%llu reads=%d p50_us=%.1f p99_us=%.1f max_us=%.1f avg_bytes=%d",
                      info.version, reads, percentile(times, 0.5) * 1e6, percentile(times, 0.99) * 1e6, times.last! * 1e6, bytes / max(reads, 1)))
+    case "size":
+        var options = Ledger.Options()
+        options.readOnly = true
+        let ledger = try Ledger.open(at: args[2], options: options)
+        let usage = try ledger.spaceUsage()
+        print("RESULT mode=size used_bytes=\(usage.fileBytes) live_bytes=\(usage.liveBytes)")
     default:
         FileHandle.standardError.write(Data("unknown mode \(args[1])\n".utf8))
         exit(2)
