@@ -104,6 +104,24 @@ func withEnvironment<R>(mapSize: Int = 1 << 20, _ body: (Environment, Database) 
         }
     }
 
+    @Test func spaceUsageCountsFreedPages() throws {
+        try withEnvironment(mapSize: 8 << 20) { env, db in
+            let value = [UInt8](repeating: 1, count: 100)
+            try env.write { txn in
+                for i: UInt64 in 0..<2000 { try txn.put(db, key: BigEndianKey.encode(i), value: value) }
+            }
+            let before = try env.spaceUsage()
+            #expect(before.pageSize > 0 && before.pagesUsed > 50)
+            // Deleting everything frees the pages: they go to the free list, the file does not shrink.
+            try env.write { txn in try txn.clear(db) }
+            try env.write { txn in try txn.put(db, key: [1], value: [1]) }
+            let after = try env.spaceUsage()
+            #expect(after.pagesUsed >= before.pagesUsed)
+            #expect(after.freePages > 40)
+            #expect(after.liveBytes < before.liveBytes)
+        }
+    }
+
     @Test func bigEndianKeysSortNumerically() {
         var rng = SystemRandomNumberGenerator()
         let values = (0..<500).map { _ in UInt64.random(in: 0...UInt64.max, using: &rng) }
