@@ -33,14 +33,17 @@ def sh(args, **kw):
 
 
 def peak_rss_mb(args, stdin_path=None):
-    """Peak RSS of one run of a command, through /usr/bin/time (GNU)."""
+    """Peak RSS (through GNU /usr/bin/time) and wall seconds (this process's clock: /usr/bin/time
+    rounds to 10 ms) of one run of a command."""
     with open(stdin_path, "rb") if stdin_path else open(os.devnull, "rb") as stdin:
-        p = subprocess.run(["/usr/bin/time", "-f", "%M %e"] + [str(a) for a in args], stdin=stdin,
+        start = time.perf_counter()
+        p = subprocess.run(["/usr/bin/time", "-f", "%M"] + [str(a) for a in args], stdin=stdin,
                            capture_output=True, text=True)
+        secs = time.perf_counter() - start
     if p.returncode != 0:
         sys.exit(f"bench: {args} failed: {p.stderr[-500:]}")
-    kb, secs = p.stderr.strip().splitlines()[-1].split()
-    return int(kb) / 1024, float(secs), p.stdout
+    kb = p.stderr.strip().splitlines()[-1]
+    return int(kb) / 1024, secs, p.stdout
 
 
 def results(text, mode):
