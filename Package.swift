@@ -30,10 +30,12 @@ let package = Package(
         ),
         .target(name: "LMDB", dependencies: ["CLMDB"]),
         .target(name: "TextPacking", dependencies: ["CZlib"]),
+        // Pure text algorithms: tokens and token diffs (no storage).
+        .target(name: "PalimpsestText"),
         .target(
             name: "Palimpsest",
             dependencies: [
-                "LMDB", "TextPacking",
+                "LMDB", "TextPacking", "PalimpsestText",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
@@ -51,6 +53,7 @@ let package = Package(
         .target(name: "PalimpsestTestSupport", dependencies: ["Palimpsest"], path: "Tests/PalimpsestTestSupport"),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
         .testTarget(name: "TextPackingTests", dependencies: ["TextPacking"]),
+        .testTarget(name: "PalimpsestTextTests", dependencies: ["PalimpsestText"]),
         .testTarget(name: "PalimpsestTests", dependencies: ["Palimpsest", "PalimpsestTestSupport", "LMDB"]),
         .testTarget(name: "ImporterTests", dependencies: ["PalimpsestImporters", "PalimpsestTestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Palimpsest", "PalimpsestTestSupport", "palimpsest"]),
