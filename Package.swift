@@ -44,7 +44,7 @@ let package = Package(
         .executableTarget(
             name: "palimpsest",
             dependencies: [
-                "Palimpsest", "PalimpsestImporters",
+                "Palimpsest", "PalimpsestImporters", "PalimpsestText",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
