@@ -9,6 +9,8 @@ public enum AsOf: Sendable, Equatable {
     case version(UInt64)
     /// The latest version, in version order, whose effective time is at or before this time.
     case time(Timestamp)
+    /// What the ledger knew at this time: the latest version recorded at or before it.
+    case knownAt(Timestamp)
 }
 
 /// A document as of one version: its text and the event that made that version.
@@ -165,6 +167,11 @@ extension Ledger {
             case .time(let t):
                 guard let v = try self.version(of: info, atTime: t, in: txn) else { return nil }
                 version = v
+            case .knownAt(let t):
+                guard let position = try lastPosition(recordedBy: t, in: txn),
+                    let v = try self.version(of: info, atPosition: position, in: txn)
+                else { return nil }
+                version = v
             }
             guard let entryBytes = try txn.get(tables.streams, key: StreamEntry.key(document: info.key, version: version)) else {
                 throw LedgerError(.integrity, "version \(version) of \(DocumentID.quoted(document)) is missing from its stream")
@@ -252,6 +259,44 @@ extension Ledger {
         try txn.withValue(tables.streams, key: StreamEntry.key(document: info.key, version: version)) { value in
             try StreamEntry.decode(value)
         }
+    }
+
+    /// The last position recorded at or before `t` (recorded times never go backwards in the log).
+    func lastPosition<T: Transaction & ~Copyable>(recordedBy t: Timestamp, in txn: borrowing T) throws -> UInt64? {
+        var low: UInt64 = 1, high = try head(in: txn).position, found: UInt64? = nil
+        while low <= high {
+            let mid = low + (high - low) / 2
+            guard let event = try event(at: mid, in: txn) else {
+                throw LedgerError(.integrity, "position \(mid) is missing from the log")
+            }
+            if event.recordedAt <= t {
+                found = mid
+                low = mid + 1
+            } else {
+                if mid == 1 { break }
+                high = mid - 1
+            }
+        }
+        return found
+    }
+
+    /// The latest version of a document whose event is at or before `position` in the log.
+    func version<T: Transaction & ~Copyable>(of info: DocumentInfo, atPosition position: UInt64, in txn: borrowing T) throws -> UInt64? {
+        var low: UInt64 = 1, high = info.version, found: UInt64? = nil
+        while low <= high {
+            let mid = low + (high - low) / 2
+            guard let entry = try streamEntry(info, version: mid, in: txn) else {
+                throw LedgerError(.integrity, "version \(mid) of \(DocumentID.quoted(info.id)) is missing from its stream")
+            }
+            if entry.position <= position {
+                found = mid
+                low = mid + 1
+            } else {
+                if mid == 1 { break }
+                high = mid - 1
+            }
+        }
+        return found
     }
 
     /// The latest version, in version order, whose effective time is at or before `t`.

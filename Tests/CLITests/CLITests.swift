@@ -88,6 +88,8 @@ func withCommunique<R>(_ body: (String) throws -> R) throws -> R {
             #expect(try cli(ledger, "show", doc, "--at", "2023-12-28T23:00:00Z").out == reissued)
             #expect(try cli(ledger, "show", doc, "--version", "1").out == communique)
             #expect(try cli(ledger, "show", doc).out == reissued)
+            // Recorded just now: by now the ledger knew the reissue.
+            #expect(try cli(ledger, "show", doc, "--known-at", Timestamp.now().iso8601).out == reissued)
 
             let retract = try cli(ledger, "retract", doc, "--actor", "White House", "--at", "2023-12-29", "--reason", "page removed", "--kind", "deleted", "--json")
             #expect(retract.status == 0, "\(retract.err)")
@@ -287,7 +289,9 @@ func withCommunique<R>(_ body: (String) throws -> R) throws -> R {
     @Test func usageErrorsExitWithTwo() throws {
         try withCommunique { ledger throws in
             try expectFailure(ledger, ["publish", "x"], stdin: "t", code: 2, "Missing expected argument '--actor <name>'")
-            try expectFailure(ledger, ["show", doc, "--version", "1", "--at", "2024-01-01"], code: 2, "give --version or --at, not both")
+            try expectFailure(ledger, ["show", doc, "--version", "1", "--at", "2024-01-01"], code: 2, "give one of --version, --at and --known-at")
+            try expectFailure(ledger, ["show", doc, "--known-at", "soon"], code: 2, "--known-at \"soon\"")
+            try expectFailure(ledger, ["show", doc, "--known-at", "2000-01-01"], code: 1, "the ledger knew nothing of")
             try expectFailure(ledger, ["retract", doc, "--actor", "x", "--reason", "r", "--kind", "vanished"], code: 2, "vanished")
             try expectFailure(ledger, ["publish", "y", "--actor", "x", "--event-id", "123"], stdin: "t", code: 2, "--event-id \"123\" is not a UUID")
             try expectFailure(ledger, ["frobnicate"], code: 2, "frobnicate")

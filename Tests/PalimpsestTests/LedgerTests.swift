@@ -76,6 +76,25 @@ let withoutDecline = "Root causes of migration: poverty, inequality, and violenc
         }
     }
 
+    @Test func whatTheLedgerKnewAtARecordedTime() throws {
+        try withTemporaryLedger { ledger throws in
+            // Effective times say 2023; recorded times are now: a back-filled history.
+            let first = try ledger.append(publish("a", "one", at: at(0))).event
+            Thread.sleep(forTimeInterval: 0.01)
+            let second = try ledger.append(edit("a", "two", at: at(1))).event
+            Thread.sleep(forTimeInterval: 0.01)
+            try ledger.append(publish("b", "other", at: at(2)))
+            #expect(second.recordedAt > first.recordedAt)
+            #expect(try ledger.state(of: "a", asOf: .knownAt(first.recordedAt))?.text == "one")
+            #expect(try ledger.state(of: "a", asOf: .knownAt(Timestamp(milliseconds: second.recordedAt.milliseconds - 1)))?.text == "one")
+            #expect(try ledger.state(of: "a", asOf: .knownAt(second.recordedAt))?.text == "two")
+            #expect(try ledger.state(of: "a", asOf: .knownAt(Timestamp(milliseconds: first.recordedAt.milliseconds - 1))) == nil)
+            #expect(try ledger.state(of: "b", asOf: .knownAt(second.recordedAt)) == nil)
+            // By effective time, by contrast, both versions are long in effect.
+            #expect(try ledger.state(of: "a", asOf: .time(at(5)))?.text == "two")
+        }
+    }
+
     @Test func hashesChainAndCoverTheCanonicalForm() throws {
         try withTemporaryLedger { ledger throws in
             try ledger.append(publish("a", "one"))
