@@ -52,8 +52,8 @@ let package = Package(
         // Fixtures shared by the test targets: temporary ledgers, the corpora, running the CLI.
         .target(name: "PalimpsestTestSupport", dependencies: ["Palimpsest"], path: "Tests/PalimpsestTestSupport"),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
-        .testTarget(name: "TextPackingTests", dependencies: ["TextPacking"]),
-        .testTarget(name: "PalimpsestTextTests", dependencies: ["PalimpsestText"]),
+        .testTarget(name: "TextPackingTests", dependencies: ["TextPacking", "PalimpsestTestSupport"]),
+        .testTarget(name: "PalimpsestTextTests", dependencies: ["PalimpsestText", "PalimpsestTestSupport"]),
         .testTarget(name: "PalimpsestTests", dependencies: ["Palimpsest", "PalimpsestTestSupport", "LMDB"]),
         .testTarget(name: "ImporterTests", dependencies: ["PalimpsestImporters", "PalimpsestTestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Palimpsest", "PalimpsestTestSupport", "palimpsest"]),

@@ -261,63 +261,53 @@ extension Ledger {
         }
     }
 
-    /// The last position recorded at or before `t` (recorded times never go backwards in the log).
-    func lastPosition<T: Transaction & ~Copyable>(recordedBy t: Timestamp, in txn: borrowing T) throws -> UInt64? {
-        var low: UInt64 = 1, high = try head(in: txn).position, found: UInt64? = nil
+    /// A version's stream entry, which must exist.
+    func stream<T: Transaction & ~Copyable>(_ info: DocumentInfo, version: UInt64, in txn: borrowing T) throws -> StreamEntry {
+        guard let entry = try streamEntry(info, version: version, in: txn) else {
+            throw LedgerError(.integrity, "version \(version) of \(DocumentID.quoted(info.id)) is missing from its stream")
+        }
+        return entry
+    }
+
+    /// The largest index in `range` for which `isAtOrBefore` holds, when it holds for a prefix of
+    /// the range (a bisection: log₂ of the range's size probes).
+    func lastIndex(in range: ClosedRange<UInt64>, _ isAtOrBefore: (UInt64) throws -> Bool) throws -> UInt64? {
+        var low = range.lowerBound, high = range.upperBound, found: UInt64? = nil
         while low <= high {
             let mid = low + (high - low) / 2
-            guard let event = try event(at: mid, in: txn) else {
-                throw LedgerError(.integrity, "position \(mid) is missing from the log")
-            }
-            if event.recordedAt <= t {
+            if try isAtOrBefore(mid) {
                 found = mid
                 low = mid + 1
             } else {
-                if mid == 1 { break }
+                if mid == range.lowerBound { break }
                 high = mid - 1
             }
         }
         return found
     }
 
+    /// The last position recorded at or before `t` (recorded times never go backwards in the log).
+    func lastPosition<T: Transaction & ~Copyable>(recordedBy t: Timestamp, in txn: borrowing T) throws -> UInt64? {
+        let last = try head(in: txn).position
+        guard last > 0 else { return nil }
+        return try lastIndex(in: 1...last) { position in
+            guard let event = try event(at: position, in: txn) else {
+                throw LedgerError(.integrity, "position \(position) is missing from the log")
+            }
+            return event.recordedAt <= t
+        }
+    }
+
     /// The latest version of a document whose event is at or before `position` in the log.
     func version<T: Transaction & ~Copyable>(of info: DocumentInfo, atPosition position: UInt64, in txn: borrowing T) throws -> UInt64? {
-        var low: UInt64 = 1, high = info.version, found: UInt64? = nil
-        while low <= high {
-            let mid = low + (high - low) / 2
-            guard let entry = try streamEntry(info, version: mid, in: txn) else {
-                throw LedgerError(.integrity, "version \(mid) of \(DocumentID.quoted(info.id)) is missing from its stream")
-            }
-            if entry.position <= position {
-                found = mid
-                low = mid + 1
-            } else {
-                if mid == 1 { break }
-                high = mid - 1
-            }
-        }
-        return found
+        try lastIndex(in: 1...info.version) { version in try stream(info, version: version, in: txn).position <= position }
     }
 
     /// The latest version, in version order, whose effective time is at or before `t`.
     func version<T: Transaction & ~Copyable>(of info: DocumentInfo, atTime t: Timestamp, in txn: borrowing T) throws -> UInt64? {
         if info.effectiveTimesAreMonotonic {
             // Times only grow with versions: bisect.
-            var low: UInt64 = 1, high = info.version, found: UInt64? = nil
-            while low <= high {
-                let mid = low + (high - low) / 2
-                guard let entry = try streamEntry(info, version: mid, in: txn) else {
-                    throw LedgerError(.integrity, "version \(mid) of \(DocumentID.quoted(info.id)) is missing from its stream")
-                }
-                if entry.at <= t {
-                    found = mid
-                    low = mid + 1
-                } else {
-                    if mid == 1 { break }
-                    high = mid - 1
-                }
-            }
-            return found
+            return try lastIndex(in: 1...info.version) { version in try stream(info, version: version, in: txn).at <= t }
         }
         var found: UInt64? = nil
         try txn.scan(tables.streams, from: StreamEntry.key(document: info.key, version: info.version), reverse: true) { key, value in

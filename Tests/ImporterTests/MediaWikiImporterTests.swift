@@ -5,16 +5,13 @@ import Testing
 
 @testable import PalimpsestImporters
 
-func importMediaWiki(_ ledger: Ledger, _ xml: String, prefix: String = "", wiki: String? = nil) throws(ImportFailure) -> ImportSummary {
-    let path = NSTemporaryDirectory() + "mw-" + UUID().uuidString + ".xml"
-    _ = FileManager.default.createFile(atPath: path, contents: Data(xml.utf8))
-    defer { try? FileManager.default.removeItem(atPath: path) }
-    let fd = open(path, O_RDONLY)
-    defer { close(fd) }
-    var importer = MediaWikiImporter(ledger: ledger)
-    importer.documentPrefix = prefix
-    importer.wiki = wiki
-    return try importer.run(fd: fd, sourceName: "export.xml")
+func importMediaWiki(_ ledger: Ledger, _ xml: String, prefix: String = "", wiki: String? = nil) throws -> ImportSummary {
+    try withTemporaryFile(Data(xml.utf8)) { fd in
+        var importer = MediaWikiImporter(ledger: ledger)
+        importer.documentPrefix = prefix
+        importer.wiki = wiki
+        return try importer.run(fd: fd, sourceName: "export.xml")
+    }
 }
 
 func revision(_ id: Int, _ stamp: String, contributor: String = "<username>Alice</username><id>7</id>", extra: String = "", text: String) -> String {

@@ -17,6 +17,18 @@ public func withTemporaryDirectory<R>(_ body: (String) throws -> R) throws -> R 
     return try body(path)
 }
 
+/// A temporary file holding `contents`, open for reading as `body`'s file descriptor.
+public func withTemporaryFile<R>(_ contents: Data, _ body: (Int32) throws -> R) throws -> R {
+    let path = NSTemporaryDirectory() + "palimpsest-input-" + UUID().uuidString
+    guard FileManager.default.createFile(atPath: path, contents: contents) else {
+        throw CocoaError(.fileWriteUnknown)
+    }
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    let fd = open(path, O_RDONLY)
+    defer { close(fd) }
+    return try body(fd)
+}
+
 /// A new, empty ledger in a temporary directory, removed after `body`.
 public func withTemporaryLedger<R>(
     options: Ledger.Options = Ledger.Options(), _ body: (Ledger) throws -> R

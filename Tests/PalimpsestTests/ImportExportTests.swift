@@ -4,15 +4,12 @@ import PalimpsestTestSupport
 import Testing
 
 /// Imports `content` through a file descriptor, as the CLI does.
-func importJSONL(_ ledger: Ledger, _ content: String, batchEvents: Int = 2000) throws(ImportFailure) -> ImportSummary {
-    let path = NSTemporaryDirectory() + "import-" + UUID().uuidString + ".jsonl"
-    _ = FileManager.default.createFile(atPath: path, contents: Data(content.utf8))
-    defer { try? FileManager.default.removeItem(atPath: path) }
-    let fd = open(path, O_RDONLY)
-    defer { close(fd) }
-    var importer = JSONLImporter(ledger: ledger)
-    importer.bulk.batchEvents = batchEvents
-    return try importer.run(fd: fd, sourceName: "input.jsonl")
+func importJSONL(_ ledger: Ledger, _ content: String, batchEvents: Int = 2000) throws -> ImportSummary {
+    try withTemporaryFile(Data(content.utf8)) { fd in
+        var importer = JSONLImporter(ledger: ledger)
+        importer.bulk.batchEvents = batchEvents
+        return try importer.run(fd: fd, sourceName: "input.jsonl")
+    }
 }
 
 func exportJSONL(_ ledger: Ledger) throws -> String {

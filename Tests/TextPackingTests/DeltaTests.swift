@@ -1,19 +1,10 @@
+import PalimpsestTestSupport
 import Testing
 import TextPacking
 
-struct Rng: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Random prose-like text: words from a small vocabulary, so that repeats (and false matches) occur.
-func randomText(_ rng: inout Rng, words: Int) -> [UInt8] {
+func randomText(_ rng: inout SeededGenerator, words: Int) -> [UInt8] {
     let vocabulary = ["the", "democratic", "decline", "poverty", "and", "violence", "López", "Obrador", "—", "\n\n", ",", "migration", "root", "causes", "of"]
     var out: [UInt8] = []
     for _ in 0..<words {
@@ -24,7 +15,7 @@ func randomText(_ rng: inout Rng, words: Int) -> [UInt8] {
 }
 
 /// Applies random edits: deletions, insertions, replacements and a moved block.
-func mutate(_ base: [UInt8], _ rng: inout Rng) -> [UInt8] {
+func mutate(_ base: [UInt8], _ rng: inout SeededGenerator) -> [UInt8] {
     var text = base
     for _ in 0..<Int.random(in: 0...6, using: &rng) {
         let at = Int.random(in: 0...text.count, using: &rng)
@@ -49,7 +40,7 @@ func mutate(_ base: [UInt8], _ rng: inout Rng) -> [UInt8] {
 @Suite struct DeltaTests {
     @Test(arguments: 0..<400)
     func applyingTheDeltaGivesTheTargetBack(seed: Int) throws {
-        var rng = Rng(state: UInt64(seed))
+        var rng = SeededGenerator(seed: UInt64(seed))
         let base = randomText(&rng, words: Int.random(in: 0...3000, using: &rng))
         let target = Bool.random(using: &rng) ? mutate(base, &rng) : randomText(&rng, words: Int.random(in: 0...50, using: &rng))
         let delta = Delta.encode(base: base, target: target)
@@ -58,7 +49,7 @@ func mutate(_ base: [UInt8], _ rng: inout Rng) -> [UInt8] {
     }
 
     @Test func aSmallEditToALongTextCostsAFewBytes() throws {
-        var rng = Rng(state: 42)
+        var rng = SeededGenerator(seed: 42)
         let base = randomText(&rng, words: 20_000)
         var target = base
         target.replaceSubrange(50_000..<50_010, with: Array("democratic decline".utf8))
@@ -68,7 +59,7 @@ func mutate(_ base: [UInt8], _ rng: inout Rng) -> [UInt8] {
     }
 
     @Test func aMovedParagraphIsCopiedNotInserted() throws {
-        var rng = Rng(state: 7)
+        var rng = SeededGenerator(seed: 7)
         let a = randomText(&rng, words: 2000), b = randomText(&rng, words: 2000), c = randomText(&rng, words: 2000)
         let delta = Delta.encode(base: a + b + c, target: c + a + b)
         #expect(delta.count < 100)
@@ -89,7 +80,7 @@ func mutate(_ base: [UInt8], _ rng: inout Rng) -> [UInt8] {
 
     @Test(arguments: [0, 1, 10, 100_000])
     func deflateRoundTrips(size: Int) throws {
-        var rng = Rng(state: UInt64(size))
+        var rng = SeededGenerator(seed: UInt64(size))
         let text = randomText(&rng, words: size / 5)
         let packed = Deflate.compress(text)
         #expect(try packed.withUnsafeBytes { try Deflate.decompress($0, size: text.count) } == text)

@@ -10,7 +10,7 @@ Rewrites the section of BENCHMARKS.md between the importers markers. Standard li
 Usage: tools/bench-importers [--runs N]
 """
 import argparse
-import re
+import json
 import shutil
 import subprocess
 import sys
@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ledger_bench import BENCH, BIN, ROOT, SHARED, Stat, fresh_ledger, machine, peak_rss_mb, results, sh  # noqa: E402
+from ledger_bench import BENCH, BIN, ROOT, SHARED, Stat, fresh_ledger, machine, peak_rss_mb, replace_section, results, sh  # noqa: E402
 
 EXPORT = SHARED / "corpora" / "wikipedia" / "enwiki-Anarchism.xml.lzma"
 
@@ -43,7 +43,7 @@ def main():
         for _ in range(runs):
             ledger = fresh_ledger(work, "an.ledger")
             rss, secs, out = peak_rss_mb([BIN, "--ledger", ledger, "import", "mediawiki", EXPORT, "--json"])
-            summary = __import__("json").loads(out)
+            summary = json.loads(out)
             text_bytes = summary["textBytes"]
             mw_secs.append(secs)
             mw_rss.append(rss)
@@ -111,13 +111,7 @@ def write_report(opts, runs, text_bytes, mw, inner, rss, size, show, commits, fa
         "```",
         "<!-- importers:end -->",
     ]
-    section = "\n".join(lines) + "\n"
-    out = Path(opts.out)
-    text = out.read_text(encoding="utf-8") if out.exists() else "# Benchmarks\n\n"
-    pattern = re.compile(r"<!-- importers:begin.*?<!-- importers:end -->\n", re.S)
-    text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
-    out.write_text(text, encoding="utf-8")
-    print(section)
+    replace_section(Path(opts.out), "importers", lines)
 
 
 if __name__ == "__main__":

@@ -283,10 +283,15 @@ def write_report(opts, runs, raw, lib1, lib100, imp_secs, imp_inner, imp_rss, te
         "```",
         "<!-- ledger-foundation:end -->",
     ]
+    replace_section(Path(opts.out), "ledger-foundation", lines)
+
+
+def replace_section(out, marker, lines):
+    """Writes `lines` as the section of `out` between `<!-- marker:begin` and `<!-- marker:end -->`
+    (appended when there is none), leaving the rest of the file as it is."""
     section = "\n".join(lines) + "\n"
-    out = Path(opts.out)
     text = out.read_text(encoding="utf-8") if out.exists() else "# Benchmarks\n\n"
-    pattern = re.compile(r"<!-- ledger-foundation:begin.*?<!-- ledger-foundation:end -->\n", re.S)
+    pattern = re.compile(rf"<!-- {marker}:begin.*?<!-- {marker}:end -->\n", re.S)
     text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
     out.write_text(text, encoding="utf-8")
     print(section)
