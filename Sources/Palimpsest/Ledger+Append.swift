@@ -71,6 +71,11 @@ extension Ledger {
                     added.removeAll()
                     var writer = TransactionWriter(ledger: self)
                     let value = try body(txn, &writer)
+                    if let last = writer.lastPosition {
+                        for registered in projections {
+                            try putCheckpoint(ProjectionCheckpoint(version: registered.projection.version, position: last), of: registered.projection.name, in: txn)
+                        }
+                    }
                     added = writer.addedTexts
                     retracted = writer.retractedTexts
                     named = writer.namedTexts
@@ -102,6 +107,8 @@ struct TransactionWriter {
     private var pendingTexts: [Digest: [UInt8]] = [:]
     /// Texts of documents retracted by this transaction (renames are a retraction and a publication).
     var retractedTexts: [Digest] = []
+    /// The position of the last event this transaction appended, for the projections' checkpoints.
+    var lastPosition: UInt64?
     /// (document, text hash) of every text this transaction wrote, for `Ledger.textsByName`.
     var namedTexts: [(String, Digest)] = []
     private var pendingNames: [Substring: Digest] = [:]
@@ -294,6 +301,12 @@ struct TransactionWriter {
         try txn.put(tables.catalogue, key: BigEndianKey.encode(info.key), value: info.encode())
         let entry = StreamEntry(position: position, at: event.at, textHash: info.contentHash, type: event.change.type)
         try txn.put(tables.streams, key: StreamEntry.key(document: info.key, version: version), value: entry.encode())
+
+        // Every registered projection folds the event in this same transaction.
+        for registered in ledger.projections {
+            try registered.projection.apply(recordedEvent, text: event.change.text, tables: registered.live, in: txn)
+        }
+        lastPosition = position
 
         var headRecord = BigEndianKey.encode(position)
         headRecord.append(contentsOf: recordedEvent.hash.bytes)

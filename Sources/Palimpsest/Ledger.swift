@@ -19,6 +19,8 @@ public final class Ledger: @unchecked Sendable {
         public var readOnly = false
         /// Initial LMDB map size; the map grows by itself.
         public var initialMapSize = 256 << 20
+        /// Projections to maintain with every append (and to catch up or rebuild on open).
+        public var projections: [any Projection] = []
         public init() {}
     }
 
@@ -30,6 +32,7 @@ public final class Ledger: @unchecked Sendable {
 
     let env: Environment
     let tables: Tables
+    let projections: [RegisteredProjection]
     let writeQueue = DispatchQueue(label: "palimpsest.ledger.writer")
     let textCache = TextCache()
     /// Texts of the documents most recently retracted through this writer: delta bases for new
@@ -43,16 +46,19 @@ public final class Ledger: @unchecked Sendable {
     struct Tables {
         let meta: Database, log: Database, streams: Database, catalogue: Database
         let documentKeys: Database, texts: Database, textIndex: Database, eventIDs: Database
+        /// Projection name → version (8) ‖ position (8), big-endian.
+        let checkpoints: Database
 
-        static let names = ["meta", "log", "streams", "catalogue", "documentKeys", "texts", "textIndex", "eventIDs"]
+        static let names = ["meta", "log", "streams", "catalogue", "documentKeys", "texts", "textIndex", "eventIDs", "checkpoints"]
 
         init(_ dbs: [String: Database]) throws(LedgerError) {
             guard let meta = dbs["meta"], let log = dbs["log"], let streams = dbs["streams"],
                 let catalogue = dbs["catalogue"], let documentKeys = dbs["documentKeys"], let texts = dbs["texts"],
-                let textIndex = dbs["textIndex"], let eventIDs = dbs["eventIDs"]
+                let textIndex = dbs["textIndex"], let eventIDs = dbs["eventIDs"], let checkpoints = dbs["checkpoints"]
             else { throw LedgerError(.storage, "the ledger is missing some of its tables") }
             (self.meta, self.log, self.streams, self.catalogue) = (meta, log, streams, catalogue)
             (self.documentKeys, self.texts, self.textIndex, self.eventIDs) = (documentKeys, texts, textIndex, eventIDs)
+            self.checkpoints = checkpoints
         }
 
         var textStore: TextStore { TextStore(records: texts, index: textIndex) }
@@ -65,8 +71,9 @@ public final class Ledger: @unchecked Sendable {
         static let head = Array("head".utf8)
     }
 
-    private init(directory: String, env: Environment, tables: Tables, id: UUID) {
+    private init(directory: String, env: Environment, tables: Tables, projections: [RegisteredProjection], id: UUID) {
         self.directory = directory
+        self.projections = projections
         self.env = env
         self.tables = tables
         self.id = id
@@ -127,6 +134,10 @@ public final class Ledger: @unchecked Sendable {
         }
         var envOptions = Environment.Options()
         envOptions.mapSize = options.initialMapSize
+        envOptions.maxDatabases = UInt32(16 + options.projections.reduce(0) { $0 + 2 * $1.tableNames.count })
+        if let clash = Dictionary(grouping: options.projections, by: \.name).first(where: { $0.value.count > 1 }) {
+            throw LedgerError(.invalidInput, "two projections are named \"\(clash.key)\"")
+        }
         envOptions.readOnly = options.readOnly || !writable
         if !writable {
             let lockFile = (directory as NSString).appendingPathComponent("lock.mdb")
@@ -146,7 +157,7 @@ public final class Ledger: @unchecked Sendable {
             }
         }
         do {
-            let dbs = try env.openDatabases(Tables.names)
+            let dbs = try env.openDatabases(Tables.names + options.projections.flatMap(RegisteredProjection.databaseNames))
             if env.isReadOnly, dbs["meta"] == nil {
                 throw LedgerError(.storage, "\(directory) is not a Palimpsest ledger (it has no ledger metadata)")
             }
@@ -163,7 +174,22 @@ public final class Ledger: @unchecked Sendable {
             } readOnly: { txn in
                 try checkedID(of: directory, tables: tables, in: txn)
             }
-            return Ledger(directory: directory, env: env, tables: tables, id: id)
+            let registered = try options.projections.map { projection throws(LedgerError) -> RegisteredProjection in
+                func tables(scratch: Bool) throws(LedgerError) -> ProjectionTables {
+                    var found: [String: Database] = [:]
+                    for table in projection.tableNames {
+                        guard let db = dbs[RegisteredProjection.tableName(projection.name, table, scratch: scratch)] else {
+                            throw LedgerError(.storage, "the projection \"\(projection.name)\" has never been built in the read-only ledger at \(directory)")
+                        }
+                        found[table] = db
+                    }
+                    return ProjectionTables(databases: found)
+                }
+                return RegisteredProjection(projection: projection, live: try tables(scratch: false), scratch: try tables(scratch: true))
+            }
+            let ledger = Ledger(directory: directory, env: env, tables: tables, projections: registered, id: id)
+            try ledger.bringProjectionsUpToDate()
+            return ledger
         } catch let error as LedgerError {
             throw error
         } catch {

@@ -1,0 +1,56 @@
+import LMDB
+
+/// A projection: a deterministic fold over the recorded events, with its own LMDB tables and a
+/// checkpoint (the last position it has folded, and the version of its logic).
+///
+/// The ledger folds every new event into every registered projection in the same write transaction
+/// that records the event, so a reader never sees a projection disagree with the log. When a ledger
+/// opens, a projection whose checkpoint is behind the log (events were appended by a process that did
+/// not register it) is caught up, and one whose `version` changed — its logic changed — is rebuilt
+/// from position 1 instead of serving stale state.
+///
+/// Tools that embed the library register their own projections in `Ledger.Options.projections`.
+public protocol Projection: Sendable {
+    /// A stable name: its tables are stored as `projection.<name>.<table>`.
+    var name: String { get }
+    /// Bump whenever `apply` changes what it writes.
+    var version: UInt64 { get }
+    /// The names of its tables.
+    var tableNames: [String] { get }
+    /// Folds one event. `text` is the full text after the event (nil for a retraction). Must depend
+    /// on nothing but the event, the text and the projection's own tables.
+    func apply(_ event: RecordedEvent, text: String?, tables: ProjectionTables, in txn: borrowing WriteTransaction) throws
+}
+
+/// A projection's tables, by the names it declared.
+public struct ProjectionTables: Sendable {
+    let databases: [String: Database]
+
+    public subscript(name: String) -> Database {
+        guard let db = databases[name] else { preconditionFailure("the projection has no table named \(name)") }
+        return db
+    }
+}
+
+/// Where a projection stands: the version of its logic and the last position folded into it.
+public struct ProjectionCheckpoint: Sendable, Equatable {
+    public var version: UInt64
+    public var position: UInt64
+    public init(version: UInt64, position: UInt64) { (self.version, self.position) = (version, position) }
+}
+
+/// A registered projection with its opened tables.
+struct RegisteredProjection: Sendable {
+    let projection: any Projection
+    let live: ProjectionTables
+    /// Scratch tables of the same shape, for `verifyProjections`.
+    let scratch: ProjectionTables
+
+    static func tableName(_ projection: String, _ table: String, scratch: Bool = false) -> String {
+        (scratch ? "scratch." : "projection.") + "\(projection).\(table)"
+    }
+
+    static func databaseNames(for projection: any Projection) -> [String] {
+        projection.tableNames.flatMap { [tableName(projection.name, $0), tableName(projection.name, $0, scratch: true)] }
+    }
+}
