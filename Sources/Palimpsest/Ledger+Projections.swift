@@ -54,7 +54,14 @@ extension Ledger {
         guard let registered = projections.first(where: { $0.projection.name == name }) else {
             throw LedgerError(.notFound, "there is no projection named \"\(name)\"")
         }
-        return try reading { txn in try body(registered.live, txn) }
+        return try reading { txn in
+            // Never serve a projection that disagrees with the log.
+            let current = try checkpoint(of: name, in: txn)
+            guard let current, current.version == registered.projection.version, current.position == (try head(in: txn)).position else {
+                throw LedgerError(.storage, "the projection \"\(name)\" is not current in the read-only ledger at \(directory); open it writable once to bring it up to date")
+            }
+            return try body(registered.live, txn)
+        }
     }
 
     // MARK: Internals
@@ -77,12 +84,8 @@ extension Ledger {
             let projection = registered.projection
             let head = try self.head().position
             let current = try checkpoint(of: projection.name)
-            if isReadOnly {
-                guard let current, current.version == projection.version, current.position == head else {
-                    throw LedgerError(.storage, "the projection \"\(projection.name)\" is not current in the read-only ledger at \(directory); open it writable once to bring it up to date")
-                }
-                continue
-            }
+            // A read-only ledger cannot catch up: its projections are checked when they are read.
+            if isReadOnly { continue }
             if let current, current.version == projection.version {
                 if current.position < head {
                     try fold(registered, from: current.position + 1, into: registered.live, clearingFirst: false, checkpointing: true)
@@ -108,7 +111,8 @@ extension Ledger {
                 var last = next - 1
                 try txn.scan(tables.log, from: BigEndianKey.encode(next)) { key, value in
                     let event = try EventRecord.decode(value, position: BigEndianKey.decode(key))
-                    let text = try event.contentHash.map { hash -> String in
+                    let text = try event.contentHash.flatMap { hash -> String? in
+                        guard projection.needsText else { return nil }
                         guard let bytes = try tables.textStore.load(hash, in: txn) else {
                             throw LedgerError(.integrity, "the text of the event at position \(event.position) is missing")
                         }

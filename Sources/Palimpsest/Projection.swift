@@ -17,9 +17,15 @@ public protocol Projection: Sendable {
     var version: UInt64 { get }
     /// The names of its tables.
     var tableNames: [String] { get }
+    /// Whether `apply` needs the text (rebuilding is much faster for projections that do not).
+    var needsText: Bool { get }
     /// Folds one event. `text` is the full text after the event (nil for a retraction). Must depend
     /// on nothing but the event, the text and the projection's own tables.
     func apply(_ event: RecordedEvent, text: String?, tables: ProjectionTables, in txn: borrowing WriteTransaction) throws
+}
+
+extension Projection {
+    public var needsText: Bool { true }
 }
 
 /// A projection's tables, by the names it declared.

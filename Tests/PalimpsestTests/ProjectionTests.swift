@@ -114,7 +114,9 @@ func counts(_ ledger: Ledger) throws -> [String: UInt64] {
                 let ledger = try Ledger.open(at: path)
                 try ledger.append(publish("c", "y"))
             }
-            #expect(throws: LedgerError.self) { _ = try Ledger.open(at: path, options: options([WordCounts(version: 2)], readOnly: true)) }
+            let stale = try Ledger.open(at: path, options: options([WordCounts(version: 2)], readOnly: true))
+            #expect(throws: LedgerError.self) { _ = try counts(stale) }
+            #expect(try stale.state(of: "c")?.text == "y")
         }
     }
 
