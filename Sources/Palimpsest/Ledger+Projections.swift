@@ -19,6 +19,9 @@ extension Ledger {
     /// Events folded per transaction when a projection catches up or rebuilds.
     static let foldBatch = 2000
 
+    /// The names of the registered projections (the built-in ones first).
+    public var projectionNames: [String] { projections.map(\.projection.name) }
+
     /// Where a registered projection stands, or nil when it has never been built.
     public func checkpoint(of projection: String) throws(LedgerError) -> ProjectionCheckpoint? {
         try reading { txn in try checkpoint(of: projection, in: txn) }
@@ -52,6 +55,9 @@ extension Ledger {
     /// `body`: copy what you keep).
     public func read<R>(projection name: String, _ body: (ProjectionTables, borrowing ReadTransaction) throws -> R) throws(LedgerError) -> R {
         guard let registered = projections.first(where: { $0.projection.name == name }) else {
+            if isReadOnly {
+                throw LedgerError(.storage, "the projection \"\(name)\" has never been built in the read-only ledger at \(directory); open it writable once to build it")
+            }
             throw LedgerError(.notFound, "there is no projection named \"\(name)\"")
         }
         return try reading { txn in

@@ -19,8 +19,13 @@ public final class Ledger: @unchecked Sendable {
         public var readOnly = false
         /// Initial LMDB map size; the map grows by itself.
         public var initialMapSize = 256 << 20
-        /// Projections to maintain with every append (and to catch up or rebuild on open).
+        /// Projections to maintain with every append (and to catch up or rebuild on open), besides
+        /// the built-in ones.
         public var projections: [any Projection] = []
+        /// Maintain the built-in projections (statistics).
+        public var builtInProjections = true
+
+        var allProjections: [any Projection] { (builtInProjections ? [StatisticsProjection()] : []) + projections }
         public init() {}
     }
 
@@ -134,8 +139,9 @@ public final class Ledger: @unchecked Sendable {
         }
         var envOptions = Environment.Options()
         envOptions.mapSize = options.initialMapSize
-        envOptions.maxDatabases = UInt32(16 + options.projections.reduce(0) { $0 + 2 * $1.tableNames.count })
-        if let clash = Dictionary(grouping: options.projections, by: \.name).first(where: { $0.value.count > 1 }) {
+        let projections = options.allProjections
+        envOptions.maxDatabases = UInt32(16 + projections.reduce(0) { $0 + 2 * $1.tableNames.count })
+        if let clash = Dictionary(grouping: projections, by: \.name).first(where: { $0.value.count > 1 }) {
             throw LedgerError(.invalidInput, "two projections are named \"\(clash.key)\"")
         }
         envOptions.readOnly = options.readOnly || !writable
@@ -157,7 +163,7 @@ public final class Ledger: @unchecked Sendable {
             }
         }
         do {
-            let dbs = try env.openDatabases(Tables.names + options.projections.flatMap(RegisteredProjection.databaseNames))
+            let dbs = try env.openDatabases(Tables.names + projections.flatMap(RegisteredProjection.databaseNames))
             if env.isReadOnly, dbs["meta"] == nil {
                 throw LedgerError(.storage, "\(directory) is not a Palimpsest ledger (it has no ledger metadata)")
             }
@@ -174,7 +180,12 @@ public final class Ledger: @unchecked Sendable {
             } readOnly: { txn in
                 try checkedID(of: directory, tables: tables, in: txn)
             }
-            let registered = try options.projections.map { projection throws(LedgerError) -> RegisteredProjection in
+            // A read-only ledger cannot create the tables of a projection never built in it: such a
+            // projection is left out, and reading it says so.
+            let buildable = projections.filter { projection in
+                !env.isReadOnly || projection.tableNames.allSatisfy { dbs[RegisteredProjection.tableName(projection.name, $0)] != nil && dbs[RegisteredProjection.tableName(projection.name, $0, scratch: true)] != nil }
+            }
+            let registered = try buildable.map { projection throws(LedgerError) -> RegisteredProjection in
                 func tables(scratch: Bool) throws(LedgerError) -> ProjectionTables {
                     var found: [String: Database] = [:]
                     for table in projection.tableNames {

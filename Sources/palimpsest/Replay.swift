@@ -15,7 +15,8 @@ struct Replay: ParsableCommand {
     )
 
     @OptionGroup var location: LedgerOptions
-    @Argument(help: "Only this document's events.") var document: String?
+    @Argument(help: "Only this document's events (with --rebuild: the projection to rebuild; all when absent).") var document: String?
+    @Flag(help: "Rebuild projections from position 1 instead of showing events.") var rebuild = false
     @Option(help: ArgumentHelp("Start at this position of the log.", valueName: "position")) var from: UInt64 = 1
     @Option(help: ArgumentHelp("Only events in effect at or before this time.", valueName: "time")) var until: String?
     @Flag(help: "Keep printing new events as they are recorded, until interrupted.") var follow = false
@@ -29,6 +30,15 @@ struct Replay: ParsableCommand {
     }
 
     func run() throws {
+        if rebuild {
+            let ledger = try location.open()
+            let names = document.map { [$0] } ?? ledger.projectionNames
+            for name in names {
+                try ledger.rebuildProjection(named: name)
+                print("Rebuilt the projection \"\(name)\" from position 1 to \(try ledger.checkpoint(of: name)?.position ?? 0).")
+            }
+            return
+        }
         let ledger = try location.open(readOnly: true)
         let untilTime = try until.map { try parseTime($0, option: "--until") }
         if let document, try ledger.document(document) == nil {

@@ -435,3 +435,21 @@ func withCommunique<R>(_ body: (String) throws -> R) throws -> R {
         }
     }
 }
+
+@Suite struct CLIAuditTests {
+    @Test func verifyStatsAndRebuild() throws {
+        try withCommunique { ledger throws in
+            let ok = try cli(ledger, "verify", "--projections")
+            #expect(ok.status == 0 && ok.out.contains("OK: 2 events") && ok.out.contains("every projection equals a rebuild"))
+            let json = try cli(ledger, "verify", "--json")
+            #expect(try schemaViolations([json.out], schema: "verify-output.schema.json") == nil)
+            let stats = try cli(ledger, "stats", "--json")
+            #expect(try schemaViolations([stats.out], schema: "stats-output.schema.json") == nil)
+            #expect(try JSONParser.parse(stats.out.trimmingCharacters(in: .newlines))["eventsByType"]?["edited"] == 1)
+            #expect(try cli(ledger, "stats").out.contains("2 events, 1 documents (0 retracted), 1 actors."))
+            let rebuilt = try cli(ledger, "replay", "--rebuild")
+            #expect(rebuilt.status == 0 && rebuilt.out.contains("Rebuilt the projection \"statistics\" from position 1 to 2."))
+            try expectFailure(ledger, ["replay", "--rebuild", "nope"], code: 1, "there is no projection named \"nope\"")
+        }
+    }
+}
