@@ -92,7 +92,9 @@ extension Ledger {
             let current = try checkpoint(of: projection.name)
             // A read-only ledger cannot catch up: its projections are checked when they are read.
             if isReadOnly { continue }
-            if let current, current.version == projection.version {
+            // A checkpoint at 0 with the right version means a rebuild was started: start it again
+            // from empty tables rather than fold twice into what is there.
+            if let current, current.version == projection.version, current.position > 0 {
                 if current.position < head {
                     try fold(registered, from: current.position + 1, into: registered.live, clearingFirst: false, checkpointing: true)
                 }
@@ -136,6 +138,9 @@ extension Ledger {
                 return count
             }
             first = false
+            if checkpointing, let progress = projectionProgress {
+                progress(projection.name, next - 1, try head().position)
+            }
             if folded < Self.foldBatch { return }
         }
     }

@@ -24,6 +24,9 @@ public final class Ledger: @unchecked Sendable {
         public var projections: [any Projection] = []
         /// Maintain the built-in projections (statistics).
         public var builtInProjections = true
+        /// Called as a projection is caught up or rebuilt: its name, the last position folded, the
+        /// log's last position (for a progress line; called from the opening thread).
+        public var projectionProgress: (@Sendable (_ projection: String, _ position: UInt64, _ head: UInt64) -> Void)?
 
         var allProjections: [any Projection] { (builtInProjections ? [StatisticsProjection()] : []) + projections }
         public init() {}
@@ -38,6 +41,7 @@ public final class Ledger: @unchecked Sendable {
     let env: Environment
     let tables: Tables
     let projections: [RegisteredProjection]
+    let projectionProgress: (@Sendable (String, UInt64, UInt64) -> Void)?
     let writeQueue = DispatchQueue(label: "palimpsest.ledger.writer")
     let textCache = TextCache()
     /// Texts of the documents most recently retracted through this writer: delta bases for new
@@ -76,9 +80,10 @@ public final class Ledger: @unchecked Sendable {
         static let head = Array("head".utf8)
     }
 
-    private init(directory: String, env: Environment, tables: Tables, projections: [RegisteredProjection], id: UUID) {
+    private init(directory: String, env: Environment, tables: Tables, projections: [RegisteredProjection], progress: (@Sendable (String, UInt64, UInt64) -> Void)?, id: UUID) {
         self.directory = directory
         self.projections = projections
+        self.projectionProgress = progress
         self.env = env
         self.tables = tables
         self.id = id
@@ -198,7 +203,7 @@ public final class Ledger: @unchecked Sendable {
                 }
                 return RegisteredProjection(projection: projection, live: try tables(scratch: false), scratch: try tables(scratch: true))
             }
-            let ledger = Ledger(directory: directory, env: env, tables: tables, projections: registered, id: id)
+            let ledger = Ledger(directory: directory, env: env, tables: tables, projections: registered, progress: options.projectionProgress, id: id)
             try ledger.bringProjectionsUpToDate()
             return ledger
         } catch let error as LedgerError {

@@ -4,6 +4,7 @@
 //   PalimpsestBench append DIR N BATCH      durable appends through the library, BATCH events per transaction
 //   PalimpsestBench show DIR DOC READS      text of random versions of DOC through the library
 //   PalimpsestBench size DIR                bytes of the data file in use, and of those, live
+//   PalimpsestBench rebuild DIR             every projection rebuilt; every event's text read in log order
 import Foundation
 import Palimpsest
 
@@ -62,6 +63,26 @@ do {
         times.sort()
         print(String(format: "RESULT mode=show doc_versions=%llu reads=%d p50_us=%.1f p99_us=%.1f max_us=%.1f avg_bytes=%d",
                      info.version, reads, percentile(times, 0.5) * 1e6, percentile(times, 0.99) * 1e6, times.last! * 1e6, bytes / max(reads, 1)))
+    case "rebuild":
+        // Every projection rebuilt from position 1, and a replay that reads every event's text.
+        let ledger = try Ledger.open(at: args[2])
+        let events = try ledger.head().position
+        var start = now()
+        for name in ledger.projectionNames { try ledger.rebuildProjection(named: name) }
+        let rebuild = now() - start
+        start = now()
+        var bytes = 0
+        var last: [String: Digest] = [:]
+        try ledger.forEachEvent { event in
+            if let hash = event.contentHash, last[event.document] != hash {
+                bytes += try ledger.text(hash: hash)?.utf8.count ?? 0
+                last[event.document] = hash
+            }
+            return true
+        }
+        let replay = now() - start
+        print(String(format: "RESULT mode=rebuild events=%llu rebuild_secs=%.4f rebuild_ev_per_s=%.0f replay_secs=%.4f replay_ev_per_s=%.0f replay_MBps=%.1f",
+                     events, rebuild, Double(events) / rebuild, replay, Double(events) / replay, Double(bytes) / replay / 1e6))
     case "size":
         var options = Ledger.Options()
         options.readOnly = true

@@ -14,6 +14,12 @@ struct LedgerOptions: ParsableArguments {
     func open(readOnly: Bool = false) throws -> Ledger {
         var options = Ledger.Options()
         options.readOnly = readOnly
+        if isatty(2) != 0 {
+            // Catching up or rebuilding a projection on a long history takes a while: say so.
+            options.projectionProgress = { name, position, head in
+                writeToStandardError(position >= head ? "\r\u{1B}[K" : "\r\u{1B}[Kbringing the projection \(name) up to date: \(position) of \(head) events")
+            }
+        }
         return try Ledger.open(at: path, options: options)
     }
 }

@@ -69,6 +69,10 @@ struct SitePolicyEndToEndTests {
                     #expect(item["contentHash"] == .string(Digest.sha256(final["text"]!.stringValue!).hex), "\(doc)")
                 }
             }
+            // Every hash, the chain and every text check; the projections equal a rebuild.
+            let verified = try palimpsest("--ledger", ledger, "verify", "--projections")
+            #expect(verified.status == 0, "\(verified.err)")
+            #expect(verified.out.contains("OK: \(Self.lines.count) events"))
             // Idempotent: the same file again adds nothing.
             let again = try run("/bin/sh", ["-c", "xz -dc '\(Corpora.sitePolicyEvents)' | '\(palimpsestExecutable)' --ledger '\(ledger)' import jsonl - --json"])
             #expect(try JSONParser.parse(again.out.trimmingCharacters(in: .newlines))["added"] == 0)

@@ -102,6 +102,8 @@ func counts(_ ledger: Ledger) throws -> [String: UInt64] {
                 let ledger = try Ledger.open(at: path, options: options([WordCounts()]))
                 #expect(try ledger.checkpoint(of: "words")?.position == 3)
                 #expect(try counts(ledger) == ["a": 3, "b": 1])
+                // fold(first part) then fold(tail) == fold(all), byte for byte.
+                #expect(try ledger.verifyProjections() == [])
             }
             do {
                 // New logic: rebuilt from position 1, not served stale.
@@ -117,6 +119,22 @@ func counts(_ ledger: Ledger) throws -> [String: UInt64] {
             let stale = try Ledger.open(at: path, options: options([WordCounts(version: 2)], readOnly: true))
             #expect(throws: LedgerError.self) { _ = try counts(stale) }
             #expect(try stale.state(of: "c")?.text == "y")
+        }
+    }
+
+    @Test func rebuildsReportProgress() throws {
+        try withTemporaryDirectory { dir throws in
+            let path = dir + "/l"
+            do {
+                let ledger = try Ledger.create(at: path)
+                try ledger.append(contentsOf: (0..<2500).map { publish("d\($0)", "t") })
+            }
+            let seen = ProgressLog()
+            var o = options([WordCounts()])
+            o.projectionProgress = { name, position, head in seen.add(name, position, head) }
+            _ = try Ledger.open(at: path, options: o)
+            #expect(seen.entries.filter { $0.0 == "words" }.map(\.1) == [2000, 2500])
+            #expect(seen.entries.allSatisfy { $0.2 == 2500 })
         }
     }
 
@@ -150,4 +168,11 @@ func counts(_ ledger: Ledger) throws -> [String: UInt64] {
             #expect(try ledger.verifyProjections() == [])
         }
     }
+}
+
+final class ProgressLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var log: [(String, UInt64, UInt64)] = []
+    func add(_ name: String, _ position: UInt64, _ head: UInt64) { lock.withLock { log.append((name, position, head)) } }
+    var entries: [(String, UInt64, UInt64)] { lock.withLock { log } }
 }
