@@ -69,6 +69,7 @@ extension Ledger {
                 var named: [(String, Digest)] = []
                 let value = try env.write { txn in
                     added.removeAll()
+                    try catchUpProjections(in: txn)
                     var writer = TransactionWriter(ledger: self)
                     let value = try body(txn, &writer)
                     if let last = writer.lastPosition {

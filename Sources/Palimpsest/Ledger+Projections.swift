@@ -115,22 +115,7 @@ extension Ledger {
                     for table in projection.tableNames { try txn.clear(target[table]) }
                     if checkpointing { try putCheckpoint(ProjectionCheckpoint(version: projection.version, position: 0), of: projection.name, in: txn) }
                 }
-                var count = 0
-                var last = next - 1
-                try txn.scan(tables.log, from: BigEndianKey.encode(next)) { key, value in
-                    let event = try EventRecord.decode(value, position: BigEndianKey.decode(key))
-                    let text = try event.contentHash.flatMap { hash -> String? in
-                        guard projection.needsText else { return nil }
-                        guard let bytes = try tables.textStore.load(hash, in: txn) else {
-                            throw LedgerError(.integrity, "the text of the event at position \(event.position) is missing")
-                        }
-                        return String(decoding: bytes, as: UTF8.self)
-                    }
-                    try projection.apply(event, text: text, tables: target, in: txn)
-                    last = event.position
-                    count += 1
-                    return count < Self.foldBatch
-                }
+                let (count, last) = try foldEvents(of: projection, from: next, limit: Self.foldBatch, into: target, in: txn)
                 if checkpointing, count > 0 || (first && clearingFirst) {
                     try putCheckpoint(ProjectionCheckpoint(version: projection.version, position: last), of: projection.name, in: txn)
                 }
@@ -142,6 +127,48 @@ extension Ledger {
                 progress(projection.name, next - 1, try head().position)
             }
             if folded < Self.foldBatch { return }
+        }
+    }
+
+    /// Folds up to `limit` events from `position` on into `target`, inside `txn`; returns how many and
+    /// the last position folded.
+    func foldEvents(
+        of projection: any Projection, from position: UInt64, limit: Int, into target: ProjectionTables, in txn: borrowing WriteTransaction
+    ) throws -> (count: Int, last: UInt64) {
+        var count = 0
+        var last = position - 1
+        try txn.scan(tables.log, from: BigEndianKey.encode(position)) { key, value in
+            let event = try EventRecord.decode(value, position: BigEndianKey.decode(key))
+            let text = try event.contentHash.flatMap { hash -> String? in
+                guard projection.needsText else { return nil }
+                guard let bytes = try tables.textStore.load(hash, in: txn) else {
+                    throw LedgerError(.integrity, "the text of the event at position \(event.position) is missing")
+                }
+                return String(decoding: bytes, as: UTF8.self)
+            }
+            try projection.apply(event, text: text, tables: target, in: txn)
+            last = event.position
+            count += 1
+            return count < limit
+        }
+        return (count, last)
+    }
+
+    /// At the start of a write: another process (one that does not register every projection this
+    /// one does) may have appended since this ledger was opened. Fold what a projection missed, in
+    /// the same transaction, before anything new is folded into it.
+    func catchUpProjections(in txn: borrowing WriteTransaction) throws {
+        guard !projections.isEmpty else { return }
+        let head = try head(in: txn).position
+        for registered in projections {
+            let projection = registered.projection
+            let current = try checkpoint(of: projection.name, in: txn)
+            guard let current, current.version == projection.version else {
+                throw LedgerError(.conflict, "the projection \"\(projection.name)\" was rebuilt elsewhere with another version of its logic; reopen the ledger")
+            }
+            guard current.position < head else { continue }
+            let (_, last) = try foldEvents(of: projection, from: current.position + 1, limit: Int.max, into: registered.live, in: txn)
+            try putCheckpoint(ProjectionCheckpoint(version: projection.version, position: last), of: projection.name, in: txn)
         }
     }
 

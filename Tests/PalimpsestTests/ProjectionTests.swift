@@ -122,6 +122,25 @@ func counts(_ ledger: Ledger) throws -> [String: UInt64] {
         }
     }
 
+    @Test func aLedgerKeptOpenFoldsWhatAnotherWriterAppendedWithoutItsProjection() throws {
+        try withTemporaryDirectory { dir throws in
+            let path = dir + "/l"
+            let withProjection = try Ledger.create(at: path, options: options([WordCounts()]))
+            try withProjection.append(publish("a", "one two"))
+            // Another process, without the projection, appends meanwhile.
+            var plain = Ledger.Options()
+            plain.builtInProjections = true
+            let script = CanonicalJSON.string(["type": "publish", "doc": "b", "at": "2023-12-28", "actor": "other", "text": "three four five"])
+            let other = try palimpsest(["--ledger", path, "import", "jsonl", "-"], input: Data(script.utf8))
+            #expect(other.status == 0, "\(other.err)")
+            // The next append through the ledger that stayed open folds the missed event first.
+            try withProjection.append(edit("a", "six", at: at(1)))
+            #expect(try counts(withProjection) == ["a": 1, "b": 3])
+            #expect(try withProjection.checkpoint(of: "words")?.position == 3)
+            #expect(try withProjection.verifyProjections() == [])
+        }
+    }
+
     @Test func rebuildsReportProgress() throws {
         try withTemporaryDirectory { dir throws in
             let path = dir + "/l"
