@@ -15,8 +15,8 @@ struct Replay: ParsableCommand {
     )
 
     @OptionGroup var location: LedgerOptions
-    @Argument(help: "Only this document's events (with --rebuild: the projection to rebuild; all when absent).") var document: String?
-    @Flag(help: "Rebuild projections from position 1 instead of showing events.") var rebuild = false
+    @Argument(help: "Only this document's events (with --rebuild: what to rebuild, \"indexes\" or a projection's name; everything when absent).") var document: String?
+    @Flag(help: "Rebuild the indexes (catalogue, streams) and projections from the log instead of showing events.") var rebuild = false
     @Option(help: ArgumentHelp("Start at this position of the log.", valueName: "position")) var from: UInt64 = 1
     @Option(help: ArgumentHelp("Only events in effect at or before this time.", valueName: "time")) var until: String?
     @Flag(help: "Keep printing new events as they are recorded, until interrupted.") var follow = false
@@ -32,6 +32,11 @@ struct Replay: ParsableCommand {
     func run() throws {
         if rebuild {
             let ledger = try location.open()
+            if document == nil || document == "indexes" {
+                try ledger.rebuildIndexes()
+                print("Rebuilt the catalogue, the document streams and the ID indexes from the log (\(try ledger.head().position) events).")
+                if document != nil { return }
+            }
             let names = document.map { [$0] } ?? ledger.projectionNames
             for name in names {
                 try ledger.rebuildProjection(named: name)

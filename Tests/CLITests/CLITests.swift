@@ -439,6 +439,11 @@ func withCommunique<R>(_ body: (String) throws -> R) throws -> R {
             #expect(try cli(ledger, "stats").out.contains("2 events, 1 documents (0 retracted), 1 actors."))
             let rebuilt = try cli(ledger, "replay", "--rebuild")
             #expect(rebuilt.status == 0 && rebuilt.out.contains("Rebuilt the projection \"statistics\" from position 1 to 2."))
+            #expect(rebuilt.out.contains("Rebuilt the catalogue, the document streams and the ID indexes from the log (2 events)."))
+            let before = try cli(ledger, "docs", "--json").out
+            #expect(try cli(ledger, "replay", "--rebuild", "indexes").status == 0)
+            #expect(try cli(ledger, "docs", "--json").out == before)
+            #expect(try cli(ledger, "show", doc, "--version", "1").out == communique)
             try expectFailure(ledger, ["replay", "--rebuild", "nope"], code: 1, "there is no projection named \"nope\"")
         }
     }

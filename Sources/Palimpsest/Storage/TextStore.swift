@@ -85,6 +85,16 @@ struct TextStore {
         return record.bytes.count
     }
 
+    /// The byte length of a stored text (from its record's header: nothing is decoded), or nil.
+    func size<T: Transaction & ~Copyable>(of hash: Digest, in txn: borrowing T) throws -> Int? {
+        guard let number = try number(of: hash, in: txn) else { return nil }
+        return try txn.withValue(records, key: BigEndianKey.encode(number)) { value -> Int in
+            var r = RecordReader(value)
+            guard Format(rawValue: try r.byte()) != nil else { throw damaged(number) }
+            return Int(try r.varint())
+        }
+    }
+
     /// The chain depth of a stored record (0 for a full copy), or nil when there is none.
     func depth<T: Transaction & ~Copyable>(of number: UInt64, in txn: borrowing T) throws -> Int? {
         try txn.withValue(records, key: BigEndianKey.encode(number)) { value -> Int in
