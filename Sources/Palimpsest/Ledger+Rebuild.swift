@@ -9,52 +9,15 @@ extension Ledger {
         try writing { txn in
             for table in [tables.catalogue, tables.streams, tables.documentKeys, tables.eventIDs] { try txn.clear(table) }
             try txn.delete(tables.meta, key: MetaKey.head)
-            var documents: [String: DocumentInfo] = [:]
-            var head = LogHead.empty
+            var fold = IndexFold()
             try txn.scan(tables.log) { key, value in
                 let event = try EventRecord.decode(value, position: BigEndianKey.decode(key))
-                let length = try event.contentHash.map { hash -> UInt64 in
-                    guard let size = try tables.textStore.size(of: hash, in: txn) else {
-                        throw LedgerError(.integrity, "the text of the event at position \(event.position) is missing")
-                    }
-                    return UInt64(size)
+                for (table, key, value) in try fold.entries(for: event, ledger: self, in: txn) {
+                    try txn.put(table, key: key, value: value)
                 }
-                var info: DocumentInfo
-                if var existing = documents[event.document] {
-                    if event.at < existing.lastAt {
-                        existing.effectiveTimesAreMonotonic = false
-                        existing.backdatedEvents += 1
-                    }
-                    existing.version = event.version
-                    existing.lastPosition = event.position
-                    existing.lastAt = event.at
-                    existing.lastActor = event.actor
-                    if event.type == .retracted {
-                        existing.status = .retracted
-                    } else {
-                        existing.status = .active
-                        existing.contentHash = event.contentHash
-                        existing.textLength = length ?? 0
-                    }
-                    info = existing
-                } else {
-                    info = DocumentInfo(
-                        id: event.document, key: UInt64(documents.count) + 1, version: event.version, status: .active,
-                        firstPosition: event.position, lastPosition: event.position, createdAt: event.at, lastAt: event.at,
-                        lastActor: event.actor, title: event.title, language: event.language, variantOf: event.variantOf,
-                        contentHash: event.contentHash, textLength: length ?? 0, effectiveTimesAreMonotonic: true, backdatedEvents: 0)
-                    var keyRecord = BigEndianKey.encode(info.key)
-                    keyRecord.append(contentsOf: event.document.utf8)
-                    try txn.put(tables.documentKeys, key: Digest.sha256(event.document).bytes, value: keyRecord)
-                }
-                documents[event.document] = info
-                try txn.put(tables.catalogue, key: BigEndianKey.encode(info.key), value: info.encode())
-                let entry = StreamEntry(position: event.position, at: event.at, textHash: info.contentHash, type: event.type)
-                try txn.put(tables.streams, key: StreamEntry.key(document: info.key, version: event.version), value: entry.encode())
-                try txn.put(tables.eventIDs, key: withUnsafeBytes(of: event.eventID.uuid) { Array($0) }, value: BigEndianKey.encode(event.position))
-                head = LogHead(position: event.position, hash: event.hash, recordedAt: event.recordedAt)
                 return true
             }
+            let head = fold.head
             if head.position > 0 {
                 var headRecord = BigEndianKey.encode(head.position)
                 headRecord.append(contentsOf: head.hash.bytes)
@@ -62,5 +25,94 @@ extension Ledger {
                 try txn.put(tables.meta, key: MetaKey.head, value: headRecord)
             }
         }
+    }
+
+    /// Compares the catalogue, streams and ID indexes with what the log says they should be; returns
+    /// the first difference, or nil.
+    public func verifyIndexes() throws(LedgerError) -> String? {
+        try reading { txn -> String? in
+            var fold = IndexFold()
+            var problem: String? = nil
+            var expected = [tables.catalogue.name: 0, tables.streams.name: 0, tables.documentKeys.name: 0, tables.eventIDs.name: 0]
+            try txn.scan(tables.log) { key, value in
+                let event = try EventRecord.decode(value, position: BigEndianKey.decode(key))
+                for (table, key, value) in try fold.entries(for: event, ledger: self, in: txn) {
+                    if table.name == tables.catalogue.name { continue }  // compared once, below, in its final state
+                    expected[table.name, default: 0] += 1
+                    guard try txn.get(table, key: key) == value else {
+                        problem = "the \(table.name) entry for position \(event.position) (\(DocumentID.quoted(event.document)) version \(event.version)) does not match the log"
+                        return false
+                    }
+                }
+                return true
+            }
+            if let problem { return problem }
+            for info in fold.documents.values {
+                expected[tables.catalogue.name, default: 0] += 1
+                guard try txn.get(tables.catalogue, key: BigEndianKey.encode(info.key)) == info.encode() else {
+                    return "the catalogue entry of \(DocumentID.quoted(info.id)) does not match the log"
+                }
+            }
+            for (name, count) in expected {
+                let table = [tables.catalogue, tables.streams, tables.documentKeys, tables.eventIDs].first { $0.name == name }!
+                if try txn.count(table) != count { return "the \(name) table has \(try txn.count(table)) entries; the log implies \(count)" }
+            }
+            if try head(in: txn) != fold.head { return "the ledger's head does not match the last event of the log" }
+            return nil
+        }
+    }
+}
+
+/// The catalogue, stream, document-key and event-ID entries the log implies, event by event.
+struct IndexFold {
+    var documents: [String: DocumentInfo] = [:]
+    var head = LogHead.empty
+
+    mutating func entries<T: Transaction & ~Copyable>(
+        for event: RecordedEvent, ledger: Ledger, in txn: borrowing T
+    ) throws -> [(Database, [UInt8], [UInt8])] {
+        let tables = ledger.tables
+        let length = try event.contentHash.map { hash -> UInt64 in
+            guard let size = try tables.textStore.size(of: hash, in: txn) else {
+                throw LedgerError(.integrity, "the text of the event at position \(event.position) is missing")
+            }
+            return UInt64(size)
+        }
+        var result: [(Database, [UInt8], [UInt8])] = []
+        var info: DocumentInfo
+        if var existing = documents[event.document] {
+            if event.at < existing.lastAt {
+                existing.effectiveTimesAreMonotonic = false
+                existing.backdatedEvents += 1
+            }
+            existing.version = event.version
+            existing.lastPosition = event.position
+            existing.lastAt = event.at
+            existing.lastActor = event.actor
+            if event.type == .retracted {
+                existing.status = .retracted
+            } else {
+                existing.status = .active
+                existing.contentHash = event.contentHash
+                existing.textLength = length ?? 0
+            }
+            info = existing
+        } else {
+            info = DocumentInfo(
+                id: event.document, key: UInt64(documents.count) + 1, version: event.version, status: .active,
+                firstPosition: event.position, lastPosition: event.position, createdAt: event.at, lastAt: event.at,
+                lastActor: event.actor, title: event.title, language: event.language, variantOf: event.variantOf,
+                contentHash: event.contentHash, textLength: length ?? 0, effectiveTimesAreMonotonic: true, backdatedEvents: 0)
+            var keyRecord = BigEndianKey.encode(info.key)
+            keyRecord.append(contentsOf: event.document.utf8)
+            result.append((tables.documentKeys, Digest.sha256(event.document).bytes, keyRecord))
+        }
+        documents[event.document] = info
+        result.append((tables.catalogue, BigEndianKey.encode(info.key), info.encode()))
+        let entry = StreamEntry(position: event.position, at: event.at, textHash: info.contentHash, type: event.type)
+        result.append((tables.streams, StreamEntry.key(document: info.key, version: event.version), entry.encode()))
+        result.append((tables.eventIDs, withUnsafeBytes(of: event.eventID.uuid) { Array($0) }, BigEndianKey.encode(event.position)))
+        head = LogHead(position: event.position, hash: event.hash, recordedAt: event.recordedAt)
+        return result
     }
 }

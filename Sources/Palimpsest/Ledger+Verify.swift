@@ -12,7 +12,8 @@ public struct VerificationReport: Sendable, Equatable {
 
 extension Ledger {
     /// Recomputes every event's hash and the chain, checks positions and per-document versions are
-    /// gap-free, and every text against its content hash; with `projections`, also rebuilds every
+    /// gap-free, every text against its content hash, and the catalogue, streams and ID indexes
+    /// against what the log implies; with `projections`, also rebuilds every
     /// projection into scratch tables and compares. Stops at the first bad position.
     public func verify(projections checkProjections: Bool = false) throws(LedgerError) -> VerificationReport {
         var report = VerificationReport()
@@ -47,6 +48,7 @@ extension Ledger {
                 report.firstProblem = "the ledger's head says position \(head.position), but the log ends at \(report.events)"
             }
         }
+        if report.firstProblem == nil, let problem = try verifyIndexes() { report.firstProblem = problem }
         if checkProjections { report.projectionMismatches = try verifyProjections() }
         return report
     }

@@ -36,6 +36,30 @@ import Testing
         }
     }
 
+    @Test func aDamagedIndexIsFoundAndRebuilt() throws {
+        try withTemporaryDirectory { dir throws in
+            let path = dir + "/l"
+            do {
+                let ledger = try Ledger.create(at: path)
+                try ledger.append(contentsOf: [publish("a", "one"), edit("a", "two", at: at(1)), publish("b", "x")])
+            }
+            do {
+                // Lose one event-ID entry.
+                let env = try Environment(path: path)
+                let dbs = try env.openDatabases(["eventIDs", "streams"])
+                try env.write { txn in
+                    let first = try #require(try txn.last(dbs["eventIDs"]!))
+                    try txn.delete(dbs["eventIDs"]!, key: first.key)
+                }
+            }
+            let ledger = try Ledger.open(at: path)
+            let report = try ledger.verify()
+            #expect(report.firstProblem?.contains("eventIDs") == true, "\(report.firstProblem ?? "nil")")
+            try ledger.rebuildIndexes()
+            #expect(try ledger.verify().isClean)
+        }
+    }
+
     @Test func statisticsCountTypesAndActors() throws {
         try withTemporaryLedger { ledger throws in
             try ledger.append(contentsOf: [
