@@ -272,30 +272,11 @@ struct TransactionWriter {
 
         var info: DocumentInfo
         if var existing = current {
-            existing.version = version
-            existing.lastPosition = position
-            if backdated {
-                existing.effectiveTimesAreMonotonic = false
-                existing.backdatedEvents += 1
-            }
-            existing.lastAt = event.at
-            existing.lastActor = event.actor
-            switch event.change {
-            case .retract: existing.status = .retracted
-            default:
-                existing.status = .active
-                existing.contentHash = contentHash
-                existing.textLength = UInt64(textBytes.count)
-            }
+            existing.record(recordedEvent, textLength: UInt64(textBytes.count))
             info = existing
         } else {
-            let key = try UInt64(txn.count(tables.catalogue)) + 1
-            info = DocumentInfo(
-                id: event.document, key: key, version: version, status: .active, firstPosition: position,
-                lastPosition: position, createdAt: event.at, lastAt: event.at, lastActor: event.actor, title: title,
-                language: language, variantOf: variantOf, contentHash: contentHash,
-                textLength: UInt64(textBytes.count), effectiveTimesAreMonotonic: true, backdatedEvents: 0)
-            var keyRecord = BigEndianKey.encode(key)
+            info = DocumentInfo(first: recordedEvent, key: try UInt64(txn.count(tables.catalogue)) + 1, textLength: UInt64(textBytes.count))
+            var keyRecord = BigEndianKey.encode(info.key)
             keyRecord.append(contentsOf: event.document.utf8)
             try txn.put(tables.documentKeys, key: Digest.sha256(event.document).bytes, value: keyRecord)
         }

@@ -81,28 +81,10 @@ struct IndexFold {
         var result: [(Database, [UInt8], [UInt8])] = []
         var info: DocumentInfo
         if var existing = documents[event.document] {
-            if event.at < existing.lastAt {
-                existing.effectiveTimesAreMonotonic = false
-                existing.backdatedEvents += 1
-            }
-            existing.version = event.version
-            existing.lastPosition = event.position
-            existing.lastAt = event.at
-            existing.lastActor = event.actor
-            if event.type == .retracted {
-                existing.status = .retracted
-            } else {
-                existing.status = .active
-                existing.contentHash = event.contentHash
-                existing.textLength = length ?? 0
-            }
+            existing.record(event, textLength: length ?? 0)
             info = existing
         } else {
-            info = DocumentInfo(
-                id: event.document, key: UInt64(documents.count) + 1, version: event.version, status: .active,
-                firstPosition: event.position, lastPosition: event.position, createdAt: event.at, lastAt: event.at,
-                lastActor: event.actor, title: event.title, language: event.language, variantOf: event.variantOf,
-                contentHash: event.contentHash, textLength: length ?? 0, effectiveTimesAreMonotonic: true, backdatedEvents: 0)
+            info = DocumentInfo(first: event, key: UInt64(documents.count) + 1, textLength: length ?? 0)
             var keyRecord = BigEndianKey.encode(info.key)
             keyRecord.append(contentsOf: event.document.utf8)
             result.append((tables.documentKeys, Digest.sha256(event.document).bytes, keyRecord))

@@ -167,6 +167,37 @@ public struct DocumentInfo: Sendable, Equatable {
     }
 }
 
+extension DocumentInfo {
+    /// The catalogue entry a document's first event makes.
+    init(first event: RecordedEvent, key: UInt64, textLength: UInt64) {
+        self.init(
+            id: event.document, key: key, version: event.version, status: .active, firstPosition: event.position,
+            lastPosition: event.position, createdAt: event.at, lastAt: event.at, lastActor: event.actor, title: event.title,
+            language: event.language, variantOf: event.variantOf, contentHash: event.contentHash, textLength: textLength,
+            effectiveTimesAreMonotonic: true, backdatedEvents: 0)
+    }
+
+    /// The entry after one more event of the document. The same rule serves the append path and a
+    /// rebuild from the log, so the two cannot drift apart.
+    mutating func record(_ event: RecordedEvent, textLength: UInt64) {
+        if event.at < lastAt {
+            effectiveTimesAreMonotonic = false
+            backdatedEvents += 1
+        }
+        version = event.version
+        lastPosition = event.position
+        lastAt = event.at
+        lastActor = event.actor
+        if event.type == .retracted {
+            status = .retracted
+        } else {
+            status = .active
+            contentHash = event.contentHash
+            self.textLength = textLength
+        }
+    }
+}
+
 /// One entry of a document's stream (`streams` database, key = document key ‖ version): enough to
 /// answer "which position, when, and which text" for a version without reading the log.
 struct StreamEntry: Equatable {
