@@ -290,10 +290,7 @@ struct TransactionWriter {
         }
         lastPosition = position
 
-        var headRecord = BigEndianKey.encode(position)
-        headRecord.append(contentsOf: recordedEvent.hash.bytes)
-        headRecord.append(contentsOf: BigEndianKey.encode(UInt64(bitPattern: recordedAt.milliseconds)))
-        try txn.put(tables.meta, key: Ledger.MetaKey.head, value: headRecord)
+        try txn.put(tables.meta, key: Ledger.MetaKey.head, value: LogHead(position: position, hash: recordedEvent.hash, recordedAt: recordedAt).encoded)
 
         return AppendResult(event: recordedEvent, wasAlreadyRecorded: false, wasBackdated: backdated, textBytes: textBytes.count)
     }

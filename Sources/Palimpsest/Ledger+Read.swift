@@ -35,6 +35,11 @@ public struct LogHead: Sendable, Equatable {
     public var hash: Digest
     public var recordedAt: Timestamp
     public static let empty = LogHead(position: 0, hash: .zero, recordedAt: Timestamp(milliseconds: 0))
+
+    /// The stored form (meta "head"): position (8) ‖ hash (32) ‖ recorded time (8), big-endian.
+    var encoded: [UInt8] {
+        BigEndianKey.encode(position) + hash.bytes + BigEndianKey.encode(UInt64(bitPattern: recordedAt.milliseconds))
+    }
 }
 
 /// Filters for reading the log.

@@ -18,12 +18,7 @@ extension Ledger {
                 return true
             }
             let head = fold.head
-            if head.position > 0 {
-                var headRecord = BigEndianKey.encode(head.position)
-                headRecord.append(contentsOf: head.hash.bytes)
-                headRecord.append(contentsOf: BigEndianKey.encode(UInt64(bitPattern: head.recordedAt.milliseconds)))
-                try txn.put(tables.meta, key: MetaKey.head, value: headRecord)
-            }
+            if head.position > 0 { try txn.put(tables.meta, key: MetaKey.head, value: head.encoded) }
         }
     }
 
