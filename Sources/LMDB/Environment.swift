@@ -191,11 +191,6 @@ public final class Environment: @unchecked Sendable {
         let next = current + min(current, 4 << 30)
         try check(mdb_env_set_mapsize(handle, next), "growing the map to \(next) bytes")
     }
-
-    /// Flushes buffers to disk (only needed when the environment was opened without sync).
-    public func sync() throws(LMDBError) {
-        try check(mdb_env_sync(handle, 1), "syncing \(path)")
-    }
 }
 
 /// A named database, opened once for the environment's life.

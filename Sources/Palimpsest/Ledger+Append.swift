@@ -152,12 +152,13 @@ struct TransactionWriter {
 
     private mutating func append(_ event: NewEvent, recorded: RecordedEvent?, in txn: borrowing WriteTransaction) throws -> AppendResult {
         let tables = self.tables
-        let docName = DocumentID.quoted(event.document)
+        // Only error messages need the quoted ID: build it when one is thrown, not for every event.
+        func docName() -> String { DocumentID.quoted(event.document) }
         if let problem = DocumentID.problem(with: event.document) {
             throw LedgerError(.invalidInput, problem)
         }
         guard !event.actor.isEmpty else {
-            throw LedgerError(.invalidInput, "the actor of an event on \(docName) may not be empty (use \"unknown\" when it is not known)")
+            throw LedgerError(.invalidInput, "the actor of an event on \(docName()) may not be empty (use \"unknown\" when it is not known)")
         }
         if case .publish(_, _, _, let variantOf?) = event.change, let problem = DocumentID.problem(with: variantOf) {
             throw LedgerError(.invalidInput, "variant-of: \(problem)")
@@ -181,28 +182,28 @@ struct TransactionWriter {
         switch event.expectedVersion {
         case .any: break
         case .noStream where current != nil:
-            throw LedgerError(.conflict, "\(docName) already exists (version \(currentVersion)), but the writer expected no document")
+            throw LedgerError(.conflict, "\(docName()) already exists (version \(currentVersion)), but the writer expected no document")
         case .exact(let v) where v != currentVersion:
-            throw LedgerError(.conflict, "\(docName) is at version \(currentVersion), but the writer expected version \(v); nothing was written")
+            throw LedgerError(.conflict, "\(docName()) is at version \(currentVersion), but the writer expected version \(v); nothing was written")
         default: break
         }
         switch (event.change, current?.status) {
         case (.publish, nil): break
         case (.publish, .retracted?):
-            throw LedgerError(.conflict, "\(docName) was published and then retracted (version \(current!.version)); bring it back with `restore`")
+            throw LedgerError(.conflict, "\(docName()) was published and then retracted (version \(current!.version)); bring it back with `restore`")
         case (.publish, _?):
-            throw LedgerError(.conflict, "\(docName) is already published (version \(current!.version)); record a change with `edit`")
+            throw LedgerError(.conflict, "\(docName()) is already published (version \(current!.version)); record a change with `edit`")
         case (_, nil):
-            throw LedgerError(.notFound, "there is no document \(docName) in the ledger; `publish` it first")
+            throw LedgerError(.notFound, "there is no document \(docName()) in the ledger; `publish` it first")
         case (.edit, .retracted?), (.retract, .retracted?):
-            throw LedgerError(.conflict, "\(docName) is retracted (version \(current!.version)); `restore` it first")
+            throw LedgerError(.conflict, "\(docName()) is retracted (version \(current!.version)); `restore` it first")
         case (.restore, .active?):
-            throw LedgerError(.conflict, "\(docName) is not retracted, so it cannot be restored")
+            throw LedgerError(.conflict, "\(docName()) is not retracted, so it cannot be restored")
         default: break
         }
         let backdated = current.map { event.at < $0.lastAt } ?? false
         if backdated, !event.allowBackdated {
-            throw LedgerError(.conflict, "the time \(event.at) is earlier than the last event of \(docName) (version \(currentVersion) at \(current!.lastAt)); pass --allow-backdated to record it anyway")
+            throw LedgerError(.conflict, "the time \(event.at) is earlier than the last event of \(docName()) (version \(currentVersion) at \(current!.lastAt)); pass --allow-backdated to record it anyway")
         }
 
         // Position, chain and recorded time.
@@ -236,10 +237,10 @@ struct TransactionWriter {
 
         if let recorded {
             guard recorded.position == position else {
-                throw LedgerError(.conflict, "the event for \(docName) is at position \(recorded.position), but the ledger's next position is \(position)")
+                throw LedgerError(.conflict, "the event for \(docName()) is at position \(recorded.position), but the ledger's next position is \(position)")
             }
             guard recorded.version == version else {
-                throw LedgerError(.conflict, "the event at position \(position) is version \(recorded.version) of \(docName), but the document's next version is \(version)")
+                throw LedgerError(.conflict, "the event at position \(position) is version \(recorded.version) of \(docName()), but the document's next version is \(version)")
             }
             guard recorded.previousHash == head.hash else {
                 throw LedgerError(.integrity, "the event at position \(position) does not chain to the previous event (its previousHash is not the hash of position \(head.position))")

@@ -289,11 +289,6 @@ final class TextCache: @unchecked Sendable {
         }
         if texts.updateValue(text, forKey: hash) == nil { bytes += text.count }
     }
-
-    func removeAll() {
-        texts.removeAll()
-        bytes = 0
-    }
 }
 
 /// The last few text hashes of retracted documents, newest last.
