@@ -72,6 +72,7 @@ extension Ledger {
                     try catchUpProjections(in: txn)
                     var writer = TransactionWriter(ledger: self)
                     let value = try body(txn, &writer)
+                    for registered in projections { try registered.projection.willCommit(tables: registered.live, in: txn) }
                     if let last = writer.lastPosition {
                         for registered in projections {
                             try putCheckpoint(ProjectionCheckpoint(version: registered.projection.version, position: last), of: registered.projection.name, in: txn)

@@ -116,6 +116,7 @@ extension Ledger {
                     if checkpointing { try putCheckpoint(ProjectionCheckpoint(version: projection.version, position: 0), of: projection.name, in: txn) }
                 }
                 let (count, last) = try foldEvents(of: projection, from: next, limit: Self.foldBatch, into: target, in: txn)
+                try projection.willCommit(tables: target, in: txn)
                 if checkpointing, count > 0 || (first && clearingFirst) {
                     try putCheckpoint(ProjectionCheckpoint(version: projection.version, position: last), of: projection.name, in: txn)
                 }

@@ -28,7 +28,7 @@ public final class Ledger: @unchecked Sendable {
         /// log's last position (for a progress line; called from the opening thread).
         public var projectionProgress: (@Sendable (_ projection: String, _ position: UInt64, _ head: UInt64) -> Void)?
 
-        var allProjections: [any Projection] { (builtInProjections ? [StatisticsProjection()] : []) + projections }
+        var allProjections: [any Projection] { (builtInProjections ? [StatisticsProjection(), ProvenanceProjection(), PhraseIndexProjection()] : []) + projections }
         public init() {}
     }
 

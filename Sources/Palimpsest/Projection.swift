@@ -22,10 +22,16 @@ public protocol Projection: Sendable {
     /// Folds one event. `text` is the full text after the event (nil for a retraction). Must depend
     /// on nothing but the event, the text and the projection's own tables.
     func apply(_ event: RecordedEvent, text: String?, tables: ProjectionTables, in txn: borrowing WriteTransaction) throws
+    /// Called once in every write transaction that folded events into the projection, just before it
+    /// commits: a projection that keeps state in memory between events (to avoid rewriting the same
+    /// records event after event) writes it here. If the transaction then fails, those writes vanish
+    /// with it, so a projection must check its memory against its tables before trusting it again.
+    func willCommit(tables: ProjectionTables, in txn: borrowing WriteTransaction) throws
 }
 
 extension Projection {
     public var needsText: Bool { true }
+    public func willCommit(tables: ProjectionTables, in txn: borrowing WriteTransaction) throws {}
 }
 
 /// A projection's tables, by the names it declared.

@@ -9,7 +9,7 @@ public enum TokenDiff {
     }
 
     /// Operations that turn `old` into `new`, in order; ranges index the token arrays.
-    public static func diff<T: Hashable>(_ old: [T], _ new: [T]) -> [Operation] {
+    public static func diff<T: Hashable>(_ old: [T], _ new: [T], maxEdits: Int = TokenDiff.maxEdits) -> [Operation] {
         var prefix = 0
         while prefix < old.count, prefix < new.count, old[prefix] == new[prefix] { prefix += 1 }
         var suffix = 0
@@ -17,7 +17,7 @@ public enum TokenDiff {
         var ops: [Operation] = []
         if prefix > 0 { ops.append(.equal(0..<prefix, 0..<prefix)) }
         let a = Array(old[prefix..<(old.count - suffix)]), b = Array(new[prefix..<(new.count - suffix)])
-        for op in myers(a, b) {
+        for op in myers(a, b, maxEdits: maxEdits) {
             switch op {
             case .equal(let x, let y): ops.append(.equal((x.lowerBound + prefix)..<(x.upperBound + prefix), (y.lowerBound + prefix)..<(y.upperBound + prefix)))
             case .delete(let x): ops.append(.delete((x.lowerBound + prefix)..<(x.upperBound + prefix)))
@@ -34,7 +34,7 @@ public enum TokenDiff {
     public static let maxEdits = 4000
 
     /// Myers' greedy algorithm with the trace kept for the backtrack (only the diagonals reached).
-    static func myers<T: Hashable>(_ a: [T], _ b: [T]) -> [Operation] {
+    static func myers<T: Hashable>(_ a: [T], _ b: [T], maxEdits: Int) -> [Operation] {
         let n = a.count, m = b.count
         if n == 0 { return m == 0 ? [] : [.insert(0..<m)] }
         if m == 0 { return [.delete(0..<n)] }

@@ -40,6 +40,14 @@ public enum Tokenizer {
     }
 
     static func kind(of character: Character) -> Kind {
+        // ASCII first: Unicode property lookups are slow, and most text is ASCII.
+        if let ascii = character.asciiValue {
+            switch ascii {
+            case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: return .word
+            case 0x09...0x0D, 0x20: return .whitespace
+            default: return .punctuation
+            }
+        }
         if character.isWhitespace { return .whitespace }
         if character.isLetter || character.isNumber { return .word }
         if let scalar = character.unicodeScalars.first, scalar.properties.generalCategory == .nonspacingMark { return .word }

@@ -20,6 +20,7 @@ struct PalimpsestCommand: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             Init.self, Publish.self, Edit.self, Retract.self, Restore.self, Docs.self, Log.self, Show.self,
+            Diff.self, Compare.self, Blame.self, Removed.self, Trace.self,
             Replay.self, Import.self, Export.self, Verify.self, Stats.self,
         ]
     )

@@ -1,0 +1,315 @@
+import Foundation
+import LMDB
+import PalimpsestText
+
+/// An event as provenance cites it.
+public struct EventReference: Sendable, Equatable, Hashable {
+    public var position: UInt64
+    public var eventID: UUID
+    public var document: String
+    public var version: UInt64
+    public var type: EventType
+    public var actor: String
+    public var at: Timestamp
+    public var recordedAt: Timestamp
+    public var source: String?
+
+    init(_ e: RecordedEvent) {
+        (position, eventID, document, version, type) = (e.position, e.eventID, e.document, e.version, e.type)
+        (actor, at, recordedAt, source) = (e.actor, e.at, e.recordedAt, e.source)
+    }
+}
+
+/// One token of a blamed version: its text (with the whitespace that follows it; the first token
+/// also carries any leading whitespace, so the texts joined give the version back), the event that
+/// wrote it, and the events that removed it and put it back up to this version.
+public struct BlameToken: Sendable, Equatable {
+    public var text: String
+    public var origin: EventReference
+    public var removedBy: [EventReference]
+    public var restoredBy: [EventReference]
+}
+
+public struct Blame: Sendable, Equatable {
+    public var document: String
+    public var version: UInt64
+    public var tokens: [BlameToken]
+}
+
+/// One event that changed how many times a phrase occurs in a document.
+public struct PhraseChange: Sendable, Equatable {
+    public enum Kind: String, Sendable { case added, removed }
+
+    public struct Context: Sendable, Equatable {
+        public var before: String
+        /// The occurrence itself, as the text has it.
+        public var phrase: String
+        public var after: String
+    }
+
+    public var kind: Kind
+    public var event: EventReference
+    public var occurrencesBefore: Int
+    public var occurrencesAfter: Int
+    /// For a removal: the last version that still had the phrase, and its time.
+    public var lastSeen: (version: UInt64, at: Timestamp)?
+    /// The occurrence removed (from the version before) or added (in this version).
+    public var context: Context
+    /// Who first wrote the occurrence: the latest origin among its tokens (the event that completed it).
+    public var originallyBy: EventReference?
+    /// For a removal: the later events that put the phrase back in the document, up to its next removal.
+    public var restoredBy: [EventReference]
+
+    public static func == (a: PhraseChange, b: PhraseChange) -> Bool {
+        a.kind == b.kind && a.event == b.event && a.occurrencesBefore == b.occurrencesBefore && a.occurrencesAfter == b.occurrencesAfter
+            && a.lastSeen?.version == b.lastSeen?.version && a.lastSeen?.at == b.lastSeen?.at && a.context == b.context
+            && a.originallyBy == b.originallyBy && a.restoredBy == b.restoredBy
+    }
+}
+
+/// What to look for.
+public struct PhraseQuery: Sendable {
+    public var phrase: String
+    public var document: String?
+    public var ignoringCase: Bool
+    public var since: Timestamp?
+    public var until: Timestamp?
+
+    public init(_ phrase: String, document: String? = nil, ignoringCase: Bool = false, since: Timestamp? = nil, until: Timestamp? = nil) {
+        (self.phrase, self.document, self.ignoringCase, self.since, self.until) = (phrase, document, ignoringCase, since, until)
+    }
+}
+
+/// The answer: every change, oldest first, and how it was found.
+public struct PhraseHistory: Sendable, Equatable {
+    public var phrase: String
+    public var changes: [PhraseChange]
+    /// False when the phrase was longer than the index supports and the versions were scanned.
+    public var usedIndex: Bool
+
+    public var removals: [PhraseChange] { changes.filter { $0.kind == .removed } }
+}
+
+extension Ledger {
+    // MARK: Blame
+
+    /// Who wrote each token of a version, and when; nil when the document or the version is unknown.
+    /// A withdrawn version has nothing to blame: that is a conflict.
+    public func blame(_ document: String, asOf: AsOf = .latest) throws(LedgerError) -> Blame? {
+        guard let state = try state(of: document, asOf: asOf) else { return nil }
+        if state.status == .retracted {
+            throw LedgerError(.conflict, "\(DocumentID.quoted(document)) was withdrawn at version \(state.version); blame version \(state.version - 1) for what it said before")
+        }
+        return try read(projection: "provenance") { tables, txn in
+            let doc = ProvenanceProjection.documentKey(document)
+            let ids = try provenanceIDs(doc, version: state.version, tables: tables, in: txn)
+            let pieces = Self.blamePieces(state.text)
+            guard pieces.count == ids.count else {
+                throw LedgerError(.integrity, "the provenance of version \(state.version) of \(DocumentID.quoted(document)) has \(ids.count) tokens but its text has \(pieces.count); `palimpsest replay --rebuild provenance` rebuilds it")
+            }
+            var events = EventCache(ledger: self)
+            var result: [BlameToken] = []
+            result.reserveCapacity(ids.count)
+            for (piece, id) in zip(pieces, ids) {
+                let token = try provenanceToken(doc, id, tables: tables, in: txn)
+                result.append(BlameToken(
+                    text: piece, origin: try events.reference(token.origin, in: txn),
+                    removedBy: try token.removedBy.filter { $0 <= state.event.position }.map { try events.reference($0, in: txn) },
+                    restoredBy: try token.restoredBy.filter { $0 <= state.event.position }.map { try events.reference($0, in: txn) }))
+            }
+            return Blame(document: document, version: state.version, tokens: result)
+        }
+    }
+
+    /// The non-whitespace tokens of a text, each with the whitespace after it (leading whitespace
+    /// goes with the first).
+    static func blamePieces(_ text: String) -> [String] {
+        var pieces: [String] = []
+        var leading = ""
+        for token in Tokenizer.tokens(of: text) {
+            if token.kind == .whitespace {
+                if pieces.isEmpty { leading += token.text } else { pieces[pieces.count - 1] += token.text }
+            } else {
+                pieces.append(leading + token.text)
+                leading = ""
+            }
+        }
+        if !leading.isEmpty, !pieces.isEmpty { pieces[pieces.count - 1] += leading }
+        return pieces
+    }
+
+    /// Events by position, read once per query.
+    struct EventCache {
+        let ledger: Ledger
+        var cache: [UInt64: EventReference] = [:]
+        mutating func reference<T: Transaction & ~Copyable>(_ position: UInt64, in txn: borrowing T) throws -> EventReference {
+            if let hit = cache[position] { return hit }
+            guard let e = try ledger.event(at: position, in: txn) else {
+                throw LedgerError(.integrity, "provenance cites position \(position), which is missing from the log")
+            }
+            let r = EventReference(e)
+            cache[position] = r
+            return r
+        }
+    }
+
+    func provenanceIDs<T: Transaction & ~Copyable>(_ doc: [UInt8], version: UInt64, tables: ProjectionTables, in txn: borrowing T) throws -> [Int32] {
+        let structure = try ProvenanceProjection.decodeStructure(ProvenanceProjection.structureBytes(doc, version: version, tables: tables, in: txn))
+        return structure.flatMap { $0.sentences.flatMap(\.tokens) }
+    }
+
+    func provenanceToken<T: Transaction & ~Copyable>(_ doc: [UInt8], _ id: Int32, tables: ProjectionTables, in txn: borrowing T) throws -> ProvenanceToken {
+        guard let token = try txn.withValue(tables["tokens"], key: ProvenanceProjection.tokenKey(doc, id), ProvenanceProjection.decodeToken) else {
+            throw ProvenanceProjection.damaged("tokens")
+        }
+        return token
+    }
+
+    // MARK: Phrases
+
+    /// Every event that added or removed the phrase, oldest first (DESIGN.md §6). Phrases of up to
+    /// `PhraseIndexProjection.maximumWords` words are answered from the phrase index; longer ones by
+    /// scanning every version (`usedIndex` is then false).
+    public func phraseHistory(_ query: PhraseQuery) throws(LedgerError) -> PhraseHistory {
+        guard !query.phrase.isEmpty else { throw LedgerError(.invalidInput, "the phrase is empty") }
+        guard let matcher = PhraseMatcher(query.phrase, ignoringCase: query.ignoringCase) else {
+            throw LedgerError(.invalidInput, "the phrase holds only whitespace")
+        }
+        if let document = query.document, try self.document(document) == nil {
+            throw LedgerError(.notFound, "there is no document \(DocumentID.quoted(document)) in the ledger")
+        }
+        let usedIndex = matcher.words.count <= PhraseIndexProjection.maximumWords
+        let found = usedIndex ? try indexedChanges(matcher, document: query.document) : try scannedChanges(matcher, document: query.document)
+        var changes: [PhraseChange] = []
+        for (position, delta) in found.sorted(by: { $0.0 < $1.0 }) {
+            changes.append(try describeChange(at: position, delta: delta, matcher: matcher))
+        }
+        // A removal's restorations: the additions to the same document until its next removal.
+        for k in changes.indices where changes[k].kind == .removed {
+            var restorers: [EventReference] = []
+            for later in changes[(k + 1)...] where later.event.document == changes[k].event.document {
+                if later.kind == .removed { break }
+                restorers.append(later.event)
+            }
+            changes[k].restoredBy = restorers
+        }
+        changes = changes.filter { c in
+            (query.since.map { c.event.at >= $0 } ?? true) && (query.until.map { c.event.at <= $0 } ?? true)
+        }
+        return PhraseHistory(phrase: query.phrase, changes: changes, usedIndex: usedIndex)
+    }
+
+    /// Positions whose events changed the phrase's count, from the index, with the change in count.
+    func indexedChanges(_ matcher: PhraseMatcher, document: String?) throws(LedgerError) -> [(UInt64, Int)] {
+        try read(projection: "phrases") { tables, txn in
+            // The rarest word's postings: the fewest zones to count in.
+            var best: (hash: UInt64, count: Int)? = nil
+            for word in Set(matcher.words.map { $0.lowercased() }) {
+                let hash = PhraseIndexProjection.wordHash(word)
+                var count = 0
+                let prefix = BigEndianKey.encode(hash)
+                try txn.scan(tables["postings"], from: prefix) { k, _ in
+                    guard k.starts(with: prefix) else { return false }
+                    count += 1
+                    return best.map { count < $0.count } ?? true
+                }
+                if best == nil || count < best!.count { best = (hash, count) }
+            }
+            guard let best, best.count > 0 else { return [] }
+            var positions: [UInt64] = []
+            let prefix = BigEndianKey.encode(best.hash)
+            try txn.scan(tables["postings"], from: prefix) { k, _ in
+                guard k.starts(with: prefix) else { return false }
+                positions.append(BigEndianKey.decode(k, at: 8))
+                return true
+            }
+            var result: [(UInt64, Int)] = []
+            for position in positions {
+                guard let record = try PhraseIndexProjection.zoneRecord(at: position, tables: tables, in: txn) else {
+                    throw PhraseIndexProjection.damaged("postings")
+                }
+                if let document, record.document != document { continue }
+                var delta = 0
+                for zone in record.zones {
+                    delta += matcher.count(in: matcher.comparable(zone.new[...].map { Substring($0) }))
+                    delta -= matcher.count(in: matcher.comparable(zone.old[...].map { Substring($0) }))
+                }
+                if delta != 0 { result.append((position, delta)) }
+            }
+            return result
+        }
+    }
+
+    /// The same answer by reading every version: for phrases longer than the index supports.
+    func scannedChanges(_ matcher: PhraseMatcher, document: String?) throws(LedgerError) -> [(UInt64, Int)] {
+        var documents: [String] = []
+        if let document { documents = [document] } else { documents = try self.documents().map(\.id) }
+        var result: [(UInt64, Int)] = []
+        for id in documents {
+            guard let info = try self.document(id) else { continue }
+            var previous = 0
+            for version in 1...info.version {
+                guard let state = try state(of: id, asOf: .version(version)) else { continue }
+                let count = state.status == .retracted ? 0 : matcher.count(in: matcher.comparable(PhraseMatcher.words(of: state.text).map(\.text)))
+                if count != previous { result.append((state.event.position, count - previous)) }
+                previous = count
+            }
+        }
+        return result
+    }
+
+    /// The details of one change: counts, context, who first wrote the occurrence.
+    func describeChange(at position: UInt64, delta: Int, matcher: PhraseMatcher) throws(LedgerError) -> PhraseChange {
+        guard let event = try event(at: position) else { throw LedgerError(.integrity, "the phrase index cites position \(position), which is missing from the log") }
+        let document = event.document
+        func said(_ version: UInt64) throws(LedgerError) -> (text: String, state: DocumentState)? {
+            guard version >= 1, let s = try state(of: document, asOf: .version(version)) else { return nil }
+            return (s.status == .retracted ? "" : s.text, s)
+        }
+        let before = try said(event.version - 1), after = try said(event.version)
+        let oldText = before?.text ?? "", newText = after?.text ?? ""
+        let oldWords = PhraseMatcher.words(of: oldText), newWords = PhraseMatcher.words(of: newText)
+        let oldOcc = matcher.occurrences(in: matcher.comparable(oldWords.map(\.text)))
+        let newOcc = matcher.occurrences(in: matcher.comparable(newWords.map(\.text)))
+        let kind: PhraseChange.Kind = delta < 0 ? .removed : .added
+
+        return try read(projection: "provenance") { tables, txn in
+            let doc = ProvenanceProjection.documentKey(document)
+            var oldIDs: [Int32] = [], newIDs: [Int32] = []
+            if let before, before.state.status != .retracted { oldIDs = try provenanceIDs(doc, version: before.state.version, tables: tables, in: txn) }
+            if let after, after.state.status != .retracted { newIDs = try provenanceIDs(doc, version: after.state.version, tables: tables, in: txn) }
+            // The occurrence that went (or came): one with a token the other version lacks.
+            let removal = kind == .removed
+            let words = removal ? oldWords : newWords, occurrences = removal ? oldOcc : newOcc
+            let ids = removal ? oldIDs : newIDs, otherIDs = Set(removal ? newIDs : oldIDs), text = removal ? oldText : newText
+            let n = matcher.words.count
+            let aligned = ids.count == words.count
+            let chosen = occurrences.first { start in aligned && (start..<(start + n)).contains { !otherIDs.contains(ids[$0]) } } ?? occurrences.last
+            var context = PhraseChange.Context(before: "", phrase: "", after: "")
+            var originallyBy: EventReference? = nil
+            if let start = chosen {
+                context = Self.context(text, words: words, range: start..<(start + n))
+                if aligned {
+                    var events = EventCache(ledger: self)
+                    let origin = try (start..<(start + n)).map { try provenanceToken(doc, ids[$0], tables: tables, in: txn).origin }.max()!
+                    originallyBy = try events.reference(origin, in: txn)
+                }
+            }
+            var lastSeen: (UInt64, Timestamp)? = nil
+            if kind == .removed, let before { lastSeen = (before.state.version, before.state.event.at) }
+            return PhraseChange(
+                kind: kind, event: EventReference(event), occurrencesBefore: oldOcc.count, occurrencesAfter: newOcc.count,
+                lastSeen: lastSeen, context: context, originallyBy: originallyBy, restoredBy: [])
+        }
+    }
+
+    /// Up to `contextWords` words either side of an occurrence, as the text has them.
+    static let contextWords = 8
+
+    static func context(_ text: String, words: [Tokenizer.Token], range: Range<Int>) -> PhraseChange.Context {
+        let start = words[range.lowerBound].text.startIndex, end = words[range.upperBound - 1].text.endIndex
+        let from = range.lowerBound >= contextWords ? words[range.lowerBound - contextWords].text.startIndex : text.startIndex
+        let to = range.upperBound + contextWords <= words.count ? words[range.upperBound + contextWords - 1].text.endIndex : text.endIndex
+        return PhraseChange.Context(before: String(text[from..<start]), phrase: String(text[start..<end]), after: String(text[end..<to]))
+    }
+}

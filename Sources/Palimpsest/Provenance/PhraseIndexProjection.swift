@@ -1,0 +1,233 @@
+import Foundation
+import LMDB
+import PalimpsestText
+import TextPacking
+
+/// The built-in phrase index: for every event, the zones of words it can have changed (see
+/// `ChangeZones`), and for every word (case-folded) the events whose zones hold it. "Which events
+/// removed or added phrase P" is then answered from the events listed under P's rarest word, by
+/// counting P in their zones — never by reading old versions. Exact for phrases of up to
+/// `maximumWords` words; longer phrases are answered by a scan of the versions.
+///
+/// Tables:
+/// - `zones`: position → document, version, type and the zones (deflated when large);
+/// - `postings`: word hash‖position → nothing (written sorted when the transaction commits);
+/// - `documents`: doc key‖"v" → version and position last folded; doc key‖"t" → the words of the
+///   latest version (written at commit), for the next event's zones.
+public final class PhraseIndexProjection: Projection, @unchecked Sendable {
+    public init() {}
+    public var name: String { "phrases" }
+    public var version: UInt64 { 1 }
+    public var tableNames: [String] { ["zones", "postings", "documents"] }
+
+    /// The longest phrase, in words, that the index answers exactly.
+    public static let maximumWords = 32
+
+    private let lock = NSLock()
+    private var latest: [Key: Latest] = [:]
+    private var pending: [Database: [(hash: UInt64, position: UInt64, document: [UInt8], version: UInt64)]] = [:]
+    private var useClock: UInt64 = 0
+    static let cachedWordLimit = 4_000_000
+
+    struct Key: Hashable {
+        let table: Database
+        let document: [UInt8]
+    }
+
+    final class Latest {
+        var text: String
+        var version: UInt64
+        var position: UInt64
+        var dirty = false
+        var lastUse: UInt64 = 0
+        init(text: String, version: UInt64, position: UInt64) { (self.text, self.version, self.position) = (text, version, position) }
+    }
+
+    public func apply(_ event: RecordedEvent, text: String?, tables: ProjectionTables, in txn: borrowing WriteTransaction) throws {
+        lock.lock()
+        defer { lock.unlock() }
+        let doc = ProvenanceProjection.documentKey(event.document)
+        let key = Key(table: tables["documents"], document: doc)
+        let stored = try Self.state(doc, tables: tables, in: txn)
+        let entry: Latest
+        if let hit = latest[key], hit.version == (stored?.version ?? 0), hit.position == (stored?.position ?? 0) {
+            entry = hit
+        } else {
+            let text = try txn.withValue(tables["documents"], key: doc + [UInt8(ascii: "t")]) { raw in
+                try Self.inflate(raw)
+            } ?? []
+            entry = Latest(text: String(decoding: text, as: UTF8.self), version: stored?.version ?? 0, position: stored?.position ?? 0)
+            latest[key] = entry
+        }
+        useClock += 1
+        entry.lastUse = useClock
+
+        // A retraction removes everything the document said; a restoration after it adds it back.
+        let newText = event.type == .retracted ? "" : (text ?? "")
+        let zones = ChangeZones.zones(old: entry.text, new: newText, context: Self.maximumWords - 1)
+        var w = RecordWriter(capacity: 256)
+        w.string(event.document)
+        w.varint(event.version)
+        w.string(event.type.rawValue)
+        var body = RecordWriter(capacity: 256)
+        body.varint(UInt64(zones.count))
+        var words = Set<UInt64>()
+        for zone in zones {
+            for side in [zone.old, zone.new] {
+                body.varint(UInt64(side.count))
+                for word in side {
+                    body.string(word)
+                    words.insert(Self.wordHash(word))
+                }
+            }
+        }
+        if body.bytes.count > 512 {
+            w.byte(1)
+            w.varint(UInt64(body.bytes.count))
+            w.raw(Deflate.compress(body.bytes, level: 1))
+        } else {
+            w.byte(0)
+            w.raw(body.bytes)
+        }
+        try txn.put(tables["zones"], key: BigEndianKey.encode(event.position), value: w.bytes, options: .append)
+        pending[tables["postings"], default: []].append(contentsOf: words.map { ($0, event.position, doc, event.version) })
+
+        entry.text = newText
+        entry.version = event.version
+        entry.position = event.position
+        entry.dirty = true
+        var s = RecordWriter()
+        s.varint(event.version)
+        s.varint(event.position)
+        try txn.put(tables["documents"], key: doc + [UInt8(ascii: "v")], value: s.bytes)
+        try evictIfNeeded(keeping: key, tables: tables, in: txn)
+    }
+
+    public func willCommit(tables: ProjectionTables, in txn: borrowing WriteTransaction) throws {
+        lock.lock()
+        defer { lock.unlock() }
+        let postings = tables["postings"]
+        if var entries = pending.removeValue(forKey: postings) {
+            // Entries left by a transaction that failed are dropped: their position holds another
+            // event now, or nothing.
+            var valid: [UInt64: Bool] = [:]
+            entries.sort { ($0.hash, $0.position) < ($1.hash, $1.position) }
+            for e in entries {
+                let ok = try valid[e.position] ?? {
+                    let zone = try Self.zoneHeader(at: e.position, tables: tables, in: txn)
+                    let result = zone.map { ProvenanceProjection.documentKey($0.document) == e.document && $0.version == e.version } ?? false
+                    valid[e.position] = result
+                    return result
+                }()
+                if ok { try txn.put(postings, key: BigEndianKey.encode(e.hash) + BigEndianKey.encode(e.position), value: []) }
+            }
+        }
+        let table = tables["documents"]
+        for (key, entry) in latest where key.table == table && entry.dirty {
+            try flush(key.document, entry, tables: tables, in: txn)
+        }
+    }
+
+    private func flush(_ doc: [UInt8], _ entry: Latest, tables: ProjectionTables, in txn: borrowing WriteTransaction) throws {
+        let stored = try Self.state(doc, tables: tables, in: txn)
+        guard stored?.version == entry.version, stored?.position == entry.position else {
+            latest[Key(table: tables["documents"], document: doc)] = nil
+            return
+        }
+        let bytes = Array(entry.text.utf8)
+        var w = RecordWriter(capacity: bytes.count / 3 + 16)
+        w.varint(UInt64(bytes.count))
+        w.raw(Deflate.compress(bytes, level: 1))
+        try txn.put(tables["documents"], key: doc + [UInt8(ascii: "t")], value: w.bytes)
+        entry.dirty = false
+    }
+
+    private func evictIfNeeded(keeping current: Key, tables: ProjectionTables, in txn: borrowing WriteTransaction) throws {
+        var total = latest.values.reduce(0) { $0 + $1.text.utf8.count / 6 }
+        guard total > Self.cachedWordLimit else { return }
+        for (key, entry) in latest.sorted(by: { $0.value.lastUse < $1.value.lastUse }) where key != current {
+            if key.table == current.table { if entry.dirty { try flush(key.document, entry, tables: tables, in: txn) } } else if entry.dirty { continue }
+            latest[key] = nil
+            total -= entry.text.utf8.count / 6
+            if total <= Self.cachedWordLimit { break }
+        }
+    }
+
+    // MARK: Records
+
+    static func wordHash(_ word: some StringProtocol) -> UInt64 {
+        var h = StableHash()
+        h.add(word.lowercased())
+        return h.value
+    }
+
+    struct State { var version: UInt64; var position: UInt64 }
+
+    static func state<T: Transaction & ~Copyable>(_ doc: [UInt8], tables: ProjectionTables, in txn: borrowing T) throws -> State? {
+        try txn.withValue(tables["documents"], key: doc + [UInt8(ascii: "v")]) { raw in
+            var r = RecordReader(raw)
+            do { return State(version: try r.varint(), position: try r.varint()) } catch { throw damaged("documents") }
+        }
+    }
+
+    static func inflate(_ raw: UnsafeRawBufferPointer) throws -> [UInt8] {
+        var r = RecordReader(raw)
+        do {
+            let size = Int(try r.varint())
+            return try Deflate.decompress(UnsafeRawBufferPointer(rebasing: raw[r.p...]), size: size)
+        } catch { throw damaged("documents") }
+    }
+
+    static func damaged(_ table: String) -> LedgerError {
+        LedgerError(.integrity, "a record of the phrase index's \(table) table is damaged; `palimpsest replay --rebuild phrases` rebuilds it")
+    }
+
+    /// One event's entry in the index.
+    struct ZoneRecord {
+        var document: String
+        var version: UInt64
+        var type: EventType
+        var zones: [ChangeZone]
+    }
+
+    static func zoneHeader<T: Transaction & ~Copyable>(at position: UInt64, tables: ProjectionTables, in txn: borrowing T) throws -> (document: String, version: UInt64)? {
+        try txn.withValue(tables["zones"], key: BigEndianKey.encode(position)) { raw in
+            var r = RecordReader(raw)
+            do { return (try r.string(), try r.varint()) } catch { throw damaged("zones") }
+        }
+    }
+
+    static func zoneRecord<T: Transaction & ~Copyable>(at position: UInt64, tables: ProjectionTables, in txn: borrowing T) throws -> ZoneRecord? {
+        try txn.withValue(tables["zones"], key: BigEndianKey.encode(position)) { raw in
+            do {
+                var r = RecordReader(raw)
+                let document = try r.string()
+                let version = try r.varint()
+                guard let type = EventType(rawValue: try r.string()) else { throw damaged("zones") }
+                let packed = try r.byte()
+                let body: [UInt8]
+                if packed == 1 {
+                    let size = Int(try r.varint())
+                    body = try Deflate.decompress(UnsafeRawBufferPointer(rebasing: raw[r.p...]), size: size)
+                } else {
+                    body = Array(UnsafeRawBufferPointer(rebasing: raw[r.p...]))
+                }
+                let zones = try body.withUnsafeBytes { b throws(RecordReader.Damaged) -> [ChangeZone] in
+                    var z = RecordReader(b)
+                    var zones: [ChangeZone] = []
+                    for _ in 0..<min(try z.varint(), UInt64(b.count)) {
+                        var sides: [[String]] = []
+                        for _ in 0..<2 {
+                            var side: [String] = []
+                            for _ in 0..<min(try z.varint(), UInt64(b.count)) { side.append(try z.string()) }
+                            sides.append(side)
+                        }
+                        zones.append(ChangeZone(old: sides[0], new: sides[1]))
+                    }
+                    return zones
+                }
+                return ZoneRecord(document: document, version: version, type: type, zones: zones)
+            } catch let error as LedgerError { throw error } catch { throw damaged("zones") }
+        }
+    }
+}

@@ -1,0 +1,324 @@
+import Foundation
+import LMDB
+import PalimpsestText
+import TextPacking
+
+/// The built-in provenance projection: for every document, every token it ever held, the event that
+/// wrote it, and the events that removed it and put it back; and for every version, which tokens it
+/// holds. `blame` reads it without replaying history.
+///
+/// Tables (a document is named by the first 8 bytes of the SHA-256 of its ID):
+/// - `documents`: doc → the version and log position last folded;
+/// - `tokens`: doc‖token → origin, removals, restorations (written when a transaction commits, not
+///   event by event: a blanked page and its revert touch every token);
+/// - `history`: doc‖kind‖hash‖ordinal → every paragraph ("p") and sentence ("s") the document ever had;
+/// - `versions`: doc‖version → the structure of that version (paragraphs, sentences, token IDs),
+///   stored as a delta against the previous version with a full copy every 32 versions.
+///
+/// The engines (`ProvenanceEngine`) stay in memory between events; a cached engine is trusted only if
+/// the `documents` table agrees with it, and is otherwise reloaded from the tables.
+public final class ProvenanceProjection: Projection, @unchecked Sendable {
+    public init() {}
+    public var name: String { "provenance" }
+    public var version: UInt64 { 1 }
+    public var tableNames: [String] { ["documents", "tokens", "history", "versions"] }
+
+    /// Engines by (documents table, document key); guarded by `lock` (folds run on the writer queue,
+    /// but `Sendable` asks for it).
+    private let lock = NSLock()
+    private var engines: [EngineKey: CachedEngine] = [:]
+    private var useClock: UInt64 = 0
+    /// Tokens held by cached engines above which the least recently used are dropped.
+    static let cachedTokenLimit = 6_000_000
+    static let fullCopyInterval: UInt64 = 32
+
+    struct EngineKey: Hashable {
+        let table: Database
+        let document: [UInt8]
+    }
+
+    final class CachedEngine {
+        var engine: ProvenanceEngine
+        var version: UInt64
+        var position: UInt64
+        var lastUse: UInt64 = 0
+        /// Tokens whose record must be written at commit.
+        var dirty: Set<Int32> = []
+        init(engine: ProvenanceEngine, version: UInt64, position: UInt64) { (self.engine, self.version, self.position) = (engine, version, position) }
+    }
+
+    public func apply(_ event: RecordedEvent, text: String?, tables: ProjectionTables, in txn: borrowing WriteTransaction) throws {
+        lock.lock()
+        defer { lock.unlock() }
+        let doc = Self.documentKey(event.document)
+        let key = EngineKey(table: tables["documents"], document: doc)
+        let stored = try Self.documentRecord(doc, tables: tables, in: txn)
+        let cached: CachedEngine
+        if let hit = engines[key], hit.version == (stored?.version ?? 0), hit.position == (stored?.position ?? 0) {
+            cached = hit
+        } else {
+            cached = try Self.load(doc, record: stored, tables: tables, in: txn)
+            engines[key] = cached
+        }
+        useClock += 1
+        cached.lastUse = useClock
+
+        let change = cached.engine.apply(text: event.type == .retracted ? nil : (text ?? ""), event: event.position)
+        for id in change.created { cached.dirty.insert(id) }
+        for id in change.removed { cached.dirty.insert(id) }
+        for id in change.restored { cached.dirty.insert(id) }
+        try writeHistory(doc, change, engine: cached.engine, tables: tables, in: txn)
+        try writeStructure(doc, version: event.version, engine: cached.engine, tables: tables, in: txn)
+        cached.version = event.version
+        cached.position = event.position
+        var w = RecordWriter()
+        w.varint(event.version)
+        w.varint(event.position)
+        try txn.put(tables["documents"], key: doc, value: w.bytes)
+        try evictIfNeeded(keeping: key, tables: tables, in: txn)
+    }
+
+    public func willCommit(tables: ProjectionTables, in txn: borrowing WriteTransaction) throws {
+        lock.lock()
+        defer { lock.unlock() }
+        let table = tables["documents"]
+        for (key, cached) in engines where key.table == table && !cached.dirty.isEmpty {
+            try flush(key.document, cached, tables: tables, in: txn)
+        }
+    }
+
+    /// Writes an engine's changed token records, if the tables still agree with it (a failed
+    /// transaction may have left it ahead of them: then it is dropped and reloaded when next needed).
+    private func flush(_ doc: [UInt8], _ cached: CachedEngine, tables: ProjectionTables, in txn: borrowing WriteTransaction) throws {
+        let stored = try Self.documentRecord(doc, tables: tables, in: txn)
+        guard stored?.version == cached.version, stored?.position == cached.position else {
+            engines[EngineKey(table: tables["documents"], document: doc)] = nil
+            return
+        }
+        let db = tables["tokens"]
+        for id in cached.dirty.sorted() {
+            try txn.put(db, key: Self.tokenKey(doc, id), value: Self.encode(cached.engine.tokens[Int(id)]))
+        }
+        cached.dirty.removeAll(keepingCapacity: false)
+    }
+
+    private func evictIfNeeded(keeping current: EngineKey, tables: ProjectionTables, in txn: borrowing WriteTransaction) throws {
+        var total = engines.values.reduce(0) { $0 + $1.engine.tokens.count }
+        guard total > Self.cachedTokenLimit else { return }
+        for (key, cached) in engines.sorted(by: { $0.value.lastUse < $1.value.lastUse }) where key != current {
+            if key.table == current.table { try flush(key.document, cached, tables: tables, in: txn) } else if !cached.dirty.isEmpty { continue }
+            engines[key] = nil
+            total -= cached.engine.tokens.count
+            if total <= Self.cachedTokenLimit { break }
+        }
+    }
+
+    // MARK: Records
+
+    static func documentKey(_ document: String) -> [UInt8] { Array(Digest.sha256(document).bytes.prefix(8)) }
+    static func u32(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 16 & 0xff), UInt8(v >> 8 & 0xff), UInt8(v & 0xff)] }
+    static func tokenKey(_ doc: [UInt8], _ id: Int32) -> [UInt8] { doc + u32(UInt32(bitPattern: id)) }
+
+    struct DocumentRecord { var version: UInt64; var position: UInt64 }
+
+    static func documentRecord<T: Transaction & ~Copyable>(_ doc: [UInt8], tables: ProjectionTables, in txn: borrowing T) throws -> DocumentRecord? {
+        try txn.withValue(tables["documents"], key: doc) { raw in
+            var r = RecordReader(raw)
+            do { return DocumentRecord(version: try r.varint(), position: try r.varint()) } catch { throw damaged("documents") }
+        }
+    }
+
+    static func damaged(_ table: String) -> LedgerError {
+        LedgerError(.integrity, "a record of the provenance projection's \(table) table is damaged; `palimpsest replay --rebuild provenance` rebuilds it")
+    }
+
+    static func encode(_ token: ProvenanceToken) -> [UInt8] {
+        var w = RecordWriter(capacity: 16 + token.value.utf8.count + 4 * (token.removedBy.count + token.restoredBy.count))
+        w.varint(token.origin)
+        w.string(token.value)
+        w.varint(UInt64(token.removedBy.count))
+        for p in token.removedBy { w.varint(p) }
+        w.varint(UInt64(token.restoredBy.count))
+        for p in token.restoredBy { w.varint(p) }
+        return w.bytes
+    }
+
+    static func decodeToken(_ raw: UnsafeRawBufferPointer) throws -> ProvenanceToken {
+        var r = RecordReader(raw)
+        do {
+            let origin = try r.varint()
+            let value = try r.string()
+            var removed: [UInt64] = []
+            for _ in 0..<min(try r.varint(), UInt64(raw.count)) { removed.append(try r.varint()) }
+            var restored: [UInt64] = []
+            for _ in 0..<min(try r.varint(), UInt64(raw.count)) { restored.append(try r.varint()) }
+            return ProvenanceToken(value: value, origin: origin, removedBy: removed, restoredBy: restored)
+        } catch { throw damaged("tokens") }
+    }
+
+    static func encode(_ sentence: ProvenanceEngine.Sentence, into w: inout RecordWriter) {
+        w.raw(BigEndianKey.encode(sentence.hash))
+        w.varint(UInt64(sentence.tokens.count))
+        var last: Int64 = 0
+        for id in sentence.tokens {
+            w.signed(Int64(id) - last)
+            last = Int64(id)
+        }
+    }
+
+    static func decodeSentence(_ r: inout RecordReader) throws(RecordReader.Damaged) -> ProvenanceEngine.Sentence {
+        let hash = BigEndianKey.decode(try r.raw(8))
+        let count = try r.varint()
+        guard count <= UInt64(r.bytes.count) else { throw RecordReader.Damaged() }
+        var ids: [Int32] = []
+        ids.reserveCapacity(Int(count))
+        var last: Int64 = 0
+        for _ in 0..<count {
+            last += try r.signed()
+            guard let id = Int32(exactly: last) else { throw RecordReader.Damaged() }
+            ids.append(id)
+        }
+        return ProvenanceEngine.Sentence(hash: hash, tokens: ids)
+    }
+
+    static func encode(_ paragraph: ProvenanceEngine.Paragraph, into w: inout RecordWriter) {
+        w.raw(BigEndianKey.encode(paragraph.hash))
+        w.varint(UInt64(paragraph.sentences.count))
+        for s in paragraph.sentences { encode(s, into: &w) }
+    }
+
+    static func decodeParagraph(_ r: inout RecordReader) throws(RecordReader.Damaged) -> ProvenanceEngine.Paragraph {
+        let hash = BigEndianKey.decode(try r.raw(8))
+        let count = try r.varint()
+        guard count <= UInt64(r.bytes.count) else { throw RecordReader.Damaged() }
+        var sentences: [ProvenanceEngine.Sentence] = []
+        for _ in 0..<count { sentences.append(try decodeSentence(&r)) }
+        return ProvenanceEngine.Paragraph(hash: hash, sentences: sentences)
+    }
+
+    static func encodeStructure(_ paragraphs: [ProvenanceEngine.Paragraph]) -> [UInt8] {
+        var w = RecordWriter(capacity: 1024)
+        w.varint(UInt64(paragraphs.count))
+        for p in paragraphs { encode(p, into: &w) }
+        return w.bytes
+    }
+
+    static func decodeStructure(_ bytes: [UInt8]) throws -> [ProvenanceEngine.Paragraph] {
+        try bytes.withUnsafeBytes { raw in
+            var r = RecordReader(raw)
+            do {
+                let count = try r.varint()
+                guard count <= UInt64(raw.count) else { throw damaged("versions") }
+                var result: [ProvenanceEngine.Paragraph] = []
+                for _ in 0..<count { result.append(try decodeParagraph(&r)) }
+                return result
+            } catch { throw damaged("versions") }
+        }
+    }
+
+    // MARK: Writing
+
+    private func writeHistory(_ doc: [UInt8], _ change: ProvenanceEngine.Change, engine: ProvenanceEngine, tables: ProjectionTables, in txn: borrowing WriteTransaction) throws {
+        let db = tables["history"]
+        // The ordinal is the unit's place in its hash's list, which the engine has already extended.
+        func write(_ kind: Character, hash: UInt64, ordinal: Int, _ encode: (inout RecordWriter) -> Void) throws {
+            var w = RecordWriter()
+            encode(&w)
+            try txn.put(db, key: doc + [kind.asciiValue!] + BigEndianKey.encode(hash) + Self.u32(UInt32(ordinal)), value: w.bytes)
+        }
+        var paragraphOrdinals: [UInt64: Int] = [:], sentenceOrdinals: [UInt64: Int] = [:]
+        for p in change.newParagraphs { paragraphOrdinals[p.hash, default: engine.paragraphHistory[p.hash]?.count ?? 0] -= 1 }
+        for s in change.newSentences { sentenceOrdinals[s.hash, default: engine.sentenceHistory[s.hash]?.count ?? 0] -= 1 }
+        for p in change.newParagraphs {
+            let ordinal = paragraphOrdinals[p.hash]!
+            paragraphOrdinals[p.hash] = ordinal + 1
+            try write("p", hash: p.hash, ordinal: ordinal) { Self.encode(p, into: &$0) }
+        }
+        for s in change.newSentences {
+            let ordinal = sentenceOrdinals[s.hash]!
+            sentenceOrdinals[s.hash] = ordinal + 1
+            try write("s", hash: s.hash, ordinal: ordinal) { Self.encode(s, into: &$0) }
+        }
+    }
+
+    private func writeStructure(_ doc: [UInt8], version: UInt64, engine: ProvenanceEngine, tables: ProjectionTables, in txn: borrowing WriteTransaction) throws {
+        let structure = Self.encodeStructure(engine.current)
+        var w = RecordWriter(capacity: structure.count / 8 + 16)
+        if version % Self.fullCopyInterval == 1 || version == 1 {
+            w.byte(0)
+            w.varint(UInt64(structure.count))
+            w.raw(Deflate.compress(structure, level: 1))
+        } else {
+            let base = try Self.structureBytes(doc, version: version - 1, tables: tables, in: txn)
+            w.byte(1)
+            w.varint(UInt64(structure.count))
+            w.raw(Delta.encode(base: base, target: structure))
+        }
+        try txn.put(tables["versions"], key: doc + BigEndianKey.encode(version), value: w.bytes)
+    }
+
+    // MARK: Reading
+
+    /// The encoded structure of a version: the last full copy at or before it, then deltas forward.
+    static func structureBytes<T: Transaction & ~Copyable>(_ doc: [UInt8], version: UInt64, tables: ProjectionTables, in txn: borrowing T) throws -> [UInt8] {
+        let db = tables["versions"]
+        var chain: [[UInt8]] = []
+        var v = version
+        while true {
+            guard let record = try txn.get(db, key: doc + BigEndianKey.encode(v)), let format = record.first else { throw damaged("versions") }
+            chain.append(record)
+            if format == 0 { break }
+            guard format == 1, v > 1 else { throw damaged("versions") }
+            v -= 1
+        }
+        var bytes: [UInt8] = []
+        for record in chain.reversed() {
+            do {
+                try record.withUnsafeBytes { raw in
+                    var r = RecordReader(UnsafeRawBufferPointer(rebasing: raw[1...]))
+                    let size = Int(try r.varint())
+                    let payload = UnsafeRawBufferPointer(rebasing: raw[(1 + r.p)...])
+                    bytes = record[0] == 0 ? try Deflate.decompress(payload, size: size) : try Delta.apply(payload, to: bytes, size: size)
+                }
+            } catch { throw damaged("versions") }
+        }
+        return bytes
+    }
+
+    /// An engine rebuilt from the tables (empty when the document has no record yet).
+    static func load<T: Transaction & ~Copyable>(_ doc: [UInt8], record: DocumentRecord?, tables: ProjectionTables, in txn: borrowing T) throws -> CachedEngine {
+        guard let record else { return CachedEngine(engine: ProvenanceEngine(), version: 0, position: 0) }
+        var tokens: [ProvenanceToken] = []
+        var failed = false
+        try txn.scan(tables["tokens"], from: doc) { k, v in
+            guard k.starts(with: doc) else { return false }
+            guard let token = try? decodeToken(v), k.count == 12, k[8...].reduce(0, { $0 << 8 | Int($1) }) == tokens.count else {
+                failed = true
+                return false
+            }
+            tokens.append(token)
+            return true
+        }
+        if failed { throw damaged("tokens") }
+        var paragraphs: [UInt64: [ProvenanceEngine.Paragraph]] = [:], sentences: [UInt64: [ProvenanceEngine.Sentence]] = [:]
+        try txn.scan(tables["history"], from: doc) { k, v in
+            guard k.starts(with: doc), k.count == 21 else { return false }
+            var r = RecordReader(v)
+            do {
+                if k[8] == UInt8(ascii: "p") {
+                    let p = try decodeParagraph(&r)
+                    paragraphs[p.hash, default: []].append(p)
+                } else {
+                    let s = try decodeSentence(&r)
+                    sentences[s.hash, default: []].append(s)
+                }
+            } catch { failed = true; return false }
+            return true
+        }
+        if failed { throw damaged("history") }
+        let current = try decodeStructure(structureBytes(doc, version: record.version, tables: tables, in: txn))
+        for p in current { for s in p.sentences { for id in s.tokens where Int(id) >= tokens.count { throw damaged("tokens") } } }
+        let engine = ProvenanceEngine(tokens: tokens, current: current, paragraphHistory: paragraphs, sentenceHistory: sentences)
+        return CachedEngine(engine: engine, version: record.version, position: record.position)
+    }
+}

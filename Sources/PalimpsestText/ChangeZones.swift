@@ -1,0 +1,111 @@
+/// The parts of two versions of a text that a change can have affected, for a phrase index: each
+/// zone is a run of changed words plus `context` unchanged words on each side, in the old and the new
+/// version. A phrase of at most `context + 1` words occurs in the old and new texts the same number of
+/// times outside the zones, so its change in count is the sum over zones of (count in new − count in
+/// old) — the index never has to read whole versions again.
+public struct ChangeZone: Sendable, Equatable {
+    public var old: [String]
+    public var new: [String]
+    public init(old: [String], new: [String]) { (self.old, self.new) = (old, new) }
+}
+
+public enum ChangeZones {
+    /// Zones between two texts. Only the bytes around the change are tokenised: the common prefix and
+    /// suffix are skipped, keeping a margin that is widened until it holds `context` words.
+    public static func zones(old: String, new: String, context: Int) -> [ChangeZone] {
+        var old = old, new = new
+        return old.withUTF8 { a in new.withUTF8 { b in zones(a, b, context: context) } }
+    }
+
+    /// Above this many edits between the changed middles, one hunk covers the whole middle: the zones
+    /// are then wider than needed (more candidates at query time), never wrong.
+    static let maxEdits = 400
+
+    static func zones(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>, context: Int) -> [ChangeZone] {
+        var prefix = 0
+        let limit = min(a.count, b.count)
+        while prefix < limit, a[prefix] == b[prefix] { prefix += 1 }
+        if prefix == a.count, prefix == b.count { return [] }
+        var suffix = 0
+        while suffix < limit - prefix, a[a.count - 1 - suffix] == b[b.count - 1 - suffix] { suffix += 1 }
+
+        var margin = 64 * (context + 1)
+        while true {
+            // Window edges at token boundaries: just after a whitespace byte on the left, just before
+            // one on the right (whitespace always separates tokens).
+            let start = leftBoundary(a, from: max(0, prefix - margin))
+            let endA = rightBoundary(a, from: min(a.count, a.count - suffix + margin))
+            let endB = rightBoundary(b, from: min(b.count, b.count - suffix + margin))
+            let wordsA = words(UnsafeBufferPointer(rebasing: a[start..<endA])), wordsB = words(UnsafeBufferPointer(rebasing: b[start..<endB]))
+            let ops = TokenDiff.diff(wordsA, wordsB, maxEdits: maxEdits)
+            // Hunks in word indexes of each side.
+            var hunks: [(Range<Int>, Range<Int>)] = []
+            var i = 0, j = 0
+            for op in ops {
+                switch op {
+                case .equal(let x, let y): i = x.upperBound; j = y.upperBound
+                case .delete(let x):
+                    if let last = hunks.last, last.0.upperBound == x.lowerBound, last.1.upperBound == j { hunks[hunks.count - 1].0 = last.0.lowerBound..<x.upperBound } else { hunks.append((x, j..<j)) }
+                    i = x.upperBound
+                case .insert(let y):
+                    if let last = hunks.last, last.0.upperBound == i, last.1.upperBound == y.lowerBound { hunks[hunks.count - 1].1 = last.1.lowerBound..<y.upperBound } else { hunks.append((i..<i, y)) }
+                    j = y.upperBound
+                }
+            }
+            if hunks.isEmpty { return [] }  // only whitespace changed
+            let leftOK = start == 0 || hunks[0].0.lowerBound >= context
+            let rightOK = (endA == a.count || wordsA.count - hunks[hunks.count - 1].0.upperBound >= context)
+                && (endB == b.count || wordsB.count - hunks[hunks.count - 1].1.upperBound >= context)
+            if !(leftOK && rightOK) {
+                margin *= 4
+                continue
+            }
+            var zones: [ChangeZone] = []
+            var current: (Range<Int>, Range<Int>)? = nil
+            func close() {
+                guard let c = current else { return }
+                zones.append(ChangeZone(old: Array(wordsA[c.0]), new: Array(wordsB[c.1])))
+            }
+            for (x, y) in hunks {
+                let zx = max(0, x.lowerBound - context)..<min(wordsA.count, x.upperBound + context)
+                let zy = max(0, y.lowerBound - context)..<min(wordsB.count, y.upperBound + context)
+                if let c = current, zx.lowerBound <= c.0.upperBound {
+                    current = (c.0.lowerBound..<zx.upperBound, c.1.lowerBound..<zy.upperBound)
+                } else {
+                    close()
+                    current = (zx, zy)
+                }
+            }
+            close()
+            return zones
+        }
+    }
+
+    /// Every word of a text as one zone (a publication, or a retraction seen from the other side).
+    public static func whole(_ text: String) -> [String] {
+        Tokenizer.tokens(of: text).compactMap { $0.kind == .whitespace ? nil : String($0.text) }
+    }
+
+    static func words(_ bytes: UnsafeBufferPointer<UInt8>) -> [String] {
+        let text = String(decoding: bytes, as: UTF8.self)
+        return Tokenizer.tokens(of: text).compactMap { $0.kind == .whitespace ? nil : String($0.text) }
+    }
+
+    static func isSpace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 || byte == 0x0B || byte == 0x0C
+    }
+
+    /// The nearest position at or before `index` that starts a token after whitespace (or 0).
+    static func leftBoundary(_ bytes: UnsafeBufferPointer<UInt8>, from index: Int) -> Int {
+        var i = index
+        while i > 0, !isSpace(bytes[i - 1]) { i -= 1 }
+        return i
+    }
+
+    /// The nearest position at or after `index` that is followed by whitespace (or the end).
+    static func rightBoundary(_ bytes: UnsafeBufferPointer<UInt8>, from index: Int) -> Int {
+        var i = index
+        while i < bytes.count, !isSpace(bytes[i]) { i += 1 }
+        return i
+    }
+}

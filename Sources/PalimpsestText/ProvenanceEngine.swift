@@ -1,0 +1,249 @@
+/// One token ever present in a document: its folded text, the event that first wrote it, and the
+/// events that removed it and put it back, in order. Events are named by the caller (the ledger
+/// uses log positions).
+public struct ProvenanceToken: Sendable, Equatable {
+    /// The token's text, lower-cased (provenance compares case-insensitively, as WikiWho does: a
+    /// word whose case was changed keeps its author).
+    public var value: String
+    public var origin: UInt64
+    public var removedBy: [UInt64]
+    public var restoredBy: [UInt64]
+
+    public init(value: String, origin: UInt64, removedBy: [UInt64] = [], restoredBy: [UInt64] = []) {
+        (self.value, self.origin, self.removedBy, self.restoredBy) = (value, origin, removedBy, restoredBy)
+    }
+}
+
+/// Word-level provenance of one document, folded version by version: the approach of WikiWho
+/// (Flöck & Acosta, WWW 2014).
+///
+/// Each new version is matched against the previous one from the largest unit down: paragraphs by
+/// hash (first among the previous version's, then among every paragraph the document ever had),
+/// then the sentences of unmatched paragraphs the same way, then a token diff of what is left. A
+/// unit matched anywhere keeps its tokens' identities, so a moved paragraph keeps its author and a
+/// paragraph deleted and later put back (a revert of vandalism) is restored rather than rewritten.
+/// Only non-whitespace tokens are tracked.
+public struct ProvenanceEngine: Sendable {
+    public struct Sentence: Sendable, Equatable {
+        public var hash: UInt64
+        public var tokens: [Int32]
+        public init(hash: UInt64, tokens: [Int32]) { (self.hash, self.tokens) = (hash, tokens) }
+    }
+
+    public struct Paragraph: Sendable, Equatable {
+        public var hash: UInt64
+        public var sentences: [Sentence]
+        public init(hash: UInt64, sentences: [Sentence]) { (self.hash, self.sentences) = (hash, sentences) }
+        public var tokenCount: Int { sentences.reduce(0) { $0 + $1.tokens.count } }
+    }
+
+    /// What one version changed, for whoever persists the engine.
+    public struct Change: Sendable, Equatable {
+        /// Identities of the tokens this version created.
+        public var created: Range<Int32>
+        /// Tokens of the previous version that this one removed.
+        public var removed: [Int32]
+        /// Tokens absent from the previous version that this one put back.
+        public var restored: [Int32]
+        /// Units first seen in this version (appended to the history).
+        public var newParagraphs: [Paragraph]
+        public var newSentences: [Sentence]
+    }
+
+    public private(set) var tokens: [ProvenanceToken]
+    /// The structure of the latest version.
+    public private(set) var current: [Paragraph]
+    public private(set) var paragraphHistory: [UInt64: [Paragraph]]
+    public private(set) var sentenceHistory: [UInt64: [Sentence]]
+
+    /// Marks for "used in the version being matched" and "present in the previous version".
+    private var used: [UInt32] = []
+    private var previous: [UInt32] = []
+    private var generation: UInt32 = 0
+
+    public init() {
+        self.init(tokens: [], current: [], paragraphHistory: [:], sentenceHistory: [:])
+    }
+
+    /// An engine restored from persisted state.
+    public init(tokens: [ProvenanceToken], current: [Paragraph], paragraphHistory: [UInt64: [Paragraph]], sentenceHistory: [UInt64: [Sentence]]) {
+        (self.tokens, self.current, self.paragraphHistory, self.sentenceHistory) = (tokens, current, paragraphHistory, sentenceHistory)
+    }
+
+    /// The token identities of the latest version, in order.
+    public var currentTokenIDs: [Int32] { current.flatMap { $0.sentences.flatMap(\.tokens) } }
+
+    /// Folds the next version: `text` nil means the document was withdrawn (everything it said is
+    /// removed; a later version can restore it).
+    @discardableResult
+    public mutating func apply(text: String?, event: UInt64) -> Change {
+        let firstNew = Int32(tokens.count)
+        let previousIDs = currentTokenIDs
+        generation &+= 1
+        if generation == 0 {  // wrapped: clear the marks once every 2³² versions
+            used = Array(repeating: 0, count: used.count); previous = used; generation = 1
+        }
+        grow(to: tokens.count)
+        for id in previousIDs { previous[Int(id)] = generation }
+
+        var newParagraphs: [Paragraph] = [], newSentences: [Sentence] = []
+        var next: [Paragraph] = []
+        if let text {
+            next = match(text, event: event, newParagraphs: &newParagraphs, newSentences: &newSentences)
+        }
+
+        var removed: [Int32] = []
+        for id in previousIDs where used[Int(id)] != generation {
+            tokens[Int(id)].removedBy.append(event)
+            removed.append(id)
+        }
+        var restored: [Int32] = []
+        for paragraph in next {
+            for sentence in paragraph.sentences {
+                for id in sentence.tokens where id < firstNew && previous[Int(id)] != generation {
+                    tokens[Int(id)].restoredBy.append(event)
+                    restored.append(id)
+                }
+            }
+        }
+        for p in newParagraphs { paragraphHistory[p.hash, default: []].append(p) }
+        for s in newSentences { sentenceHistory[s.hash, default: []].append(s) }
+        current = next
+        return Change(created: firstNew..<Int32(tokens.count), removed: removed, restored: restored, newParagraphs: newParagraphs, newSentences: newSentences)
+    }
+
+    private mutating func grow(to count: Int) {
+        if used.count < count {
+            used.append(contentsOf: repeatElement(0, count: count - used.count + 1024))
+            previous.append(contentsOf: repeatElement(0, count: used.count - previous.count))
+        }
+    }
+
+    private func isFree(_ tokens: [Int32]) -> Bool {
+        for id in tokens where used[Int(id)] == generation { return false }
+        return true
+    }
+
+    private mutating func markUsed(_ ids: [Int32]) {
+        for id in ids { used[Int(id)] = generation }
+    }
+
+    private mutating func match(_ text: String, event: UInt64, newParagraphs: inout [Paragraph], newSentences: inout [Sentence]) -> [Paragraph] {
+        let previousParagraphs = current
+        var previousByHash: [UInt64: [Int]] = [:]
+        for (k, p) in previousParagraphs.enumerated() { previousByHash[p.hash, default: []].append(k) }
+        var previousMatched = [Bool](repeating: false, count: previousParagraphs.count)
+
+        // 1. Paragraphs, by hash.
+        enum Slot { case matched(Paragraph), open(Substring, UInt64) }
+        var slots: [Slot] = []
+        for range in Segmenter.paragraphs(of: text) {
+            let body = text[range]
+            let hash = Segmenter.paragraphHash(body)
+            var found: Paragraph? = nil
+            for k in previousByHash[hash] ?? [] where !previousMatched[k] && isFree(previousParagraphs[k].sentences.flatMap(\.tokens)) {
+                previousMatched[k] = true
+                found = previousParagraphs[k]
+                break
+            }
+            if found == nil {
+                for candidate in paragraphHistory[hash] ?? [] where isFree(candidate.sentences.flatMap(\.tokens)) {
+                    found = candidate
+                    break
+                }
+            }
+            if let found {
+                for s in found.sentences { markUsed(s.tokens) }
+                slots.append(.matched(found))
+            } else {
+                slots.append(.open(body, hash))
+            }
+        }
+
+        // 2. Sentences of the unmatched paragraphs, by hash: first among the previous version's
+        // unmatched paragraphs, then among every sentence the document ever had.
+        var previousSentences: [UInt64: [Sentence]] = [:]
+        var previousOpenSentences: [Sentence] = []
+        for (k, p) in previousParagraphs.enumerated() where !previousMatched[k] {
+            for s in p.sentences {
+                previousSentences[s.hash, default: []].append(s)
+                previousOpenSentences.append(s)
+            }
+        }
+        struct OpenSentence { var paragraph: Int; var sentence: Int; var values: [String] }
+        var built: [[Sentence]] = Array(repeating: [], count: slots.count)
+        var openSentences: [OpenSentence] = []
+        for (slotIndex, slot) in slots.enumerated() {
+            guard case .open(let body, _) = slot else { continue }
+            let bodyTokens = Tokenizer.tokens(of: String(body))
+            for range in Segmenter.sentences(of: bodyTokens) {
+                let values = bodyTokens[range].filter { $0.kind != .whitespace }.map { $0.text.lowercased() }
+                let hash = Segmenter.sentenceHash(values)
+                var found: Sentence? = nil
+                for candidate in previousSentences[hash] ?? [] where isFree(candidate.tokens) {
+                    found = candidate
+                    break
+                }
+                if found == nil {
+                    for candidate in sentenceHistory[hash] ?? [] where isFree(candidate.tokens) {
+                        found = candidate
+                        break
+                    }
+                }
+                if let found {
+                    markUsed(found.tokens)
+                    built[slotIndex].append(found)
+                } else {
+                    openSentences.append(OpenSentence(paragraph: slotIndex, sentence: built[slotIndex].count, values: values))
+                    built[slotIndex].append(Sentence(hash: hash, tokens: []))
+                }
+            }
+        }
+
+        // 3. Tokens of the unmatched sentences: a diff against the previous version's tokens that
+        // nothing has matched yet.
+        if !openSentences.isEmpty {
+            var oldIDs: [Int32] = []
+            for s in previousOpenSentences { for id in s.tokens where used[Int(id)] != generation { oldIDs.append(id) } }
+            let oldValues = oldIDs.map { tokens[Int($0)].value }
+            let newValues = openSentences.flatMap(\.values)
+            var assigned = [Int32](repeating: -1, count: newValues.count)
+            for op in TokenDiff.diff(oldValues, newValues) {
+                if case .equal(let a, let b) = op {
+                    for (i, j) in zip(a, b) { assigned[j] = oldIDs[i] }
+                }
+            }
+            var cursor = 0
+            for open in openSentences {
+                var ids: [Int32] = []
+                ids.reserveCapacity(open.values.count)
+                for value in open.values {
+                    var id = assigned[cursor]
+                    if id < 0 {
+                        id = Int32(tokens.count)
+                        tokens.append(ProvenanceToken(value: value, origin: event))
+                    }
+                    ids.append(id)
+                    cursor += 1
+                }
+                grow(to: tokens.count)
+                markUsed(ids)
+                built[open.paragraph][open.sentence].tokens = ids
+                newSentences.append(built[open.paragraph][open.sentence])
+            }
+        }
+
+        var result: [Paragraph] = []
+        result.reserveCapacity(slots.count)
+        for (slotIndex, slot) in slots.enumerated() {
+            switch slot {
+            case .matched(let p): result.append(p)
+            case .open(_, let hash):
+                let p = Paragraph(hash: hash, sentences: built[slotIndex])
+                newParagraphs.append(p)
+                result.append(p)
+            }
+        }
+        return result
+    }
+}

@@ -1,0 +1,173 @@
+/// Splits a text into paragraphs and a paragraph's tokens into sentences, the units that word-level
+/// provenance matches before it diffs tokens (the approach of WikiWho, Flöck & Acosta, WWW 2014).
+///
+/// Boundaries follow WikiWho's so that both agree on what a unit is: a paragraph ends at a blank
+/// line and wiki or HTML table rows are paragraphs of their own; a sentence ends after ". " (when the
+/// three characters before the dot are not spaces, dots or "="), "; ", "? ", "! ", ": ", a line break
+/// or a tab, and comments, references and URLs are sentences of their own. Every boundary falls between
+/// two tokens, so the tokens of the units, in order, are the tokens of the whole text.
+public enum Segmenter {
+    /// The non-blank paragraphs of `text`, as ranges with whitespace trimmed, in order.
+    public static func paragraphs(of text: String) -> [Range<String.Index>] {
+        var text = text
+        let cuts = text.withUTF8 { paragraphCuts($0) }
+        var result: [Range<String.Index>] = []
+        let base = text.utf8.startIndex
+        for (lo, hi) in cuts {
+            result.append(text.utf8.index(base, offsetBy: lo)..<text.utf8.index(base, offsetBy: hi))
+        }
+        return result
+    }
+
+    /// Paragraphs as trimmed byte ranges.
+    static func paragraphCuts(_ utf8: UnsafeBufferPointer<UInt8>) -> [(Int, Int)] {
+        var cuts: [Int] = [0]
+        var i = 0
+        let n = utf8.count
+        func starts(_ pattern: StaticString, at offset: Int) -> Bool {
+            let count = pattern.utf8CodeUnitCount
+            guard offset + count <= n else { return false }
+            return pattern.withUTF8Buffer { p in
+                for k in 0..<count where utf8[offset + k] != p[k] { return false }
+                return true
+            }
+        }
+        while i < n {
+            switch utf8[i] {
+            case UInt8(ascii: "\n"):
+                // A blank line ("\n", optional carriage returns, "\n").
+                var j = i + 1
+                while j < n, utf8[j] == UInt8(ascii: "\r") { j += 1 }
+                if j < n, utf8[j] == UInt8(ascii: "\n") { cuts.append(i); cuts.append(j + 1); i = j; continue }
+                if j < n, utf8[j] == UInt8(ascii: "|"), starts("|-", at: j), j + 2 < n, utf8[j + 2] == UInt8(ascii: "\n") || utf8[j + 2] == UInt8(ascii: "\r") {
+                    cuts.append(j)
+                }
+            case UInt8(ascii: "{"):
+                if starts("{|", at: i) { cuts.append(i) }
+            case UInt8(ascii: "|"):
+                if starts("|}", at: i) { cuts.append(i + 2) }
+            case UInt8(ascii: "<"):
+                if starts("<table>", at: i) || starts("<tr>", at: i) { cuts.append(i) }
+                if starts("</table>", at: i) { cuts.append(i + 8) }
+                if starts("</tr>", at: i) { cuts.append(i + 5) }
+            default: break
+            }
+            i += 1
+        }
+        cuts.append(n)
+        cuts.sort()
+        var result: [(Int, Int)] = []
+        for k in 0..<(cuts.count - 1) {
+            var lo = cuts[k], hi = cuts[k + 1]
+            while lo < hi, isASCIIWhitespace(utf8[lo]) { lo += 1 }
+            while hi > lo, isASCIIWhitespace(utf8[hi - 1]) { hi -= 1 }
+            guard lo < hi else { continue }
+            result.append((lo, hi))
+        }
+        return result
+    }
+
+    /// The hash that identifies a paragraph: its bytes, ASCII letters folded to lower case (WikiWho
+    /// compares lower-cased text; other letters that differ only in case fall through to the token
+    /// level, which folds them fully).
+    public static func paragraphHash(_ paragraph: Substring) -> UInt64 {
+        var hash = StableHash()
+        for byte in paragraph.utf8 { hash.add(byte >= 65 && byte <= 90 ? byte | 0x20 : byte) }
+        return hash.value
+    }
+
+    /// The sentences of a paragraph's tokens, as ranges of token indexes. Ranges that hold only
+    /// whitespace are left out.
+    public static func sentences(of tokens: [Tokenizer.Token]) -> [Range<Int>] {
+        var result: [Range<Int>] = []
+        var start = 0
+        func cut(after index: Int) {
+            let end = index + 1
+            if end > start {
+                if tokens[start..<end].contains(where: { $0.kind != .whitespace }) { result.append(start..<end) }
+                start = end
+            }
+        }
+        func cut(before index: Int) { if index > start { cut(after: index - 1) } }
+        func text(_ k: Int) -> Substring? { k >= 0 && k < tokens.count ? tokens[k].text : nil }
+        var inURL = false
+        for (k, token) in tokens.enumerated() {
+            let t = token.text
+            if inURL {
+                if token.kind == .whitespace || t == "|" || t == "<" || t == ">" { inURL = false; cut(after: k) }
+                continue
+            }
+            switch token.kind {
+            case .whitespace:
+                if t.contains("\n") || t.contains("\t") { cut(after: k) }
+            case .word:
+                let lower = t.lowercased()
+                if lower.hasPrefix("http"), text(k + 1) == ":", text(k + 2) == "/", text(k + 3) == "/" {
+                    cut(before: k)
+                    inURL = true
+                }
+            case .punctuation:
+                let nextIsSpace = text(k + 1)?.first == " "
+                switch t {
+                case ".":
+                    if nextIsSpace, dotEndsSentence(tokens, at: k) { cut(after: k) }
+                case ";", "?", "!", ":":
+                    if nextIsSpace { cut(after: k) }
+                case "<":
+                    if text(k + 1) == "!", text(k + 2) == "-", text(k + 3) == "-" { cut(before: k) }
+                    if let next = text(k + 1), next.lowercased().hasPrefix("ref") { cut(before: k) }
+                case ">":
+                    if text(k - 1) == "-", text(k - 2) == "-" { cut(after: k) }
+                    if text(k - 1)?.lowercased() == "ref", text(k - 2) == "/" { cut(after: k) }
+                default: break
+                }
+            }
+        }
+        cut(after: tokens.count - 1)
+        return result
+    }
+
+    /// The hash that identifies a sentence: its non-whitespace tokens, folded, joined by one space
+    /// (so a sentence whose spacing alone changed is the same sentence).
+    public static func sentenceHash(_ values: some Sequence<String>) -> UInt64 {
+        var hash = StableHash()
+        var first = true
+        for value in values {
+            if !first { hash.add(0x20) }
+            first = false
+            for byte in value.utf8 { hash.add(byte) }
+        }
+        return hash.value
+    }
+
+    /// WikiWho's rule: the three characters before the dot are neither whitespace, a dot nor "=".
+    static func dotEndsSentence(_ tokens: [Tokenizer.Token], at index: Int) -> Bool {
+        var needed = 3
+        var k = index - 1
+        while needed > 0, k >= 0 {
+            let token = tokens[k]
+            if token.kind == .whitespace { return false }
+            for character in token.text.reversed() {
+                if character == "." || character == "=" || character.isWhitespace { return false }
+                needed -= 1
+                if needed == 0 { break }
+            }
+            k -= 1
+        }
+        return needed == 0
+    }
+
+    static func isASCIIWhitespace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 || byte == 0x0B || byte == 0x0C
+    }
+}
+
+/// FNV-1a, 64 bits: stable across processes and machines, so hashes can be stored.
+public struct StableHash {
+    public private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
+    public init() {}
+    @inline(__always) public mutating func add(_ byte: UInt8) {
+        value = (value ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
+    }
+    public mutating func add(_ string: some StringProtocol) { for byte in string.utf8 { add(byte) } }
+}
