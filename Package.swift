@@ -48,7 +48,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .executableTarget(name: "PalimpsestBench", dependencies: ["Palimpsest", "LMDB"]),
+        .executableTarget(name: "PalimpsestBench", dependencies: ["Palimpsest", "LMDB", "PalimpsestText"]),
         // Fixtures shared by the test targets: temporary ledgers, the corpora, running the CLI.
         .target(name: "PalimpsestTestSupport", dependencies: ["Palimpsest"], path: "Tests/PalimpsestTestSupport"),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),

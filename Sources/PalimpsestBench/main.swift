@@ -5,8 +5,11 @@
 //   PalimpsestBench show DIR DOC READS      text of random versions of DOC through the library
 //   PalimpsestBench size DIR                bytes of the data file in use, and of those, live
 //   PalimpsestBench rebuild DIR             every projection rebuilt; every event's text read in log order
+//   PalimpsestBench engine DIR DOC          the provenance engine alone over every version of DOC (texts read
+//                                           first, not timed); prints the blame of the last version as JSON to stdout
 import Foundation
 import Palimpsest
+import PalimpsestText
 
 func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
@@ -83,6 +86,30 @@ do {
         let replay = now() - start
         print(String(format: "RESULT mode=rebuild events=%llu rebuild_secs=%.4f rebuild_ev_per_s=%.0f replay_secs=%.4f replay_ev_per_s=%.0f replay_MBps=%.1f",
                      events, rebuild, Double(events) / rebuild, replay, Double(events) / replay, Double(bytes) / replay / 1e6))
+    case "engine":
+        let ledger = try Ledger.open(at: args[2])
+        let doc = args[3]
+        guard let events = try ledger.events(of: doc) else { throw LedgerError(.notFound, "no document \(doc)") }
+        var texts: [String?] = []
+        for e in events { texts.append(e.type == .retracted ? nil : try ledger.state(of: doc, asOf: .version(e.version))!.text) }
+        var engine = ProvenanceEngine()
+        let t0 = now()
+        for (e, text) in zip(events, texts) {
+            engine.apply(text: text, event: e.position, explainedMinorEdit: e.metadata["minor"] == "true" && !(e.message ?? "").isEmpty)
+        }
+        let secs = now() - t0
+        FileHandle.standardError.write(Data(String(format: "RESULT mode=engine versions=%d secs=%.3f versions_per_s=%.0f tokens=%d\n", events.count, secs, Double(events.count) / secs, engine.tokens.count).utf8))
+        let source = Dictionary(uniqueKeysWithValues: events.map { ($0.position, $0.source ?? "") })
+        func ref(_ p: UInt64) -> String { "{\"source\":\"\(source[p] ?? "")\"}" }
+        var out = "{\"tokens\":["
+        let pieces = texts.last!.map { t in Tokenizer.tokens(of: t).filter { $0.kind != .whitespace }.map { String($0.text) } } ?? []
+        for (k, id) in engine.currentTokenIDs.enumerated() {
+            let token = engine.tokens[Int(id)]
+            let text = k < pieces.count ? pieces[k] : token.value
+            let escaped = text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            out += (k > 0 ? "," : "") + "{\"text\":\"\(escaped)\",\"origin\":\(ref(token.origin)),\"removedBy\":[\(token.removedBy.map(ref).joined(separator: ","))]}"
+        }
+        print(out + "]}")
     case "size":
         var options = Ledger.Options()
         options.readOnly = true

@@ -48,11 +48,22 @@ public struct ProvenanceEngine: Sendable {
         /// Units first seen in this version (appended to the history).
         public var newParagraphs: [Paragraph]
         public var newSentences: [Sentence]
+        /// Whether the version was taken for vandalism (then nothing was added to the history and the
+        /// next version is matched against the one before it), and the hash of its text.
+        public var vandalism: Bool
+        public var textHash: UInt64
     }
 
     public private(set) var tokens: [ProvenanceToken]
     /// The structure of the latest version.
     public private(set) var current: [Paragraph]
+    /// The structure new versions are matched against: the latest version that was not taken for
+    /// vandalism (WikiWho compares the version after a vandal's with the one before it).
+    public private(set) var effective: [Paragraph]
+    /// Its length in Unicode scalars (the vandalism rule compares lengths).
+    public private(set) var effectiveLength: Int
+    /// Hashes of texts taken for vandalism: the same text again is vandalism again.
+    public private(set) var vandalTexts: Set<UInt64>
     public private(set) var paragraphHistory: [UInt64: [Paragraph]]
     public private(set) var sentenceHistory: [UInt64: [Sentence]]
 
@@ -62,13 +73,22 @@ public struct ProvenanceEngine: Sendable {
     private var generation: UInt32 = 0
 
     public init() {
-        self.init(tokens: [], current: [], paragraphHistory: [:], sentenceHistory: [:])
+        self.init(tokens: [], current: [], effective: [], effectiveLength: 0, vandalTexts: [], paragraphHistory: [:], sentenceHistory: [:])
     }
 
     /// An engine restored from persisted state.
-    public init(tokens: [ProvenanceToken], current: [Paragraph], paragraphHistory: [UInt64: [Paragraph]], sentenceHistory: [UInt64: [Sentence]]) {
-        (self.tokens, self.current, self.paragraphHistory, self.sentenceHistory) = (tokens, current, paragraphHistory, sentenceHistory)
+    public init(
+        tokens: [ProvenanceToken], current: [Paragraph], effective: [Paragraph], effectiveLength: Int, vandalTexts: Set<UInt64>,
+        paragraphHistory: [UInt64: [Paragraph]], sentenceHistory: [UInt64: [Sentence]]
+    ) {
+        (self.tokens, self.current, self.effective, self.effectiveLength) = (tokens, current, effective, effectiveLength)
+        (self.vandalTexts, self.paragraphHistory, self.sentenceHistory) = (vandalTexts, paragraphHistory, sentenceHistory)
     }
+
+    /// WikiWho's vandalism rules: a page of over 1,000 characters cut by 40% or more to under 1,000
+    /// (unless the editor marked the edit minor and explained it), and new text whose words repeat
+    /// more than 20 times on average (copy-paste floods).
+    static let shrinkFromLength = 1000, shrinkToLength = 1000, shrinkRatio = -0.40, floodDensity = 20.0
 
     /// The token identities of the latest version, in order.
     public var currentTokenIDs: [Int32] { current.flatMap { $0.sentences.flatMap(\.tokens) } }
@@ -76,7 +96,7 @@ public struct ProvenanceEngine: Sendable {
     /// Folds the next version: `text` nil means the document was withdrawn (everything it said is
     /// removed; a later version can restore it).
     @discardableResult
-    public mutating func apply(text: String?, event: UInt64) -> Change {
+    public mutating func apply(text: String?, event: UInt64, explainedMinorEdit: Bool = false) -> Change {
         let firstNew = Int32(tokens.count)
         let previousIDs = currentTokenIDs
         generation &+= 1
@@ -88,8 +108,23 @@ public struct ProvenanceEngine: Sendable {
 
         var newParagraphs: [Paragraph] = [], newSentences: [Sentence] = []
         var next: [Paragraph] = []
+        var vandalism = false
+        var textHash: UInt64 = 0
+        var length = 0
         if let text {
-            next = match(text, event: event, newParagraphs: &newParagraphs, newSentences: &newSentences)
+            var h = StableHash()
+            h.add(text)
+            textHash = h.value
+            length = text.unicodeScalars.count
+            vandalism = vandalTexts.contains(textHash)
+            if !vandalism, !explainedMinorEdit, effectiveLength > Self.shrinkFromLength, length < Self.shrinkToLength,
+                Double(length - effectiveLength) / Double(effectiveLength) <= Self.shrinkRatio
+            {
+                vandalism = true
+            }
+            var flood = false
+            next = match(text, event: event, newParagraphs: &newParagraphs, newSentences: &newSentences, flood: &flood)
+            vandalism = vandalism || flood
         }
 
         var removed: [Int32] = []
@@ -106,10 +141,20 @@ public struct ProvenanceEngine: Sendable {
                 }
             }
         }
-        for p in newParagraphs { paragraphHistory[p.hash, default: []].append(p) }
-        for s in newSentences { sentenceHistory[s.hash, default: []].append(s) }
+        if vandalism {
+            vandalTexts.insert(textHash)
+            newParagraphs = []
+            newSentences = []
+        } else {
+            for p in newParagraphs { paragraphHistory[p.hash, default: []].append(p) }
+            for s in newSentences { sentenceHistory[s.hash, default: []].append(s) }
+            effective = next
+            effectiveLength = length
+        }
         current = next
-        return Change(created: firstNew..<Int32(tokens.count), removed: removed, restored: restored, newParagraphs: newParagraphs, newSentences: newSentences)
+        return Change(
+            created: firstNew..<Int32(tokens.count), removed: removed, restored: restored, newParagraphs: newParagraphs,
+            newSentences: newSentences, vandalism: vandalism, textHash: textHash)
     }
 
     private mutating func grow(to count: Int) {
@@ -128,8 +173,8 @@ public struct ProvenanceEngine: Sendable {
         for id in ids { used[Int(id)] = generation }
     }
 
-    private mutating func match(_ text: String, event: UInt64, newParagraphs: inout [Paragraph], newSentences: inout [Sentence]) -> [Paragraph] {
-        let previousParagraphs = current
+    private mutating func match(_ text: String, event: UInt64, newParagraphs: inout [Paragraph], newSentences: inout [Sentence], flood: inout Bool) -> [Paragraph] {
+        let previousParagraphs = effective
         var previousByHash: [UInt64: [Int]] = [:]
         for (k, p) in previousParagraphs.enumerated() { previousByHash[p.hash, default: []].append(k) }
         var previousMatched = [Bool](repeating: false, count: previousParagraphs.count)
@@ -207,12 +252,10 @@ public struct ProvenanceEngine: Sendable {
             for s in previousOpenSentences { for id in s.tokens where used[Int(id)] != generation { oldIDs.append(id) } }
             let oldValues = oldIDs.map { tokens[Int($0)].value }
             let newValues = openSentences.flatMap(\.values)
-            var assigned = [Int32](repeating: -1, count: newValues.count)
-            for op in TokenDiff.diff(oldValues, newValues) {
-                if case .equal(let a, let b) = op {
-                    for (i, j) in zip(a, b) { assigned[j] = oldIDs[i] }
-                }
+            if slots.contains(where: { if case .open = $0 { true } else { false } }), Self.density(newValues) > Self.floodDensity {
+                flood = true
             }
+            let assigned = Self.assign(oldValues, newValues).map { $0.map { oldIDs[$0] } ?? -1 }
             var cursor = 0
             for open in openSentences {
                 var ids: [Int32] = []
@@ -235,6 +278,7 @@ public struct ProvenanceEngine: Sendable {
 
         var result: [Paragraph] = []
         result.reserveCapacity(slots.count)
+        _ = event
         for (slotIndex, slot) in slots.enumerated() {
             switch slot {
             case .matched(let p): result.append(p)
@@ -246,4 +290,63 @@ public struct ProvenanceEngine: Sendable {
         }
         return result
     }
+
+    /// For each new word, the old word it continues (an index into `old`), or nil for a new token:
+    /// WikiWho's reading of difflib's output. Each new word takes the first unconsumed line of the
+    /// diff that carries its text: a deletion consumes the first unmatched old word of that text and
+    /// the search goes on; an unchanged line matches the first unmatched old word of that text; an
+    /// insertion makes a new token.
+    static func assign(_ old: [String], _ new: [String]) -> [Int?] {
+        if old.isEmpty { return Array(repeating: nil, count: new.count) }
+        let lines = LineDiffer.compare(old, new)
+        enum Entry { case equal, delete, insert }
+        var entries: [String: [Entry]] = [:]
+        for line in lines {
+            switch line.tag {
+            case .equal: entries[old[line.index], default: []].append(.equal)
+            case .delete: entries[old[line.index], default: []].append(.delete)
+            case .insert: entries[new[line.index], default: []].append(.insert)
+            }
+        }
+        var oldByValue: [String: [Int]] = [:]
+        for (i, value) in old.enumerated() { oldByValue[value, default: []].append(i) }
+        var entryCursor: [String: Int] = [:], oldCursor: [String: Int] = [:]
+        var result: [Int?] = []
+        result.reserveCapacity(new.count)
+        for word in new {
+            var found: Int? = nil
+            let list = entries[word] ?? []
+            var e = entryCursor[word] ?? 0
+            func nextOld() -> Int? {
+                let candidates = oldByValue[word] ?? []
+                let c = oldCursor[word] ?? 0
+                guard c < candidates.count else { return nil }
+                oldCursor[word] = c + 1
+                return candidates[c]
+            }
+            search: while e < list.count {
+                let entry = list[e]
+                e += 1
+                switch entry {
+                case .delete: _ = nextOld()
+                case .equal:
+                    if let i = nextOld() { found = i; break search }
+                case .insert: break search
+                }
+            }
+            entryCursor[word] = e
+            result.append(found)
+        }
+        return result
+    }
+
+    /// WikiWho's token density: the average number of times each distinct word occurs, leaving out
+    /// markup that legitimately repeats.
+    static func density(_ words: [String]) -> Double {
+        var counts: [String: Int] = [:]
+        for w in words where !ignoredInDensity.contains(w) { counts[w, default: 0] += 1 }
+        return counts.isEmpty ? 0 : Double(counts.values.reduce(0, +)) / Double(counts.count)
+    }
+
+    static let ignoredInDensity: Set<String> = ["<", ">", "tr", "td", "[", "]", "\"", "*", "==", "{", "}", "|", "-", "="]
 }

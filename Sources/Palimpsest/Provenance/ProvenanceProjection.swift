@@ -42,6 +42,8 @@ public final class ProvenanceProjection: Projection, @unchecked Sendable {
         var version: UInt64
         var position: UInt64
         var lastUse: UInt64 = 0
+        /// The version new versions are matched against (see `ProvenanceEngine.effective`).
+        var effectiveVersion: UInt64 = 0
         /// Tokens whose record must be written at commit.
         var dirty: Set<Int32> = []
         init(engine: ProvenanceEngine, version: UInt64, position: UInt64) { (self.engine, self.version, self.position) = (engine, version, position) }
@@ -63,7 +65,13 @@ public final class ProvenanceProjection: Projection, @unchecked Sendable {
         useClock += 1
         cached.lastUse = useClock
 
-        let change = cached.engine.apply(text: event.type == .retracted ? nil : (text ?? ""), event: event.position)
+        let explained = event.metadata["minor"] == "true" && !(event.message ?? "").isEmpty
+        let change = cached.engine.apply(text: event.type == .retracted ? nil : (text ?? ""), event: event.position, explainedMinorEdit: explained)
+        if change.vandalism {
+            try txn.put(tables["history"], key: doc + [UInt8(ascii: "x")] + BigEndianKey.encode(change.textHash) + Self.u32(0), value: [])
+        } else {
+            cached.effectiveVersion = event.version
+        }
         for id in change.created { cached.dirty.insert(id) }
         for id in change.removed { cached.dirty.insert(id) }
         for id in change.restored { cached.dirty.insert(id) }
@@ -74,6 +82,8 @@ public final class ProvenanceProjection: Projection, @unchecked Sendable {
         var w = RecordWriter()
         w.varint(event.version)
         w.varint(event.position)
+        w.varint(cached.effectiveVersion)
+        w.varint(UInt64(cached.engine.effectiveLength))
         try txn.put(tables["documents"], key: doc, value: w.bytes)
         try evictIfNeeded(keeping: key, tables: tables, in: txn)
     }
@@ -119,12 +129,14 @@ public final class ProvenanceProjection: Projection, @unchecked Sendable {
     static func u32(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 16 & 0xff), UInt8(v >> 8 & 0xff), UInt8(v & 0xff)] }
     static func tokenKey(_ doc: [UInt8], _ id: Int32) -> [UInt8] { doc + u32(UInt32(bitPattern: id)) }
 
-    struct DocumentRecord { var version: UInt64; var position: UInt64 }
+    struct DocumentRecord { var version: UInt64; var position: UInt64; var effectiveVersion: UInt64; var effectiveLength: UInt64 }
 
     static func documentRecord<T: Transaction & ~Copyable>(_ doc: [UInt8], tables: ProjectionTables, in txn: borrowing T) throws -> DocumentRecord? {
         try txn.withValue(tables["documents"], key: doc) { raw in
             var r = RecordReader(raw)
-            do { return DocumentRecord(version: try r.varint(), position: try r.varint()) } catch { throw damaged("documents") }
+            do {
+                return DocumentRecord(version: try r.varint(), position: try r.varint(), effectiveVersion: try r.varint(), effectiveLength: try r.varint())
+            } catch { throw damaged("documents") }
         }
     }
 
@@ -301,11 +313,14 @@ public final class ProvenanceProjection: Projection, @unchecked Sendable {
         }
         if failed { throw damaged("tokens") }
         var paragraphs: [UInt64: [ProvenanceEngine.Paragraph]] = [:], sentences: [UInt64: [ProvenanceEngine.Sentence]] = [:]
+        var vandalTexts: Set<UInt64> = []
         try txn.scan(tables["history"], from: doc) { k, v in
             guard k.starts(with: doc), k.count == 21 else { return false }
             var r = RecordReader(v)
             do {
-                if k[8] == UInt8(ascii: "p") {
+                if k[8] == UInt8(ascii: "x") {
+                    vandalTexts.insert(BigEndianKey.decode(UnsafeRawBufferPointer(rebasing: k[9..<17])))
+                } else if k[8] == UInt8(ascii: "p") {
                     let p = try decodeParagraph(&r)
                     paragraphs[p.hash, default: []].append(p)
                 } else {
@@ -318,7 +333,13 @@ public final class ProvenanceProjection: Projection, @unchecked Sendable {
         if failed { throw damaged("history") }
         let current = try decodeStructure(structureBytes(doc, version: record.version, tables: tables, in: txn))
         for p in current { for s in p.sentences { for id in s.tokens where Int(id) >= tokens.count { throw damaged("tokens") } } }
-        let engine = ProvenanceEngine(tokens: tokens, current: current, paragraphHistory: paragraphs, sentenceHistory: sentences)
-        return CachedEngine(engine: engine, version: record.version, position: record.position)
+        let effective = record.effectiveVersion == record.version ? current
+            : record.effectiveVersion == 0 ? [] : try decodeStructure(structureBytes(doc, version: record.effectiveVersion, tables: tables, in: txn))
+        let engine = ProvenanceEngine(
+            tokens: tokens, current: current, effective: effective, effectiveLength: Int(record.effectiveLength), vandalTexts: vandalTexts,
+            paragraphHistory: paragraphs, sentenceHistory: sentences)
+        let cached = CachedEngine(engine: engine, version: record.version, position: record.position)
+        cached.effectiveVersion = record.effectiveVersion
+        return cached
     }
 }

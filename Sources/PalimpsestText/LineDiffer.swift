@@ -1,0 +1,207 @@
+/// The token comparison WikiWho runs on what paragraph and sentence matching left over: Python's
+/// `difflib.Differ` (a `SequenceMatcher` with its "popular element" heuristic, and the pairing of
+/// similar elements inside replaced blocks). Reproducing its choices — not just any shortest diff —
+/// is what lets provenance agree with the reference on which occurrence of a repeated word survived.
+///
+/// Written from the documented behaviour of CPython's difflib (longest matching block first,
+/// recursively; elements of a sequence of 200 or more that occur in more than 1% of it are not used
+/// to seed a match; within a replaced block the most similar pair with a similarity of at least 0.75 is
+/// aligned first).
+public enum LineDiffer {
+    public enum Tag: Sendable, Equatable { case equal, delete, insert }
+
+    /// One line of `Differ.compare`'s output: which side and which element.
+    public struct Line: Sendable, Equatable {
+        public var tag: Tag
+        /// Index into the old sequence for `.equal` and `.delete`, into the new one for `.insert`.
+        public var index: Int
+    }
+
+    public static func compare(_ a: [String], _ b: [String]) -> [Line] {
+        var ids: [String: Int] = [:]
+        func intern(_ s: String) -> Int {
+            if let id = ids[s] { return id }
+            ids[s] = ids.count
+            return ids.count - 1
+        }
+        let xs = a.map(intern), y = b.map(intern)
+        var out: [Line] = []
+        out.reserveCapacity(a.count + b.count)
+        let matcher = SequenceMatcher(xs, y)
+        for op in matcher.opcodes() {
+            switch op.tag {
+            case .equal: for i in op.a { out.append(Line(tag: .equal, index: i)) }
+            case .delete: for i in op.a { out.append(Line(tag: .delete, index: i)) }
+            case .insert: for j in op.b { out.append(Line(tag: .insert, index: j)) }
+            case .replace: fancyReplace(a, op.a, b, op.b, into: &out)
+            }
+        }
+        return out
+    }
+
+    /// Above this many element pairs, a replaced block is dumped plainly instead of searched for
+    /// similar pairs (difflib would take minutes; such blocks are rewrites anyway).
+    static let pairSearchLimit = 2_000_000
+
+    static func fancyReplace(_ a: [String], _ ar: Range<Int>, _ b: [String], _ br: Range<Int>, into out: inout [Line]) {
+        var bestRatio = 0.74
+        let cutoff = 0.75
+        var best: (Int, Int)? = nil
+        var identical: (Int, Int)? = nil
+        if ar.count * br.count <= pairSearchLimit {
+            for j in br {
+                let bj = Array(b[j].unicodeScalars)
+                var bCounts: [Unicode.Scalar: Int] = [:]
+                for c in bj { bCounts[c, default: 0] += 1 }
+                for i in ar {
+                    if a[i] == b[j] {
+                        if identical == nil { identical = (i, j) }
+                        continue
+                    }
+                    let ai = Array(a[i].unicodeScalars)
+                    let total = Double(ai.count + bj.count)
+                    guard total > 0 else { continue }
+                    // real_quick_ratio, quick_ratio, ratio: each an upper bound of the next.
+                    guard 2.0 * Double(min(ai.count, bj.count)) / total > bestRatio else { continue }
+                    var available: [Unicode.Scalar: Int] = [:]
+                    var quick = 0
+                    for c in ai {
+                        let n = available[c] ?? bCounts[c] ?? 0
+                        available[c] = n - 1
+                        if n > 0 { quick += 1 }
+                    }
+                    guard 2.0 * Double(quick) / total > bestRatio else { continue }
+                    let matched = SequenceMatcher(ai.map { Int($0.value) }, bj.map { Int($0.value) }).matchingBlocks().reduce(0) { $0 + $1.size }
+                    let ratio = 2.0 * Double(matched) / total
+                    if ratio > bestRatio { (bestRatio, best) = (ratio, (i, j)) }
+                }
+            }
+        }
+        let pair: (Int, Int)
+        var similarOnly = true
+        if bestRatio < cutoff || best == nil {
+            guard let identical else {
+                plainReplace(ar, br, into: &out)
+                return
+            }
+            pair = identical
+            similarOnly = false
+        } else {
+            pair = best!
+        }
+        fancyHelper(a, ar.lowerBound..<pair.0, b, br.lowerBound..<pair.1, into: &out)
+        if similarOnly {
+            out.append(Line(tag: .delete, index: pair.0))
+            out.append(Line(tag: .insert, index: pair.1))
+        } else {
+            out.append(Line(tag: .equal, index: pair.0))
+        }
+        fancyHelper(a, (pair.0 + 1)..<ar.upperBound, b, (pair.1 + 1)..<br.upperBound, into: &out)
+    }
+
+    static func fancyHelper(_ a: [String], _ ar: Range<Int>, _ b: [String], _ br: Range<Int>, into out: inout [Line]) {
+        if !ar.isEmpty {
+            if !br.isEmpty { fancyReplace(a, ar, b, br, into: &out) } else { for i in ar { out.append(Line(tag: .delete, index: i)) } }
+        } else {
+            for j in br { out.append(Line(tag: .insert, index: j)) }
+        }
+    }
+
+    static func plainReplace(_ ar: Range<Int>, _ br: Range<Int>, into out: inout [Line]) {
+        if br.count < ar.count {
+            for j in br { out.append(Line(tag: .insert, index: j)) }
+            for i in ar { out.append(Line(tag: .delete, index: i)) }
+        } else {
+            for i in ar { out.append(Line(tag: .delete, index: i)) }
+            for j in br { out.append(Line(tag: .insert, index: j)) }
+        }
+    }
+}
+
+/// difflib's SequenceMatcher without a junk function, with its automatic "popular element" rule.
+struct SequenceMatcher {
+    enum OpTag { case equal, delete, insert, replace }
+    struct Opcode { var tag: OpTag; var a: Range<Int>; var b: Range<Int> }
+    struct Block { var i: Int; var j: Int; var size: Int }
+
+    let a: [Int], b: [Int]
+    /// For each element of b that is not popular, its indexes in b, ascending.
+    var b2j: [Int: [Int]] = [:]
+
+    init(_ a: [Int], _ b: [Int]) {
+        (self.a, self.b) = (a, b)
+        for (j, e) in b.enumerated() { b2j[e, default: []].append(j) }
+        if b.count >= 200 {
+            let limit = b.count / 100 + 1
+            b2j = b2j.filter { $0.value.count <= limit }
+        }
+    }
+
+    func longestMatch(_ alo: Int, _ ahi: Int, _ blo: Int, _ bhi: Int, _ j2len: inout [Int], _ newj2len: inout [Int], _ touched: inout [Int], _ newTouched: inout [Int]) -> Block {
+        var (besti, bestj, bestsize) = (alo, blo, 0)
+        for i in alo..<ahi {
+            if let js = b2j[a[i]] {
+                for j in js {
+                    if j < blo { continue }
+                    if j >= bhi { break }
+                    let k = (j > 0 ? j2len[j - 1] : 0) + 1
+                    newj2len[j] = k
+                    newTouched.append(j)
+                    if k > bestsize { (besti, bestj, bestsize) = (i - k + 1, j - k + 1, k) }
+                }
+            }
+            for j in touched { j2len[j] = 0 }
+            swap(&j2len, &newj2len)
+            swap(&touched, &newTouched)
+            newTouched.removeAll(keepingCapacity: true)
+        }
+        for j in touched { j2len[j] = 0 }
+        touched.removeAll(keepingCapacity: true)
+        while besti > alo, bestj > blo, a[besti - 1] == b[bestj - 1] { (besti, bestj, bestsize) = (besti - 1, bestj - 1, bestsize + 1) }
+        while besti + bestsize < ahi, bestj + bestsize < bhi, a[besti + bestsize] == b[bestj + bestsize] { bestsize += 1 }
+        return Block(i: besti, j: bestj, size: bestsize)
+    }
+
+    func matchingBlocks() -> [Block] {
+        var j2len = [Int](repeating: 0, count: b.count), newj2len = j2len
+        var touched: [Int] = [], newTouched: [Int] = []
+        var queue = [(0, a.count, 0, b.count)]
+        var blocks: [Block] = []
+        while let (alo, ahi, blo, bhi) = queue.popLast() {
+            let m = longestMatch(alo, ahi, blo, bhi, &j2len, &newj2len, &touched, &newTouched)
+            if m.size > 0 {
+                blocks.append(m)
+                if alo < m.i, blo < m.j { queue.append((alo, m.i, blo, m.j)) }
+                if m.i + m.size < ahi, m.j + m.size < bhi { queue.append((m.i + m.size, ahi, m.j + m.size, bhi)) }
+            }
+        }
+        blocks.sort { ($0.i, $0.j) < ($1.i, $1.j) }
+        var merged: [Block] = []
+        for blk in blocks {
+            if let last = merged.last, last.i + last.size == blk.i, last.j + last.size == blk.j {
+                merged[merged.count - 1].size += blk.size
+            } else {
+                merged.append(blk)
+            }
+        }
+        merged.append(Block(i: a.count, j: b.count, size: 0))
+        return merged
+    }
+
+    func opcodes() -> [Opcode] {
+        var i = 0, j = 0
+        var result: [Opcode] = []
+        for blk in matchingBlocks() {
+            if i < blk.i, j < blk.j {
+                result.append(Opcode(tag: .replace, a: i..<blk.i, b: j..<blk.j))
+            } else if i < blk.i {
+                result.append(Opcode(tag: .delete, a: i..<blk.i, b: j..<j))
+            } else if j < blk.j {
+                result.append(Opcode(tag: .insert, a: i..<i, b: j..<blk.j))
+            }
+            (i, j) = (blk.i + blk.size, blk.j + blk.size)
+            if blk.size > 0 { result.append(Opcode(tag: .equal, a: blk.i..<i, b: blk.j..<j)) }
+        }
+        return result
+    }
+}
