@@ -29,7 +29,7 @@ public enum ChangeZones {
         var suffix = 0
         while suffix < limit - prefix, a[a.count - 1 - suffix] == b[b.count - 1 - suffix] { suffix += 1 }
 
-        var margin = 64 * (context + 1)
+        var margin = 8 * (context + 1)
         while true {
             // Window edges at token boundaries: just after a whitespace byte on the left, just before
             // one on the right (whitespace always separates tokens).

@@ -112,10 +112,9 @@ public struct ProvenanceEngine: Sendable {
         var textHash: UInt64 = 0
         var length = 0
         if let text {
-            var h = StableHash()
-            h.add(text)
-            textHash = h.value
-            length = text.unicodeScalars.count
+            let survey = Segmenter.survey(text)
+            textHash = survey.textHash
+            length = survey.scalarCount
             vandalism = vandalTexts.contains(textHash)
             if !vandalism, !explainedMinorEdit, effectiveLength > Self.shrinkFromLength, length < Self.shrinkToLength,
                 Double(length - effectiveLength) / Double(effectiveLength) <= Self.shrinkRatio
@@ -123,7 +122,7 @@ public struct ProvenanceEngine: Sendable {
                 vandalism = true
             }
             var flood = false
-            next = match(text, event: event, newParagraphs: &newParagraphs, newSentences: &newSentences, flood: &flood)
+            next = match(text, survey.paragraphs, event: event, newParagraphs: &newParagraphs, newSentences: &newSentences, flood: &flood)
             vandalism = vandalism || flood
         }
 
@@ -173,18 +172,16 @@ public struct ProvenanceEngine: Sendable {
         for id in ids { used[Int(id)] = generation }
     }
 
-    private mutating func match(_ text: String, event: UInt64, newParagraphs: inout [Paragraph], newSentences: inout [Sentence], flood: inout Bool) -> [Paragraph] {
+    private mutating func match(_ text: String, _ paragraphs: [(range: Range<Int>, hash: UInt64)], event: UInt64, newParagraphs: inout [Paragraph], newSentences: inout [Sentence], flood: inout Bool) -> [Paragraph] {
         let previousParagraphs = effective
         var previousByHash: [UInt64: [Int]] = [:]
         for (k, p) in previousParagraphs.enumerated() { previousByHash[p.hash, default: []].append(k) }
         var previousMatched = [Bool](repeating: false, count: previousParagraphs.count)
 
         // 1. Paragraphs, by hash.
-        enum Slot { case matched(Paragraph), open(Substring, UInt64) }
+        enum Slot { case matched(Paragraph), open(Range<Int>, UInt64) }
         var slots: [Slot] = []
-        for range in Segmenter.paragraphs(of: text) {
-            let body = text[range]
-            let hash = Segmenter.paragraphHash(body)
+        for (range, hash) in paragraphs {
             var found: Paragraph? = nil
             for k in previousByHash[hash] ?? [] where !previousMatched[k] && isFree(previousParagraphs[k].sentences.flatMap(\.tokens)) {
                 previousMatched[k] = true
@@ -201,7 +198,7 @@ public struct ProvenanceEngine: Sendable {
                 for s in found.sentences { markUsed(s.tokens) }
                 slots.append(.matched(found))
             } else {
-                slots.append(.open(body, hash))
+                slots.append(.open(range, hash))
             }
         }
 
@@ -219,7 +216,9 @@ public struct ProvenanceEngine: Sendable {
         var built: [[Sentence]] = Array(repeating: [], count: slots.count)
         var openSentences: [OpenSentence] = []
         for (slotIndex, slot) in slots.enumerated() {
-            guard case .open(let body, _) = slot else { continue }
+            guard case .open(let range, _) = slot else { continue }
+            let utf8 = text.utf8
+            let body = text[utf8.index(utf8.startIndex, offsetBy: range.lowerBound)..<utf8.index(utf8.startIndex, offsetBy: range.upperBound)]
             let bodyTokens = Tokenizer.tokens(of: String(body))
             for range in Segmenter.sentences(of: bodyTokens) {
                 let values = bodyTokens[range].filter { $0.kind != .whitespace }.map { $0.text.lowercased() }

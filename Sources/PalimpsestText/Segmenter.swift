@@ -67,13 +67,49 @@ public enum Segmenter {
         return result
     }
 
-    /// The hash that identifies a paragraph: its bytes, ASCII letters folded to lower case (WikiWho
-    /// compares lower-cased text; other letters that differ only in case fall through to the token
-    /// level, which folds them fully).
+    /// The hash that identifies a paragraph: its exact bytes, eight at a time (a paragraph whose case
+    /// alone changed falls through to the sentence level, which folds case).
     public static func paragraphHash(_ paragraph: Substring) -> UInt64 {
-        var hash = StableHash()
-        for byte in paragraph.utf8 { hash.add(byte >= 65 && byte <= 90 ? byte | 0x20 : byte) }
-        return hash.value
+        var paragraph = paragraph
+        return paragraph.withUTF8 { paragraphHash(UnsafeBufferPointer(rebasing: $0[...])) }
+    }
+
+    static func paragraphHash(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(bytes.count)
+        let raw = UnsafeRawBufferPointer(bytes)
+        var i = 0
+        while i + 8 <= raw.count {
+            let word = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            h = (h ^ word) &* 0xFF51_AFD7_ED55_8CCD
+            h ^= h >> 32
+            i += 8
+        }
+        var tail: UInt64 = 0
+        var shift: UInt64 = 0
+        while i < raw.count { tail |= UInt64(raw[i]) << shift; shift += 8; i += 1 }
+        h = (h ^ tail) &* 0xC4CE_B9FE_1A85_EC53
+        return h ^ (h >> 29)
+    }
+
+    /// What the provenance engine needs from a whole text in one pass over its bytes: the paragraphs
+    /// (trimmed byte ranges) with their hashes, the hash of the whole text and its length in Unicode
+    /// scalars.
+    public struct Survey {
+        public var paragraphs: [(range: Range<Int>, hash: UInt64)]
+        public var textHash: UInt64
+        public var scalarCount: Int
+    }
+
+    public static func survey(_ text: String) -> Survey {
+        var text = text
+        return text.withUTF8 { bytes in
+            var scalars = 0
+            for byte in bytes where byte & 0xC0 != 0x80 { scalars += 1 }
+            let paragraphs = paragraphCuts(bytes).map { cut in
+                (range: cut.0..<cut.1, hash: paragraphHash(UnsafeBufferPointer(rebasing: bytes[cut.0..<cut.1])))
+            }
+            return Survey(paragraphs: paragraphs, textHash: paragraphHash(bytes), scalarCount: scalars)
+        }
     }
 
     /// The sentences of a paragraph's tokens, as ranges of token indexes. Ranges that hold only

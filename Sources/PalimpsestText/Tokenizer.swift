@@ -13,6 +13,60 @@ public enum Tokenizer {
     }
 
     public static func tokens(of text: String) -> [Token] {
+        // Scan the UTF-8 bytes: an ASCII byte not followed by a non-ASCII one (which could be a
+        // combining mark) is a whole character; anything else is read as a Character.
+        let scanned = text.utf8.withContiguousStorageIfAvailable { bytes in scan(text, bytes) }
+        return scanned ?? scanCharacters(text)
+    }
+
+    private static let asciiKinds: [Kind] = (0..<128).map { byte in
+        switch byte {
+        case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: .word
+        case 0x09...0x0D, 0x20: .whitespace
+        default: .punctuation
+        }
+    }
+
+    private static func scan(_ text: String, _ bytes: UnsafeBufferPointer<UInt8>) -> [Token] {
+        var result: [Token] = []
+        result.reserveCapacity(bytes.count / 3)
+        let n = bytes.count
+        let utf8 = text.utf8
+        var index = utf8.startIndex  // the String.Index of byte `offset`
+        var offset = 0
+        var startIndex = index
+        var currentKind: Kind? = nil
+
+        /// The kind and byte length of the character at `at` (whose String.Index is `idx`).
+        func character(at: Int, _ idx: String.Index) -> (Kind, Int) {
+            let b = bytes[at]
+            if b < 0x80, at + 1 == n || bytes[at + 1] < 0x80 { return (asciiKinds[Int(b)], 1) }
+            let c = text[idx]
+            return (kind(of: c), c.utf8.count)
+        }
+        while offset < n {
+            var (kind, length) = character(at: offset, index)
+            if kind == .punctuation, currentKind == .word, length <= 3 {
+                let c = length == 1 ? Character(Unicode.Scalar(bytes[offset])) : text[index]
+                if isJoiner(c), offset + length < n {
+                    let nextIndex = utf8.index(index, offsetBy: length)
+                    if character(at: offset + length, nextIndex).0 == .word { kind = .word }
+                }
+            }
+            if kind != currentKind || kind == .punctuation {
+                if let k = currentKind, startIndex < index { result.append(Token(text: text[startIndex..<index], kind: k)) }
+                startIndex = index
+                currentKind = kind
+            }
+            offset += length
+            index = utf8.index(index, offsetBy: length)
+        }
+        if let k = currentKind, startIndex < index { result.append(Token(text: text[startIndex..<index], kind: k)) }
+        return result
+    }
+
+    /// The same, a Character at a time (for strings without contiguous UTF-8 storage).
+    static func scanCharacters(_ text: String) -> [Token] {
         var result: [Token] = []
         var start = text.startIndex
         var currentKind: Kind? = nil

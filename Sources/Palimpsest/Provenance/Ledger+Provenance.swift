@@ -55,8 +55,12 @@ public struct PhraseChange: Sendable, Equatable {
     public var lastSeen: (version: UInt64, at: Timestamp)?
     /// The occurrence removed (from the version before) or added (in this version).
     public var context: Context
-    /// Who first wrote the occurrence: the latest origin among its tokens (the event that completed it).
+    /// Who first wrote the occurrence: the first event that added the phrase to the document at or
+    /// after the origin of the occurrence's newest token (so a phrase assembled from older words is
+    /// credited to whoever assembled it, and a phrase put back by a revert to whoever first wrote it).
     public var originallyBy: EventReference?
+    /// The newest origin among the occurrence's tokens (a log position).
+    var tokenOrigin: UInt64?
     /// For a removal: the later events that put the phrase back in the document, up to its next removal.
     public var restoredBy: [EventReference]
 
@@ -184,6 +188,16 @@ extension Ledger {
         for (position, delta) in found.sorted(by: { $0.0 < $1.0 }) {
             changes.append(try describeChange(at: position, delta: delta, matcher: matcher))
         }
+        // Who first wrote each occurrence.
+        for k in changes.indices {
+            guard let origin = changes[k].tokenOrigin else { continue }
+            let change = changes[k]
+            if let first = changes.first(where: { c in
+                c.kind == .added && c.event.document == change.event.document && c.event.position >= origin && c.event.position <= change.event.position
+            }) {
+                changes[k].originallyBy = first.event
+            }
+        }
         // A removal's restorations: the additions to the same document until its next removal.
         for k in changes.indices where changes[k].kind == .removed {
             var restorers: [EventReference] = []
@@ -287,19 +301,21 @@ extension Ledger {
             let chosen = occurrences.first { start in aligned && (start..<(start + n)).contains { !otherIDs.contains(ids[$0]) } } ?? occurrences.last
             var context = PhraseChange.Context(before: "", phrase: "", after: "")
             var originallyBy: EventReference? = nil
+            var tokenOrigin: UInt64? = nil
             if let start = chosen {
                 context = Self.context(text, words: words, range: start..<(start + n))
                 if aligned {
                     var events = EventCache(ledger: self)
                     let origin = try (start..<(start + n)).map { try provenanceToken(doc, ids[$0], tables: tables, in: txn).origin }.max()!
                     originallyBy = try events.reference(origin, in: txn)
+                    tokenOrigin = origin
                 }
             }
             var lastSeen: (UInt64, Timestamp)? = nil
             if kind == .removed, let before { lastSeen = (before.state.version, before.state.event.at) }
             return PhraseChange(
                 kind: kind, event: EventReference(event), occurrencesBefore: oldOcc.count, occurrencesAfter: newOcc.count,
-                lastSeen: lastSeen, context: context, originallyBy: originallyBy, restoredBy: [])
+                lastSeen: lastSeen, context: context, originallyBy: originallyBy, tokenOrigin: tokenOrigin, restoredBy: [])
         }
     }
 

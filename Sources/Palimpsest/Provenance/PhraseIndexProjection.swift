@@ -155,9 +155,24 @@ public final class PhraseIndexProjection: Projection, @unchecked Sendable {
 
     // MARK: Records
 
-    static func wordHash(_ word: some StringProtocol) -> UInt64 {
+    /// The case-folded hash a word is filed under (ASCII folded byte by byte; other text through
+    /// `lowercased()`).
+    static func wordHash(_ word: String) -> UInt64 {
+        var word = word
+        return word.withUTF8 { bytes in
+            var h = StableHash()
+            for byte in bytes {
+                if byte >= 0x80 { return slowWordHash(String(decoding: bytes, as: UTF8.self)) }
+                h.add(byte >= 65 && byte <= 90 ? byte | 0x20 : byte)
+            }
+            return h.value
+        }
+    }
+
+    private static func slowWordHash(_ word: String) -> UInt64 {
         var h = StableHash()
-        h.add(word.lowercased())
+        var folded = word.lowercased()
+        folded.withUTF8 { for byte in $0 { h.add(byte) } }
         return h.value
     }
 
