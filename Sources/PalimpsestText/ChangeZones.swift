@@ -10,22 +10,55 @@ public struct ChangeZone: Sendable, Equatable {
 }
 
 public enum ChangeZones {
-    /// Zones between two texts. Only the bytes around the change are tokenised: the common prefix and
-    /// suffix are skipped, keeping a margin that is widened until it holds `context` words.
+    /// Zones between two texts, as words.
     public static func zones(old: String, new: String, context: Int) -> [ChangeZone] {
+        var result: [ChangeZone] = []
+        visit(old: old, new: new, context: context) { a, oldWords, b, newWords in
+            func strings(_ bytes: UnsafeBufferPointer<UInt8>, _ words: ArraySlice<Range<Int>>) -> [String] {
+                words.map { String(decoding: UnsafeBufferPointer(rebasing: bytes[$0]), as: UTF8.self) }
+            }
+            result.append(ChangeZone(old: strings(a, oldWords), new: strings(b, newWords)))
+        }
+        return result
+    }
+
+    /// Calls `body` for each zone with the two texts' bytes and the byte ranges of the zone's words
+    /// on each side, in order. Only the bytes around the change are tokenised: the common prefix and
+    /// suffix are skipped, keeping a margin that is widened until it holds `context` words.
+    public static func visit(
+        old: String, new: String, context: Int,
+        _ body: (UnsafeBufferPointer<UInt8>, ArraySlice<Range<Int>>, UnsafeBufferPointer<UInt8>, ArraySlice<Range<Int>>) -> Void
+    ) {
         var old = old, new = new
-        return old.withUTF8 { a in new.withUTF8 { b in zones(a, b, context: context) } }
+        old.withUTF8 { a in new.withUTF8 { b in visit(a, b, context: context, body) } }
     }
 
     /// Above this many edits between the changed middles, one hunk covers the whole middle: the zones
     /// are then wider than needed (more candidates at query time), never wrong.
     static let maxEdits = 400
 
-    static func zones(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>, context: Int) -> [ChangeZone] {
+    /// A word as bytes, compared by content (the hash only speeds up the comparison).
+    struct Word: Hashable {
+        let bytes: UnsafeBufferPointer<UInt8>
+        let hash: UInt64
+        init(_ bytes: UnsafeBufferPointer<UInt8>) {
+            self.bytes = bytes
+            var h = StableHash()
+            for b in bytes { h.add(b) }
+            hash = h.value
+        }
+        static func == (x: Word, y: Word) -> Bool { x.hash == y.hash && x.bytes.elementsEqual(y.bytes) }
+        func hash(into hasher: inout Hasher) { hasher.combine(hash) }
+    }
+
+    static func visit(
+        _ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>, context: Int,
+        _ body: (UnsafeBufferPointer<UInt8>, ArraySlice<Range<Int>>, UnsafeBufferPointer<UInt8>, ArraySlice<Range<Int>>) -> Void
+    ) {
         var prefix = 0
         let limit = min(a.count, b.count)
         while prefix < limit, a[prefix] == b[prefix] { prefix += 1 }
-        if prefix == a.count, prefix == b.count { return [] }
+        if prefix == a.count, prefix == b.count { return }
         var suffix = 0
         while suffix < limit - prefix, a[a.count - 1 - suffix] == b[b.count - 1 - suffix] { suffix += 1 }
 
@@ -36,8 +69,8 @@ public enum ChangeZones {
             let start = leftBoundary(a, from: max(0, prefix - margin))
             let endA = rightBoundary(a, from: min(a.count, a.count - suffix + margin))
             let endB = rightBoundary(b, from: min(b.count, b.count - suffix + margin))
-            let wordsA = words(UnsafeBufferPointer(rebasing: a[start..<endA])), wordsB = words(UnsafeBufferPointer(rebasing: b[start..<endB]))
-            let ops = TokenDiff.diff(wordsA, wordsB, maxEdits: maxEdits)
+            let wordsA = words(a, start..<endA), wordsB = words(b, start..<endB)
+            let ops = TokenDiff.diff(wordsA.map { Word(UnsafeBufferPointer(rebasing: a[$0])) }, wordsB.map { Word(UnsafeBufferPointer(rebasing: b[$0])) }, maxEdits: maxEdits)
             // Hunks in word indexes of each side.
             var hunks: [(Range<Int>, Range<Int>)] = []
             var i = 0, j = 0
@@ -52,7 +85,7 @@ public enum ChangeZones {
                     j = y.upperBound
                 }
             }
-            if hunks.isEmpty { return [] }  // only whitespace changed
+            if hunks.isEmpty { return }  // only whitespace changed
             let leftOK = start == 0 || hunks[0].0.lowerBound >= context
             let rightOK = (endA == a.count || wordsA.count - hunks[hunks.count - 1].0.upperBound >= context)
                 && (endB == b.count || wordsB.count - hunks[hunks.count - 1].1.upperBound >= context)
@@ -60,35 +93,31 @@ public enum ChangeZones {
                 margin *= 4
                 continue
             }
-            var zones: [ChangeZone] = []
             var current: (Range<Int>, Range<Int>)? = nil
-            func close() {
-                guard let c = current else { return }
-                zones.append(ChangeZone(old: Array(wordsA[c.0]), new: Array(wordsB[c.1])))
-            }
             for (x, y) in hunks {
                 let zx = max(0, x.lowerBound - context)..<min(wordsA.count, x.upperBound + context)
                 let zy = max(0, y.lowerBound - context)..<min(wordsB.count, y.upperBound + context)
                 if let c = current, zx.lowerBound <= c.0.upperBound {
                     current = (c.0.lowerBound..<zx.upperBound, c.1.lowerBound..<zy.upperBound)
                 } else {
-                    close()
+                    if let c = current { body(a, wordsA[c.0], b, wordsB[c.1]) }
                     current = (zx, zy)
                 }
             }
-            close()
-            return zones
+            if let c = current { body(a, wordsA[c.0], b, wordsB[c.1]) }
+            return
         }
     }
 
-    /// Every word of a text as one zone (a publication, or a retraction seen from the other side).
+    /// Every word of a text (a publication, or a retraction seen from the other side).
     public static func whole(_ text: String) -> [String] {
         Tokenizer.tokens(of: text).compactMap { $0.kind == .whitespace ? nil : String($0.text) }
     }
 
-    static func words(_ bytes: UnsafeBufferPointer<UInt8>) -> [String] {
-        let text = String(decoding: bytes, as: UTF8.self)
-        return Tokenizer.tokens(of: text).compactMap { $0.kind == .whitespace ? nil : String($0.text) }
+    /// The byte ranges of the words in `window`, as offsets into `bytes`.
+    static func words(_ bytes: UnsafeBufferPointer<UInt8>, _ window: Range<Int>) -> [Range<Int>] {
+        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[window]), as: UTF8.self)
+        return Tokenizer.wordRanges(of: text).map { ($0.lowerBound + window.lowerBound)..<($0.upperBound + window.lowerBound) }
     }
 
     static func isSpace(_ byte: UInt8) -> Bool {

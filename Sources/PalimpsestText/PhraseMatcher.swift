@@ -1,15 +1,27 @@
 /// Phrases as DESIGN.md §6 defines them: a sequence of non-whitespace tokens, matched whole-token,
 /// ignoring differences in whitespace, case-sensitive unless asked otherwise.
-public struct PhraseMatcher: Sendable {
+public struct PhraseMatcher: Sendable, Equatable {
     /// The phrase's non-whitespace tokens (folded when ignoring case).
     public let words: [String]
     public let ignoresCase: Bool
+    /// The words as UTF-8.
+    public let phraseBytes: [[UInt8]]
 
     /// Nil when the phrase holds nothing but whitespace.
     public init?(_ phrase: String, ignoringCase: Bool = false) {
         let words = Tokenizer.tokens(of: phrase).filter { $0.kind != .whitespace }.map { ignoringCase ? $0.text.lowercased() : String($0.text) }
         guard !words.isEmpty else { return nil }
-        (self.words, self.ignoresCase) = (words, ignoringCase)
+        (self.words, self.ignoresCase, self.phraseBytes) = (words, ignoringCase, words.map { Array($0.utf8) })
+    }
+
+    /// Whether two occurrences can overlap ("la la" in "la la la"). Counting such a phrase git's way
+    /// (non-overlapping, left to right) is not local: an edit far away can shift which occurrences
+    /// count, so the phrase index cannot answer for it and the versions are scanned instead.
+    public var canOverlapItself: Bool {
+        let n = words.count
+        guard n > 1 else { return false }
+        for shift in 1..<n where Array(words[shift...]) == Array(words[..<(n - shift)]) { return true }
+        return false
     }
 
     /// The non-whitespace tokens of a text, as the matcher compares them.
@@ -40,6 +52,43 @@ public struct PhraseMatcher: Sendable {
         }
         return result
     }
+
+    /// Occurrences (start indexes, non-overlapping, left to right) among words given as byte ranges
+    /// of `bytes`, compared byte for byte — ASCII case folded when ignoring case, other letters
+    /// through `lowercased()`. No string is built for a word that cannot match.
+    public func occurrences(inWords words: some RandomAccessCollection<Range<Int>>, of bytes: UnsafeRawBufferPointer) -> [Int] {
+        let n = phraseBytes.count
+        guard n > 0, words.count >= n else { return [] }
+        let words = words as? [Range<Int>] ?? Array(words)
+        func same(_ k: Int, _ w: Range<Int>) -> Bool {
+            let p = phraseBytes[k]
+            if !ignoresCase {
+                guard p.count == w.count else { return false }
+                for (i, b) in zip(w, p) where bytes[i] != b { return false }
+                return true
+            }
+            var ascii = true
+            for i in w where bytes[i] >= 0x80 { ascii = false; break }
+            if ascii {
+                guard p.count == w.count else { return false }
+                for (i, b) in zip(w, p) {
+                    let c = bytes[i]
+                    if (c >= 65 && c <= 90 ? c | 0x20 : c) != b { return false }
+                }
+                return true
+            }
+            return Array(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[w]), as: UTF8.self).lowercased().utf8) == p
+        }
+        var result: [Int] = []
+        var i = 0
+        while i <= words.count - n {
+            var k = 0
+            while k < n, same(k, words[i + k]) { k += 1 }
+            if k == n { result.append(i); i += n } else { i += 1 }
+        }
+        return result
+    }
+
 
     /// The non-whitespace tokens of a text, with their ranges.
     public static func words(of text: String) -> [Tokenizer.Token] {

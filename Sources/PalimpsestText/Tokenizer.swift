@@ -30,11 +30,34 @@ public enum Tokenizer {
     private static func scan(_ text: String, _ bytes: UnsafeBufferPointer<UInt8>) -> [Token] {
         var result: [Token] = []
         result.reserveCapacity(bytes.count / 3)
+        scan(text, bytes) { kind, _, range in result.append(Token(text: text[range], kind: kind)) }
+        return result
+    }
+
+    /// The byte ranges (UTF-8 offsets) of the non-whitespace tokens: what phrase counting needs,
+    /// without a `Substring` per token.
+    public static func wordRanges(of text: String) -> [Range<Int>] {
+        let scanned = text.utf8.withContiguousStorageIfAvailable { bytes in
+            var result: [Range<Int>] = []
+            result.reserveCapacity(bytes.count / 5)
+            scan(text, bytes) { kind, offsets, _ in if kind != .whitespace { result.append(offsets) } }
+            return result
+        }
+        if let scanned { return scanned }
+        let base = text.utf8.startIndex
+        return scanCharacters(text).filter { $0.kind != .whitespace }.map {
+            text.utf8.distance(from: base, to: $0.text.startIndex)..<text.utf8.distance(from: base, to: $0.text.endIndex)
+        }
+    }
+
+    private static func scan(
+        _ text: String, _ bytes: UnsafeBufferPointer<UInt8>, _ emit: (Kind, Range<Int>, Range<String.Index>) -> Void
+    ) {
         let n = bytes.count
         let utf8 = text.utf8
         var index = utf8.startIndex  // the String.Index of byte `offset`
         var offset = 0
-        var startIndex = index
+        var startIndex = index, startOffset = 0
         var currentKind: Kind? = nil
 
         /// The kind and byte length of the character at `at` (whose String.Index is `idx`).
@@ -54,15 +77,15 @@ public enum Tokenizer {
                 }
             }
             if kind != currentKind || kind == .punctuation {
-                if let k = currentKind, startIndex < index { result.append(Token(text: text[startIndex..<index], kind: k)) }
+                if let k = currentKind, startOffset < offset { emit(k, startOffset..<offset, startIndex..<index) }
                 startIndex = index
+                startOffset = offset
                 currentKind = kind
             }
             offset += length
             index = utf8.index(index, offsetBy: length)
         }
-        if let k = currentKind, startIndex < index { result.append(Token(text: text[startIndex..<index], kind: k)) }
-        return result
+        if let k = currentKind, startOffset < offset { emit(k, startOffset..<offset, startIndex..<index) }
     }
 
     /// The same, a Character at a time (for strings without contiguous UTF-8 storage).

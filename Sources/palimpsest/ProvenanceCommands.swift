@@ -118,7 +118,10 @@ struct PhraseOptions: ParsableArguments {
             since: try since.map { try parseTime($0, option: "--since") }, until: try until.map { try parseTime($0, option: "--until") })
         let history = try ledger.phraseHistory(query)
         if !history.usedIndex {
-            writeToStandardError("note: the phrase has more than \(PhraseIndexProjection.maximumWords) words, more than the phrase index holds; every version was scanned instead\n")
+            let why = PhraseMatcher(phrase, ignoringCase: ignoreCase).map { $0.words.count > PhraseIndexProjection.maximumWords } ?? false
+                ? "the phrase has more than \(PhraseIndexProjection.maximumWords) words, more than the phrase index holds"
+                : "the phrase can overlap itself, which the phrase index cannot count"
+            writeToStandardError("note: \(why); every version was scanned instead (slower, same answer)\n")
         }
         return history
     }

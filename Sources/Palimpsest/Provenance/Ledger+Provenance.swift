@@ -182,11 +182,12 @@ extension Ledger {
         if let document = query.document, try self.document(document) == nil {
             throw LedgerError(.notFound, "there is no document \(DocumentID.quoted(document)) in the ledger")
         }
-        let usedIndex = matcher.words.count <= PhraseIndexProjection.maximumWords
+        let usedIndex = matcher.words.count <= PhraseIndexProjection.maximumWords && !matcher.canOverlapItself
         let found = usedIndex ? try indexedChanges(matcher, document: query.document) : try scannedChanges(matcher, document: query.document)
         var changes: [PhraseChange] = []
+        let reader = VersionReader(ledger: self)
         for (position, delta) in found.sorted(by: { $0.0 < $1.0 }) {
-            changes.append(try describeChange(at: position, delta: delta, matcher: matcher))
+            changes.append(try describeChange(at: position, delta: delta, matcher: matcher, reader: reader))
         }
         // Who first wrote each occurrence.
         for k in changes.indices {
@@ -239,15 +240,8 @@ extension Ledger {
             }
             var result: [(UInt64, Int)] = []
             for position in positions {
-                guard let record = try PhraseIndexProjection.zoneRecord(at: position, tables: tables, in: txn) else {
-                    throw PhraseIndexProjection.damaged("postings")
-                }
-                if let document, record.document != document { continue }
-                var delta = 0
-                for zone in record.zones {
-                    delta += matcher.count(in: matcher.comparable(zone.new[...].map { Substring($0) }))
-                    delta -= matcher.count(in: matcher.comparable(zone.old[...].map { Substring($0) }))
-                }
+                guard let delta = try PhraseIndexProjection.countChange(at: position, of: matcher, document: document, tables: tables, in: txn)
+                else { continue }
                 if delta != 0 { result.append((position, delta)) }
             }
             return result
@@ -273,25 +267,59 @@ extension Ledger {
     }
 
     /// The details of one change: counts, context, who first wrote the occurrence.
-    func describeChange(at position: UInt64, delta: Int, matcher: PhraseMatcher) throws(LedgerError) -> PhraseChange {
+    /// A version as the phrase queries read it, kept for the whole query: consecutive changes share
+    /// versions (a removal's "after" is often the next restoration's "before").
+    final class VersionReader {
+        struct Said {
+            var state: DocumentState?
+            var text: String
+            /// The words, as UTF-8 byte ranges of `text`.
+            var words: [Range<Int>]
+            var ids: [Int32]?
+        }
+        let ledger: Ledger
+        var cache: [String: Said] = [:]
+        init(ledger: Ledger) { self.ledger = ledger }
+
+        func said(_ document: String, _ version: UInt64) throws(LedgerError) -> Said {
+            let key = "\(version)\u{0}\(document)"
+            if let hit = cache[key] { return hit }
+            var said = Said(state: nil, text: "", words: [], ids: [])
+            if version >= 1, let s = try ledger.state(of: document, asOf: .version(version)) {
+                let text = s.status == .retracted ? "" : s.text
+                said = Said(state: s, text: text, words: Tokenizer.wordRanges(of: text), ids: s.status == .retracted ? [] : nil)
+            }
+            if cache.count > 64 { cache.removeAll(keepingCapacity: true) }
+            cache[key] = said
+            return said
+        }
+
+        func ids<T: Transaction & ~Copyable>(_ document: String, _ version: UInt64, tables: ProjectionTables, in txn: borrowing T) throws -> [Int32] {
+            var said = try said(document, version)
+            if let ids = said.ids { return ids }
+            let ids = try ledger.provenanceIDs(ProvenanceProjection.documentKey(document), version: version, tables: tables, in: txn)
+            said.ids = ids
+            cache["\(version)\u{0}\(document)"] = said
+            return ids
+        }
+    }
+
+    func describeChange(at position: UInt64, delta: Int, matcher: PhraseMatcher, reader: VersionReader) throws(LedgerError) -> PhraseChange {
         guard let event = try event(at: position) else { throw LedgerError(.integrity, "the phrase index cites position \(position), which is missing from the log") }
         let document = event.document
-        func said(_ version: UInt64) throws(LedgerError) -> (text: String, state: DocumentState)? {
-            guard version >= 1, let s = try state(of: document, asOf: .version(version)) else { return nil }
-            return (s.status == .retracted ? "" : s.text, s)
-        }
-        let before = try said(event.version - 1), after = try said(event.version)
-        let oldText = before?.text ?? "", newText = after?.text ?? ""
-        let oldWords = PhraseMatcher.words(of: oldText), newWords = PhraseMatcher.words(of: newText)
-        let oldOcc = matcher.occurrences(in: matcher.comparable(oldWords.map(\.text)))
-        let newOcc = matcher.occurrences(in: matcher.comparable(newWords.map(\.text)))
+        let before = try reader.said(document, event.version - 1), after = try reader.said(document, event.version)
+        let oldText = before.text, newText = after.text
+        let oldWords = before.words, newWords = after.words
+        var oldBytes = oldText, newBytes = newText
+        let oldOcc = oldBytes.withUTF8 { matcher.occurrences(inWords: oldWords, of: UnsafeRawBufferPointer($0)) }
+        let newOcc = newBytes.withUTF8 { matcher.occurrences(inWords: newWords, of: UnsafeRawBufferPointer($0)) }
         let kind: PhraseChange.Kind = delta < 0 ? .removed : .added
 
         return try read(projection: "provenance") { tables, txn in
             let doc = ProvenanceProjection.documentKey(document)
-            var oldIDs: [Int32] = [], newIDs: [Int32] = []
-            if let before, before.state.status != .retracted { oldIDs = try provenanceIDs(doc, version: before.state.version, tables: tables, in: txn) }
-            if let after, after.state.status != .retracted { newIDs = try provenanceIDs(doc, version: after.state.version, tables: tables, in: txn) }
+            let oldIDs = try reader.ids(document, event.version - 1, tables: tables, in: txn)
+            let newIDs = try reader.ids(document, event.version, tables: tables, in: txn)
+            _ = doc
             // The occurrence that went (or came): one with a token the other version lacks.
             let removal = kind == .removed
             let words = removal ? oldWords : newWords, occurrences = removal ? oldOcc : newOcc
@@ -312,7 +340,7 @@ extension Ledger {
                 }
             }
             var lastSeen: (UInt64, Timestamp)? = nil
-            if kind == .removed, let before { lastSeen = (before.state.version, before.state.event.at) }
+            if kind == .removed, let state = before.state { lastSeen = (state.version, state.event.at) }
             return PhraseChange(
                 kind: kind, event: EventReference(event), occurrencesBefore: oldOcc.count, occurrencesAfter: newOcc.count,
                 lastSeen: lastSeen, context: context, originallyBy: originallyBy, tokenOrigin: tokenOrigin, restoredBy: [])
@@ -322,10 +350,12 @@ extension Ledger {
     /// Up to `contextWords` words either side of an occurrence, as the text has them.
     static let contextWords = 8
 
-    static func context(_ text: String, words: [Tokenizer.Token], range: Range<Int>) -> PhraseChange.Context {
-        let start = words[range.lowerBound].text.startIndex, end = words[range.upperBound - 1].text.endIndex
-        let from = range.lowerBound >= contextWords ? words[range.lowerBound - contextWords].text.startIndex : text.startIndex
-        let to = range.upperBound + contextWords <= words.count ? words[range.upperBound + contextWords - 1].text.endIndex : text.endIndex
-        return PhraseChange.Context(before: String(text[from..<start]), phrase: String(text[start..<end]), after: String(text[end..<to]))
+    static func context(_ text: String, words: [Range<Int>], range: Range<Int>) -> PhraseChange.Context {
+        let utf8 = Array(text.utf8)
+        let start = words[range.lowerBound].lowerBound, end = words[range.upperBound - 1].upperBound
+        let from = range.lowerBound >= contextWords ? words[range.lowerBound - contextWords].lowerBound : 0
+        let to = range.upperBound + contextWords <= words.count ? words[range.upperBound + contextWords - 1].upperBound : utf8.count
+        func piece(_ r: Range<Int>) -> String { String(decoding: utf8[r], as: UTF8.self) }
+        return PhraseChange.Context(before: piece(from..<start), phrase: piece(start..<end), after: piece(end..<to))
     }
 }

@@ -25,7 +25,7 @@ public final class PhraseIndexProjection: Projection, @unchecked Sendable {
 
     private let lock = NSLock()
     private var latest: [Key: Latest] = [:]
-    private var pending: [Database: [(hash: UInt64, position: UInt64, document: [UInt8], version: UInt64)]] = [:]
+    private var pending: [Database: [(words: [UInt64], position: UInt64, document: String, version: UInt64)]] = [:]
     private var useClock: UInt64 = 0
     static let cachedWordLimit = 4_000_000
 
@@ -64,23 +64,28 @@ public final class PhraseIndexProjection: Projection, @unchecked Sendable {
 
         // A retraction removes everything the document said; a restoration after it adds it back.
         let newText = event.type == .retracted ? "" : (text ?? "")
-        let zones = ChangeZones.zones(old: entry.text, new: newText, context: Self.maximumWords - 1)
-        var w = RecordWriter(capacity: 256)
-        w.string(event.document)
-        w.varint(event.version)
-        w.string(event.type.rawValue)
         var body = RecordWriter(capacity: 256)
-        body.varint(UInt64(zones.count))
+        var zoneCount: UInt64 = 0
         var words = Set<UInt64>()
-        for zone in zones {
-            for side in [zone.old, zone.new] {
-                body.varint(UInt64(side.count))
-                for word in side {
-                    body.string(word)
+        var zoneBytes = RecordWriter(capacity: 256)
+        ChangeZones.visit(old: entry.text, new: newText, context: Self.maximumWords - 1) { a, oldWords, b, newWords in
+            zoneCount += 1
+            for (bytes, side) in [(a, oldWords), (b, newWords)] {
+                zoneBytes.varint(UInt64(side.count))
+                for range in side {
+                    let word = UnsafeBufferPointer(rebasing: bytes[range])
+                    zoneBytes.varint(UInt64(word.count))
+                    zoneBytes.bytes.append(contentsOf: word)
                     words.insert(Self.wordHash(word))
                 }
             }
         }
+        body.varint(zoneCount)
+        body.raw(zoneBytes.bytes)
+        var w = RecordWriter(capacity: 256)
+        w.string(event.document)
+        w.varint(event.version)
+        w.string(event.type.rawValue)
         if body.bytes.count > 512 {
             w.byte(1)
             w.varint(UInt64(body.bytes.count))
@@ -90,7 +95,7 @@ public final class PhraseIndexProjection: Projection, @unchecked Sendable {
             w.raw(body.bytes)
         }
         try txn.put(tables["zones"], key: BigEndianKey.encode(event.position), value: w.bytes, options: .append)
-        pending[tables["postings"], default: []].append(contentsOf: words.map { ($0, event.position, doc, event.version) })
+        pending[tables["postings"], default: []].append((Array(words), event.position, event.document, event.version))
 
         entry.text = newText
         entry.version = event.version
@@ -107,19 +112,18 @@ public final class PhraseIndexProjection: Projection, @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         let postings = tables["postings"]
-        if var entries = pending.removeValue(forKey: postings) {
+        if let events = pending.removeValue(forKey: postings) {
             // Entries left by a transaction that failed are dropped: their position holds another
             // event now, or nothing.
-            var valid: [UInt64: Bool] = [:]
-            entries.sort { ($0.hash, $0.position) < ($1.hash, $1.position) }
-            for e in entries {
-                let ok = try valid[e.position] ?? {
-                    let zone = try Self.zoneHeader(at: e.position, tables: tables, in: txn)
-                    let result = zone.map { ProvenanceProjection.documentKey($0.document) == e.document && $0.version == e.version } ?? false
-                    valid[e.position] = result
-                    return result
-                }()
-                if ok { try txn.put(postings, key: BigEndianKey.encode(e.hash) + BigEndianKey.encode(e.position), value: []) }
+            var entries: [(UInt64, UInt64)] = []
+            for e in events {
+                let zone = try Self.zoneHeader(at: e.position, tables: tables, in: txn)
+                guard let zone, zone.document == e.document, zone.version == e.version else { continue }
+                for word in e.words { entries.append((word, e.position)) }
+            }
+            entries.sort { $0 < $1 }
+            for (word, position) in entries {
+                try txn.put(postings, key: BigEndianKey.encode(word) + BigEndianKey.encode(position), value: [])
             }
         }
         let table = tables["documents"]
@@ -159,14 +163,16 @@ public final class PhraseIndexProjection: Projection, @unchecked Sendable {
     /// `lowercased()`).
     static func wordHash(_ word: String) -> UInt64 {
         var word = word
-        return word.withUTF8 { bytes in
-            var h = StableHash()
-            for byte in bytes {
-                if byte >= 0x80 { return slowWordHash(String(decoding: bytes, as: UTF8.self)) }
-                h.add(byte >= 65 && byte <= 90 ? byte | 0x20 : byte)
-            }
-            return h.value
+        return word.withUTF8 { wordHash($0) }
+    }
+
+    static func wordHash(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        var h = StableHash()
+        for byte in bytes {
+            if byte >= 0x80 { return slowWordHash(String(decoding: bytes, as: UTF8.self)) }
+            h.add(byte >= 65 && byte <= 90 ? byte | 0x20 : byte)
         }
+        return h.value
     }
 
     private static func slowWordHash(_ word: String) -> UInt64 {
@@ -210,6 +216,50 @@ public final class PhraseIndexProjection: Projection, @unchecked Sendable {
             var r = RecordReader(raw)
             do { return (try r.string(), try r.varint()) } catch { throw damaged("zones") }
         }
+    }
+
+    /// How much an event changed a phrase's count, counted in its zones without building strings
+    /// (the query's inner loop: a blanked page's zones hold every word of it). Nil when the event is
+    /// in another document than `document`.
+    static func countChange<T: Transaction & ~Copyable>(
+        at position: UInt64, of phrase: PhraseMatcher, document: String?, tables: ProjectionTables, in txn: borrowing T
+    ) throws -> Int? {
+        try txn.withValue(tables["zones"], key: BigEndianKey.encode(position)) { raw -> Int? in
+            do {
+                var r = RecordReader(raw)
+                let name = try r.raw(Int(try r.varint()))
+                if let document, !name.elementsEqual(document.utf8) { return nil }
+                _ = try r.varint()
+                _ = try r.raw(Int(try r.varint()))
+                let packed = try r.byte()
+                if packed == 1 {
+                    let size = Int(try r.varint())
+                    let body = try Deflate.decompress(UnsafeRawBufferPointer(rebasing: raw[r.p...]), size: size)
+                    return try body.withUnsafeBytes { try countChange(in: $0, of: phrase) }
+                }
+                return try countChange(in: UnsafeRawBufferPointer(rebasing: raw[r.p...]), of: phrase)
+            } catch let error as LedgerError { throw error } catch { throw damaged("zones") }
+        } ?? { throw damaged("postings") }()
+    }
+
+    static func countChange(in body: UnsafeRawBufferPointer, of phrase: PhraseMatcher) throws(RecordReader.Damaged) -> Int {
+        var r = RecordReader(body)
+        var words: [Range<Int>] = []
+        var delta = 0
+        for _ in 0..<min(try r.varint(), UInt64(body.count)) {
+            for side in 0..<2 {
+                words.removeAll(keepingCapacity: true)
+                for _ in 0..<min(try r.varint(), UInt64(body.count)) {
+                    let length = Int(try r.varint())
+                    guard length <= body.count - r.p else { throw RecordReader.Damaged() }
+                    words.append(r.p..<(r.p + length))
+                    r.p += length
+                }
+                let count = phrase.occurrences(inWords: words, of: body).count
+                delta += side == 0 ? -count : count
+            }
+        }
+        return delta
     }
 
     static func zoneRecord<T: Transaction & ~Copyable>(at position: UInt64, tables: ProjectionTables, in txn: borrowing T) throws -> ZoneRecord? {

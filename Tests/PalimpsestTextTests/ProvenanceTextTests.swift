@@ -1,0 +1,283 @@
+import Foundation
+import PalimpsestTestSupport
+import Testing
+
+@testable import PalimpsestText
+
+/// Random text from a mixed alphabet: every script the issue names, combining marks, emoji with
+/// joiners, markup that the segmenter cares about, and the whitespace it splits on.
+func randomText(_ rng: inout SeededGenerator, words: ClosedRange<Int>) -> String {
+    let vocabulary = [
+        "López", "Obrador", "Bárcena", "democratic", "decline", "the", "of", "and", "root", "causes", "migration",
+        "移民", "民主", "の", "衰退", "ديمقراطي", "تراجع", "שלום", "😀", "👩‍👩‍👧", "e\u{301}", "naïve", "don't", "anarcho-capitalism",
+        "1,024", "[[link]]", "{{cite", "}}", "<ref>", "</ref>", "http://example.org/a", "==", "|", "{|", "|}", "|-",
+    ]
+    let separators = [" ", " ", " ", "  ", "\n", "\n\n", ". ", ", ", "; ", ": ", "! ", "? ", "\t", "\r\n", "\u{00A0}"]
+    var text = ""
+    for _ in 0..<Int.random(in: words, using: &rng) {
+        text += vocabulary.randomElement(using: &rng)!
+        text += separators.randomElement(using: &rng)!
+    }
+    return text
+}
+
+@Suite struct TokenizerScriptsTests {
+    @Test(arguments: [
+        ("accents", "López Obrador y Alicia Bárcena: «déclin démocratique»", ["López", "Obrador", "y", "Alicia", "Bárcena", "déclin", "démocratique"]),
+        ("CJK", "民主主義の衰退 移民", ["民主主義の衰退", "移民"]),
+        ("right-to-left", "تراجع الديمقراطية \u{202E}abc", ["تراجع", "الديمقراطية", "abc"]),
+        ("emoji", "root 😀 causes 👩‍👩‍👧!", ["root", "causes"]),
+    ])
+    func tokenisesAndRoundTrips(_ script: String, _ text: String, _ words: [String]) {
+        let tokens = Tokenizer.tokens(of: text)
+        #expect(tokens.map(\.text).joined() == text, "\(script)")
+        #expect(tokens.filter { $0.kind == .word }.map { String($0.text) } == words, "\(script)")
+        // Each emoji (a whole grapheme cluster, joiners included) is one token.
+        if script == "emoji" { #expect(tokens.contains { $0.text == "👩‍👩‍👧" }) }
+    }
+
+    @Test func byteScanAgreesWithCharacterScan() {
+        var rng = SeededGenerator(seed: 11)
+        for _ in 0..<400 {
+            let text = randomText(&rng, words: 0...40)
+            let fast = Tokenizer.tokens(of: text), slow = Tokenizer.scanCharacters(text)
+            #expect(fast.map(\.text) == slow.map(\.text) && fast.map(\.kind) == slow.map(\.kind), "\(text.debugDescription)")
+        }
+    }
+}
+
+@Suite struct SegmenterTests {
+    @Test func paragraphsEndAtBlankLinesAndTableRows() {
+        let text = "First para.\nsame para\n\n  Second  \n\n{|\n| cell\n|-\n| next\n|}\nafter"
+        let paragraphs = Segmenter.paragraphs(of: text).map { String(text[$0]) }
+        #expect(paragraphs == ["First para.\nsame para", "Second", "{|\n| cell", "|-\n| next\n|}", "after"])
+    }
+
+    @Test func sentencesFollowWikiWhosBoundaries() {
+        let text = "The cat sat. It was e.g. fine; really? Yes! Note: http://x.org/a b <!-- c --> end"
+        let tokens = Tokenizer.tokens(of: text)
+        let sentences = Segmenter.sentences(of: tokens).map { tokens[$0].map(\.text).joined() }
+        #expect(sentences == ["The cat sat.", " It was e.g. fine;", " really?", " Yes!", " Note:", " ", "http://x.org/a ", "b ", "<!-- c -->", " end"].filter { !$0.allSatisfy(\.isWhitespace) })
+    }
+
+    @Test func unitsCoverEveryTokenInOrder() {
+        var rng = SeededGenerator(seed: 12)
+        for _ in 0..<200 {
+            let text = randomText(&rng, words: 0...60)
+            var fromUnits: [Substring] = []
+            for range in Segmenter.paragraphs(of: text) {
+                let tokens = Tokenizer.tokens(of: String(text[range]))
+                for s in Segmenter.sentences(of: tokens) { fromUnits += tokens[s].filter { $0.kind != .whitespace }.map(\.text) }
+            }
+            let whole = Tokenizer.tokens(of: text).filter { $0.kind != .whitespace }.map(\.text)
+            #expect(fromUnits.map(String.init) == whole.map(String.init), "\(text.debugDescription)")
+        }
+    }
+}
+
+@Suite struct ProvenanceEngineTests {
+    /// Origins of the latest version's tokens, as (text, origin event).
+    func blame(_ engine: ProvenanceEngine) -> [(String, UInt64)] {
+        engine.currentTokenIDs.map { (engine.tokens[Int($0)].value, engine.tokens[Int($0)].origin) }
+    }
+
+    @Test func newWordsAreCreditedToTheirEventAndRemovalsRecorded() {
+        var engine = ProvenanceEngine()
+        engine.apply(text: "Root causes include democratic decline and poverty.", event: 1)
+        let change = engine.apply(text: "Root causes include poverty and corruption.", event: 2)
+        #expect(blame(engine).map(\.0) == ["root", "causes", "include", "poverty", "and", "corruption", "."])
+        #expect(blame(engine).first { $0.0 == "corruption" }?.1 == 2)
+        #expect(blame(engine).first { $0.0 == "root" }?.1 == 1)
+        let removed = change.removed.map { engine.tokens[Int($0)].value }.sorted()
+        #expect(removed.contains("democratic") && removed.contains("decline"))
+        #expect(engine.tokens.filter { $0.value == "democratic" }.allSatisfy { $0.removedBy == [2] })
+    }
+
+    @Test func textPutBackKeepsItsAuthor() {
+        var engine = ProvenanceEngine()
+        let original = "The communiqué names democratic decline among the root causes of migration.\n\nA second paragraph stays."
+        engine.apply(text: original, event: 1)
+        engine.apply(text: "The communiqué names the root causes of migration.\n\nA second paragraph stays.", event: 2)
+        engine.apply(text: original, event: 3)
+        let decline = engine.currentTokenIDs.map { engine.tokens[Int($0)] }.first { $0.value == "decline" }
+        #expect(decline?.origin == 1)
+        #expect(decline?.removedBy == [2])
+        #expect(decline?.restoredBy == [3])
+    }
+
+    @Test func aMovedParagraphKeepsItsAuthor() {
+        var engine = ProvenanceEngine()
+        engine.apply(text: "Alpha paragraph one here.\n\nBeta paragraph two here.\n\nGamma three.", event: 1)
+        engine.apply(text: "Gamma three.\n\nAlpha paragraph one here.\n\nBeta paragraph two here.", event: 2)
+        #expect(blame(engine).allSatisfy { $0.1 == 1 })
+        #expect(engine.tokens.allSatisfy { $0.removedBy.isEmpty })
+    }
+
+    @Test func blankingVandalismIsSkippedForMatchingButRecorded() {
+        var engine = ProvenanceEngine()
+        let article = (1...40).map { "Sentence number \($0) of a long article about anarchism." }.joined(separator: " ")
+        engine.apply(text: article, event: 1)
+        let vandal = engine.apply(text: "lol", event: 2)
+        #expect(vandal.vandalism)
+        #expect(engine.currentTokenIDs.count == 1)
+        // The revert is matched against the version before the vandal's: everything keeps its author.
+        let revert = engine.apply(text: article + " One new sentence.", event: 3)
+        #expect(!revert.vandalism)
+        #expect(blame(engine).filter { $0.1 == 1 }.count == Tokenizer.tokens(of: article).filter { $0.kind != .whitespace }.count)
+        #expect(engine.tokens[Int(engine.currentTokenIDs[0])].removedBy == [2])
+        #expect(engine.tokens[Int(engine.currentTokenIDs[0])].restoredBy == [3])
+    }
+
+    @Test func withdrawalRemovesEverythingAndRestorationPutsItBack() {
+        var engine = ProvenanceEngine()
+        engine.apply(text: "A short statement.", event: 1)
+        engine.apply(text: nil, event: 2)
+        #expect(engine.currentTokenIDs.isEmpty)
+        engine.apply(text: "A short statement.", event: 3)
+        #expect(blame(engine).allSatisfy { $0.1 == 1 })
+        #expect(engine.tokens.allSatisfy { $0.removedBy == [2] && $0.restoredBy == [3] })
+    }
+
+    /// Invariants over random histories: the latest version's tokens are its words (folded), each
+    /// token's history alternates removal and restoration, and tokens absent from the version were
+    /// removed after their last restoration.
+    @Test func randomHistoriesKeepTheInvariants() {
+        var rng = SeededGenerator(seed: 13)
+        for _ in 0..<30 {
+            var engine = ProvenanceEngine()
+            var text = randomText(&rng, words: 5...80)
+            for event in 1...UInt64(12) {
+                if Int.random(in: 0..<10, using: &rng) == 0 {
+                    engine.apply(text: nil, event: event)
+                    #expect(engine.currentTokenIDs.isEmpty)
+                    continue
+                }
+                var words = text.components(separatedBy: " ")
+                for _ in 0..<Int.random(in: 0...4, using: &rng) where !words.isEmpty {
+                    let i = Int.random(in: 0..<words.count, using: &rng)
+                    switch Int.random(in: 0..<3, using: &rng) {
+                    case 0: words.remove(at: i)
+                    case 1: words.insert(randomText(&rng, words: 1...3), at: i)
+                    default: words.swapAt(i, Int.random(in: 0..<words.count, using: &rng))
+                    }
+                }
+                text = words.joined(separator: " ")
+                engine.apply(text: text, event: event)
+                let expected = Tokenizer.tokens(of: text).filter { $0.kind != .whitespace }.map { $0.text.lowercased() }
+                let ids = engine.currentTokenIDs
+                #expect(ids.map { engine.tokens[Int($0)].value } == expected)
+                #expect(Set(ids).count == ids.count, "a token appears twice in one version")
+                let present = Set(ids)
+                for (id, token) in engine.tokens.enumerated() {
+                    #expect(token.origin <= event)
+                    let lastRemoval = token.removedBy.last ?? 0, lastRestore = token.restoredBy.last ?? 0
+                    if present.contains(Int32(id)) { #expect(lastRemoval <= lastRestore || token.removedBy.isEmpty) } else { #expect(lastRemoval > lastRestore) }
+                    #expect(token.removedBy.count - token.restoredBy.count == (present.contains(Int32(id)) ? 0 : 1))
+                }
+            }
+        }
+    }
+}
+
+@Suite struct LineDifferTests {
+    /// Compares with CPython's difflib.Differ (the implementation WikiWho runs) on random token lists,
+    /// long ones included (its "popular element" rule starts at 200 elements).
+    @Test func agreesWithPythonsDifflib() throws {
+        var rng = SeededGenerator(seed: 14)
+        var cases: [[[String]]] = []
+        let vocabulary = ["the", "of", "anarchism", "state", "[[", "]]", ",", ".", "anarchist", "anarchists", "society", "free", "freedom", "a", "an"]
+        for k in 0..<40 {
+            let n = k < 30 ? Int.random(in: 0...30, using: &rng) : Int.random(in: 200...400, using: &rng)
+            let old = (0..<n).map { _ in vocabulary.randomElement(using: &rng)! }
+            var new = old
+            for _ in 0..<Int.random(in: 1...(k < 30 ? 6 : 40), using: &rng) {
+                let i = Int.random(in: 0...new.count, using: &rng)
+                if Bool.random(using: &rng), i < new.count { new.remove(at: i) } else { new.insert(vocabulary.randomElement(using: &rng)!, at: i) }
+            }
+            cases.append([old, new])
+        }
+        let input = String(decoding: try JSONSerialization.data(withJSONObject: cases), as: UTF8.self)
+        let script = """
+            import difflib, json, sys
+            for old, new in json.load(sys.stdin):
+                out = []
+                for line in difflib.Differ().compare(old, new):
+                    if line[0] == '?': continue
+                    out.append(line[0])
+                print(''.join(out))
+            """
+        let python = try run("/usr/bin/env", ["python3", "-c", script], input: Data(input.utf8))
+        try #require(python.status == 0, "\(python.err)")
+        let expected = python.out.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        for (k, pair) in cases.enumerated() {
+            let ours = LineDiffer.compare(pair[0], pair[1]).map { line -> Character in
+                switch line.tag { case .equal: " "; case .delete: "-"; case .insert: "+" }
+            }
+            #expect(String(ours) == expected[k], "case \(k)")
+        }
+    }
+}
+
+@Suite struct TextDiffTests {
+    @Test func piecesRebuildBothTexts() {
+        var rng = SeededGenerator(seed: 15)
+        for _ in 0..<300 {
+            let old = randomText(&rng, words: 0...50)
+            var paragraphs = old.components(separatedBy: "\n\n")
+            if paragraphs.count > 1, Bool.random(using: &rng) { paragraphs.swapAt(0, paragraphs.count - 1) }
+            let new = paragraphs.joined(separator: "\n\n") + (Bool.random(using: &rng) ? randomText(&rng, words: 0...5) : "")
+            let pieces = TextDiff.diff(old: old, new: new)
+            #expect(TextDiff.oldText(pieces) == old)
+            #expect(TextDiff.newText(pieces) == new)
+        }
+    }
+
+    @Test func aMovedParagraphIsAMove() {
+        let old = "Alpha paragraph one here.\n\nBeta paragraph two here.\n\nGamma paragraph three here."
+        let new = "Gamma paragraph three here.\n\nAlpha paragraph one here.\n\nBeta paragraph two here."
+        let pieces = TextDiff.diff(old: old, new: new)
+        #expect(!pieces.contains { $0.kind == .removed || $0.kind == .added })
+        let moved = pieces.filter { $0.kind == .movedHere }
+        #expect(moved.count == 1 && moved[0].text.contains("Gamma paragraph three here."))
+        #expect(pieces.filter { $0.kind == .movedAway }.map(\.move) == moved.map(\.move))
+    }
+}
+
+@Suite struct PhraseTests {
+    @Test func matchingIsWholeTokenAndIgnoresWhitespace() throws {
+        let m = try #require(PhraseMatcher("democratic  decline"))
+        let words = PhraseMatcher.words(of: "democratic\ndecline, undemocratic decline; Democratic decline").map(\.text)
+        #expect(m.count(in: m.comparable(words)) == 1)
+        let folded = try #require(PhraseMatcher("DEMOCRATIC decline", ignoringCase: true))
+        #expect(folded.count(in: folded.comparable(words)) == 2)
+        #expect(PhraseMatcher(" \n\t") == nil)
+        #expect(PhraseMatcher("la la")!.canOverlapItself && PhraseMatcher("a b a")!.canOverlapItself && !PhraseMatcher("democratic decline")!.canOverlapItself)
+    }
+
+    /// The zones hold every change in count for phrases of up to context + 1 words.
+    @Test func zonesGiveTheChangeInCount() {
+        var rng = SeededGenerator(seed: 16)
+        let context = 5
+        for _ in 0..<300 {
+            let old = randomText(&rng, words: 0...80)
+            var words = old.components(separatedBy: " ")
+            for _ in 0..<Int.random(in: 0...3, using: &rng) where !words.isEmpty {
+                let i = Int.random(in: 0..<words.count, using: &rng)
+                if Bool.random(using: &rng) { words.remove(at: i) } else { words.insert(randomText(&rng, words: 1...2), at: i) }
+            }
+            let new = words.joined(separator: " ")
+            let zones = ChangeZones.zones(old: old, new: new, context: context)
+            let oldWords = PhraseMatcher.words(of: old).map(\.text), newWords = PhraseMatcher.words(of: new).map(\.text)
+            for _ in 0..<10 {
+                let source = Bool.random(using: &rng) ? oldWords : newWords
+                guard !source.isEmpty else { continue }
+                let start = Int.random(in: 0..<source.count, using: &rng)
+                let phrase = source[start..<min(source.count, start + Int.random(in: 1...(context + 1), using: &rng))].joined(separator: " ")
+                guard let m = PhraseMatcher(phrase), !m.canOverlapItself else { continue }
+                let truth = m.count(in: m.comparable(newWords)) - m.count(in: m.comparable(oldWords))
+                let fromZones = zones.reduce(0) { $0 + m.count(in: $1.new) - m.count(in: $1.old) }
+                #expect(fromZones == truth, "\(phrase.debugDescription) in \(old.debugDescription) → \(new.debugDescription)")
+            }
+        }
+    }
+}
