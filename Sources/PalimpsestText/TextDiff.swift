@@ -22,58 +22,25 @@ public enum TextDiff {
 
     public static func diff(old: String, new: String) -> [Piece] {
         let a = Tokenizer.tokens(of: old), b = Tokenizer.tokens(of: new)
-        let ops = TokenDiff.diff(a.map(\.text), b.map(\.text))
+        let unitsA = units(a), unitsB = units(b)
+        // Sentences and paragraphs first, by their words (whitespace aside).
+        let ops = TokenDiff.diff(unitsA.map(\.key), unitsB.map(\.key))
 
-        // Raw runs in order; removals before additions at each change.
-        enum Run { case same(Range<Int>), removed(Range<Int>), added(Range<Int>) }
-        var runs: [Run] = []
+        // Units removed in one place and added in another, word for word, are moves.
+        var moveOfRemoved: [Int: Int] = [:], moveOfAdded: [Int: Int] = [:]
+        var waiting: [[Substring]: [Int]] = [:]
         for op in ops {
-            switch op {
-            case .equal(let x, _): runs.append(.same(x))
-            case .delete(let x): runs.append(.removed(x))
-            case .insert(let y): runs.append(.added(y))
-            }
-        }
-
-        // Split removed and added runs into sentences; a sentence removed in one place and added
-        // in another, word for word, is a move.
-        struct Unit { var run: Int; var range: Range<Int>; var key: [Substring]; var move: Int? = nil }
-        func units(_ tokens: [Tokenizer.Token], _ range: Range<Int>, run: Int) -> [Unit] {
-            let slice = Array(tokens[range])
-            var result: [Unit] = []
-            var covered = 0
-            for s in Segmenter.sentences(of: slice) {
-                if s.lowerBound > covered { result.append(Unit(run: run, range: (range.lowerBound + covered)..<(range.lowerBound + s.lowerBound), key: [])) }
-                let key = slice[s].filter { $0.kind != .whitespace }.map(\.text)
-                result.append(Unit(run: run, range: (range.lowerBound + s.lowerBound)..<(range.lowerBound + s.upperBound), key: key))
-                covered = s.upperBound
-            }
-            if covered < slice.count { result.append(Unit(run: run, range: (range.lowerBound + covered)..<range.upperBound, key: [])) }
-            return result
-        }
-        var removedUnits: [[Unit]] = Array(repeating: [], count: runs.count)
-        var addedUnits: [[Unit]] = Array(repeating: [], count: runs.count)
-        var waiting: [[Substring]: [(Int, Int)]] = [:]
-        for (k, run) in runs.enumerated() {
-            if case .removed(let x) = run {
-                removedUnits[k] = units(a, x, run: k)
-                for (u, unit) in removedUnits[k].enumerated() where unit.key.count >= minimumMoveWords {
-                    waiting[unit.key, default: []].append((k, u))
-                }
-            }
+            if case .delete(let x) = op { for u in x where unitsA[u].key.count >= minimumMoveWords { waiting[unitsA[u].key, default: []].append(u) } }
         }
         var moves = 0
-        for (k, run) in runs.enumerated() {
-            if case .added(let y) = run {
-                addedUnits[k] = units(b, y, run: k)
-                for u in addedUnits[k].indices where addedUnits[k][u].key.count >= minimumMoveWords {
-                    if var list = waiting[addedUnits[k][u].key], !list.isEmpty {
-                        let (rk, ru) = list.removeFirst()
-                        waiting[addedUnits[k][u].key] = list
-                        moves += 1
-                        removedUnits[rk][ru].move = moves
-                        addedUnits[k][u].move = moves
-                    }
+        for op in ops {
+            guard case .insert(let y) = op else { continue }
+            for u in y where unitsB[u].key.count >= minimumMoveWords {
+                if var list = waiting[unitsB[u].key], !list.isEmpty {
+                    moves += 1
+                    moveOfRemoved[list.removeFirst()] = moves
+                    waiting[unitsB[u].key] = list
+                    moveOfAdded[u] = moves
                 }
             }
         }
@@ -88,16 +55,64 @@ public enum TextDiff {
             }
         }
         func text(_ tokens: [Tokenizer.Token], _ range: Range<Int>) -> String { tokens[range].map(\.text).joined() }
-        for (k, run) in runs.enumerated() {
-            switch run {
-            case .same(let x): emit(.same, text(a, x))
-            case .removed:
-                for unit in removedUnits[k] { emit(unit.move == nil ? .removed : .movedAway, text(a, unit.range), move: unit.move) }
-            case .added:
-                for unit in addedUnits[k] { emit(unit.move == nil ? .added : .movedHere, text(b, unit.range), move: unit.move) }
+        /// Token by token, for what units could not match.
+        func words(_ x: Range<Int>, _ y: Range<Int>) {
+            let ta = Array(a[x]), tb = Array(b[y])
+            for op in TokenDiff.diff(ta.map(\.text), tb.map(\.text)) {
+                switch op {
+                case .equal(let i, _): emit(.same, text(ta, i))
+                case .delete(let i): emit(.removed, text(ta, i))
+                case .insert(let j): emit(.added, text(tb, j))
+                }
             }
         }
+        // A change region: the units removed and added between two unchanged ones.
+        var removed: [Int] = [], added: [Int] = []
+        func flushRegion() {
+            if removed.contains(where: { moveOfRemoved[$0] != nil }) || added.contains(where: { moveOfAdded[$0] != nil }) {
+                for u in removed { emit(moveOfRemoved[u] == nil ? .removed : .movedAway, text(a, unitsA[u].range), move: moveOfRemoved[u]) }
+                for u in added { emit(moveOfAdded[u] == nil ? .added : .movedHere, text(b, unitsB[u].range), move: moveOfAdded[u]) }
+            } else if !removed.isEmpty || !added.isEmpty {
+                let x = removed.isEmpty ? 0..<0 : unitsA[removed.first!].range.lowerBound..<unitsA[removed.last!].range.upperBound
+                let y = added.isEmpty ? 0..<0 : unitsB[added.first!].range.lowerBound..<unitsB[added.last!].range.upperBound
+                words(x, y)
+            }
+            removed.removeAll()
+            added.removeAll()
+        }
+        for op in ops {
+            switch op {
+            case .equal(let x, let y):
+                flushRegion()
+                for (u, v) in zip(x, y) {
+                    let (ra, rb) = (unitsA[u].range, unitsB[v].range)
+                    if text(a, ra) == text(b, rb) { emit(.same, text(a, ra)) } else { words(ra, rb) }  // whitespace changed
+                }
+            case .delete(let x): removed += Array(x)
+            case .insert(let y): added += Array(y)
+            }
+        }
+        flushRegion()
         return pieces
+    }
+
+    /// Sentence units covering every token: each sentence with the whitespace that follows it.
+    struct Unit { var range: Range<Int>; var key: [Substring] }
+
+    static func units(_ tokens: [Tokenizer.Token]) -> [Unit] {
+        var result: [Unit] = []
+        for s in Segmenter.sentences(of: tokens) {
+            let start = result.last?.range.upperBound ?? 0
+            let key = tokens[s].filter { $0.kind != .whitespace }.map(\.text)
+            if key.isEmpty, !result.isEmpty { result[result.count - 1].range = result[result.count - 1].range.lowerBound..<s.upperBound; continue }
+            result.append(Unit(range: start..<s.upperBound, key: key))
+        }
+        if let last = result.last, last.range.upperBound < tokens.count {
+            result[result.count - 1].range = last.range.lowerBound..<tokens.count
+        } else if result.isEmpty, !tokens.isEmpty {
+            result.append(Unit(range: 0..<tokens.count, key: []))
+        }
+        return result
     }
 
     /// The old text, rebuilt from the pieces.
