@@ -214,7 +214,7 @@ func withCommunique<R>(_ body: (String) throws -> R) throws -> R {
     @Test func helpListsEveryCommand() throws {
         let help = try palimpsest("--help")
         #expect(help.status == 0)
-        for command in ["init", "publish", "edit", "retract", "restore", "docs", "log", "show", "replay", "import", "export", "verify", "stats"] {
+        for command in ["init", "publish", "edit", "retract", "restore", "docs", "log", "show", "diff", "compare", "blame", "removed", "trace", "replay", "import", "export", "verify", "stats"] {
             #expect(help.out.contains("  \(command)"), "\(command) missing from --help")
         }
     }
