@@ -4,10 +4,14 @@ import PalimpsestTestSupport
 import Testing
 
 /// Wikipedia's "Anarchism" history (15,180 revisions, 1.02 GB of wikitext, real vandalism) through
-/// `palimpsest import mediawiki`, checked against Python's own XML parser on sampled revisions.
+/// `palimpsest import mediawiki`, checked against Python's own XML parser on sampled revisions, then
+/// word provenance against WikiWho's (../shared/tools/wikiwho/agreement.py: origin agreement ≥ 0.95,
+/// removal agreement ≥ 0.90) and the phrase index against a scan of every version.
 @Suite(.serialized, .enabled(if: FileManager.default.fileExists(atPath: Corpora.directory + "/wikipedia/enwiki-Anarchism.xml.lzma"), "needs ../shared/corpora"))
 struct AnarchismEndToEndTests {
     static let export = Corpora.directory + "/wikipedia/enwiki-Anarchism.xml.lzma"
+    static let wikiwho = Corpora.directory + "/wikipedia/Anarchism.wikiwho.json.xz"
+    static let agreementScript = URL(fileURLWithPath: Corpora.directory).deletingLastPathComponent().appendingPathComponent("tools/wikiwho/agreement.py").path
 
     @Test func importsEveryRevisionAndSampledTextsMatchTheXML() throws {
         try withTemporaryDirectory { dir throws in
@@ -52,6 +56,26 @@ struct AnarchismEndToEndTests {
             // Importing again adds nothing.
             let again = try palimpsest("--ledger", ledger, "import", "mediawiki", Self.export, "--json")
             #expect(try JSONParser.parse(again.out.trimmingCharacters(in: .newlines))["skipped"] == 15_180)
+
+            // Word provenance of the last revision against WikiWho's, with the reference's own metric.
+            let blame = try palimpsest("--ledger", ledger, "blame", "Anarchism", "--json")
+            #expect(blame.status == 0, "\(blame.err)")
+            let blameFile = dir + "/blame.json"
+            try blame.stdout.write(to: URL(fileURLWithPath: blameFile))
+            let agreement = try run("/usr/bin/env", ["python3", Self.agreementScript, blameFile, Self.wikiwho])
+            #expect(agreement.status == 0, "\(agreement.err)")
+            let figures = try JSONParser.parse(agreement.out.trimmingCharacters(in: .newlines))
+            let origin = try #require(figures["origin_agreement"]?.doubleValue), removal = try #require(figures["removal_agreement"]?.doubleValue)
+            #expect(origin >= 0.95, "origin agreement \(origin)")
+            #expect(removal >= 0.90, "removal agreement \(removal)")
+
+            // The phrase index against a scan of all 15,180 versions.
+            let scan = try BruteForce(library)
+            let phrases = scan.phrases(limit: 40)
+            for phrase in phrases {
+                let found = try library.phraseHistory(PhraseQuery(phrase)).changes.map { "\($0.event.position):\($0.kind.rawValue)" }
+                #expect(found == scan.changes(of: phrase, ignoringCase: false), "\(phrase.debugDescription)")
+            }
         }
     }
 }

@@ -24,6 +24,15 @@ public enum JSONValue: Sendable, Equatable {
         return nil
     }
 
+    /// A number as a Double, whether it was written as an integer or not.
+    public var doubleValue: Double? {
+        switch self {
+        case .double(let d): d
+        case .int(let i): Double(i)
+        default: nil
+        }
+    }
+
     /// The JSON type's name, for error messages ("expected a string, found a number").
     public var typeName: String {
         switch self {
