@@ -5,6 +5,8 @@
 //   PalimpsestBench show DIR DOC READS      text of random versions of DOC through the library
 //   PalimpsestBench size DIR                bytes of the data file in use, and of those, live
 //   PalimpsestBench rebuild DIR             every projection rebuilt; every event's text read in log order
+//   PalimpsestBench blame DIR DOC RUNS      blame of DOC's latest version through the library, warm
+//   PalimpsestBench removed DIR RUNS P…     `removed` for each phrase P through the library, warm (median of RUNS)
 //   PalimpsestBench engine DIR DOC          the provenance engine alone over every version of DOC (texts read
 //                                           first, not timed); prints the blame of the last version as JSON to stdout
 import Foundation
@@ -86,6 +88,38 @@ do {
         let replay = now() - start
         print(String(format: "RESULT mode=rebuild events=%llu rebuild_secs=%.4f rebuild_ev_per_s=%.0f replay_secs=%.4f replay_ev_per_s=%.0f replay_MBps=%.1f",
                      events, rebuild, Double(events) / rebuild, replay, Double(events) / replay, Double(bytes) / replay / 1e6))
+    case "blame":
+        let (dir, doc, runs) = (args[2], args[3], Int(args[4])!)
+        var options = Ledger.Options()
+        options.readOnly = true
+        let ledger = try Ledger.open(at: dir, options: options)
+        var times: [Double] = []
+        var tokens = 0
+        for _ in 0...runs {
+            let t = now()
+            tokens = try ledger.blame(doc)?.tokens.count ?? 0
+            times.append(now() - t)
+        }
+        times = Array(times.dropFirst()).sorted()  // the first run warms the caches
+        print(String(format: "RESULT mode=blame tokens=%d p50_ms=%.2f min_ms=%.2f max_ms=%.2f", tokens, percentile(times, 0.5) * 1e3, times.first! * 1e3, times.last! * 1e3))
+    case "removed":
+        let (dir, runs) = (args[2], Int(args[3])!)
+        var options = Ledger.Options()
+        options.readOnly = true
+        let ledger = try Ledger.open(at: dir, options: options)
+        for phrase in args[4...] {
+            var times: [Double] = []
+            var removals = 0, changes = 0
+            for _ in 0...runs {
+                let t = now()
+                let history = try ledger.phraseHistory(PhraseQuery(phrase))
+                times.append(now() - t)
+                (removals, changes) = (history.removals.count, history.changes.count)
+            }
+            times = Array(times.dropFirst()).sorted()
+            print(String(format: "RESULT mode=removed removals=%d changes=%d p50_ms=%.2f min_ms=%.2f max_ms=%.2f phrase=%@", removals, changes,
+                         percentile(times, 0.5) * 1e3, times.first! * 1e3, times.last! * 1e3, phrase.replacingOccurrences(of: " ", with: "\u{2423}")))
+        }
     case "engine":
         let ledger = try Ledger.open(at: args[2])
         let doc = args[3]

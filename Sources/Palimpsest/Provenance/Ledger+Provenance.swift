@@ -223,9 +223,9 @@ extension Ledger {
                 let hash = PhraseIndexProjection.wordHash(word)
                 var count = 0
                 let prefix = BigEndianKey.encode(hash)
-                try txn.scan(tables["postings"], from: prefix) { k, _ in
+                try txn.scan(tables["postings"], from: prefix) { k, v in
                     guard k.starts(with: prefix) else { return false }
-                    count += 1
+                    count += try PhraseIndexProjection.postingsCount(v)
                     return best.map { count < $0.count } ?? true
                 }
                 if best == nil || count < best!.count { best = (hash, count) }
@@ -233,9 +233,9 @@ extension Ledger {
             guard let best, best.count > 0 else { return [] }
             var positions: [UInt64] = []
             let prefix = BigEndianKey.encode(best.hash)
-            try txn.scan(tables["postings"], from: prefix) { k, _ in
+            try txn.scan(tables["postings"], from: prefix) { k, v in
                 guard k.starts(with: prefix) else { return false }
-                positions.append(BigEndianKey.decode(k, at: 8))
+                positions += try PhraseIndexProjection.decodePostings(v)
                 return true
             }
             var result: [(UInt64, Int)] = []

@@ -11,14 +11,20 @@ import TextPacking
 ///
 /// Tables:
 /// - `zones`: position → document, version, type and the zones (deflated when large);
-/// - `postings`: word hash‖position → nothing (written sorted when the transaction commits);
+/// - `postings`: word hash‖bucket → the positions of that bucket (4,096 positions wide) whose zones
+///   hold the word: a count, the last position, then the positions as varint deltas. Written when the
+///   transaction commits, one read-modify-write per word and bucket; fixed buckets keep the table the
+///   same however the events were batched into transactions (so a rebuild compares byte for byte);
 /// - `documents`: doc key‖"v" → version and position last folded; doc key‖"t" → the words of the
 ///   latest version (written at commit), for the next event's zones.
 public final class PhraseIndexProjection: Projection, @unchecked Sendable {
     public init() {}
     public var name: String { "phrases" }
-    public var version: UInt64 { 1 }
+    public var version: UInt64 { 2 }
     public var tableNames: [String] { ["zones", "postings", "documents"] }
+
+    /// Positions per postings bucket (a power of two).
+    static let bucketShift: UInt64 = 12
 
     /// The longest phrase, in words, that the index answers exactly.
     public static let maximumWords = 32
@@ -122,8 +128,19 @@ public final class PhraseIndexProjection: Projection, @unchecked Sendable {
                 for word in e.words { entries.append((word, e.position)) }
             }
             entries.sort { $0 < $1 }
-            for (word, position) in entries {
-                try txn.put(postings, key: BigEndianKey.encode(word) + BigEndianKey.encode(position), value: [])
+            var k = 0
+            while k < entries.count {
+                let (word, first) = entries[k]
+                let bucket = first >> Self.bucketShift
+                var positions: [UInt64] = []
+                while k < entries.count, entries[k].0 == word, entries[k].1 >> Self.bucketShift == bucket {
+                    positions.append(entries[k].1)
+                    k += 1
+                }
+                let key = BigEndianKey.encode(word) + BigEndianKey.encode(bucket)
+                var list = try txn.withValue(postings, key: key) { try Self.decodePostings($0) } ?? []
+                list.append(contentsOf: positions.drop { $0 <= (list.last ?? 0) })
+                try txn.put(postings, key: key, value: Self.encodePostings(list))
             }
         }
         let table = tables["documents"]
@@ -180,6 +197,40 @@ public final class PhraseIndexProjection: Projection, @unchecked Sendable {
         var folded = word.lowercased()
         folded.withUTF8 { for byte in $0 { h.add(byte) } }
         return h.value
+    }
+
+    static func encodePostings(_ positions: [UInt64]) -> [UInt8] {
+        var w = RecordWriter(capacity: 4 + 2 * positions.count)
+        w.varint(UInt64(positions.count))
+        var last: UInt64 = 0
+        for p in positions {
+            w.varint(p - last)
+            last = p
+        }
+        return w.bytes
+    }
+
+    static func decodePostings(_ raw: UnsafeRawBufferPointer) throws -> [UInt64] {
+        var r = RecordReader(raw)
+        do {
+            let count = try r.varint()
+            guard count <= UInt64(raw.count) else { throw damaged("postings") }
+            var result: [UInt64] = []
+            result.reserveCapacity(Int(count))
+            var last: UInt64 = 0
+            for _ in 0..<count {
+                last += try r.varint()
+                result.append(last)
+            }
+            return result
+        } catch let error as LedgerError { throw error } catch { throw damaged("postings") }
+    }
+
+    /// How many events a word's postings list, without decoding the positions.
+    static func postingsCount(_ raw: UnsafeRawBufferPointer) throws -> Int {
+        var r = RecordReader(raw)
+        guard let count = try? r.varint() else { throw damaged("postings") }
+        return Int(count)
     }
 
     struct State { var version: UInt64; var position: UInt64 }
