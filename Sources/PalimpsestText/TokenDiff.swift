@@ -38,6 +38,8 @@ public enum TokenDiff {
         let n = a.count, m = b.count
         if n == 0 { return m == 0 ? [] : [.insert(0..<m)] }
         if m == 0 { return [.delete(0..<n)] }
+        // The shortest script has at least |n - m| edits: past the limit, no need to search.
+        if abs(n - m) > min(n + m, maxEdits) { return [.delete(0..<n), .insert(0..<m)] }
         // Compare interned integers: cheaper than comparing tokens.
         var ids: [T: Int] = [:]
         func id(_ t: T) -> Int {
