@@ -109,11 +109,6 @@ public enum ChangeZones {
         }
     }
 
-    /// Every word of a text (a publication, or a retraction seen from the other side).
-    public static func whole(_ text: String) -> [String] {
-        Tokenizer.tokens(of: text).compactMap { $0.kind == .whitespace ? nil : String($0.text) }
-    }
-
     /// The byte ranges of the words in `window`, as offsets into `bytes`.
     static func words(_ bytes: UnsafeBufferPointer<UInt8>, _ window: Range<Int>) -> [Range<Int>] {
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[window]), as: UTF8.self)

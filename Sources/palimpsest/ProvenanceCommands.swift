@@ -125,6 +125,16 @@ struct PhraseOptions: ParsableArguments {
         }
         return history
     }
+
+    /// Prints the selected changes, as JSON under `key` or one block per change.
+    func report(_ ledger: Ledger, json: Bool, listedAs key: String, _ select: (PhraseHistory) -> [PhraseChange]) throws {
+        let history = try history(ledger)
+        if json {
+            printJSON(.object(["phrase": .string(history.phrase), key: .array(select(history).map(\.json))]))
+            return
+        }
+        for change in select(history) { change.printPlain() }
+    }
 }
 
 extension PhraseChange {
@@ -164,12 +174,7 @@ struct Removed: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        let history = try phrase.history(try location.open())
-        if output.json {
-            printJSON(.object(["phrase": .string(history.phrase), "removals": .array(history.removals.map(\.json))]))
-            return
-        }
-        for change in history.removals { change.printPlain() }
+        try phrase.report(try location.open(), json: output.json, listedAs: "removals", \.removals)
     }
 }
 
@@ -182,12 +187,7 @@ struct Trace: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        let history = try phrase.history(try location.open())
-        if output.json {
-            printJSON(.object(["phrase": .string(history.phrase), "changes": .array(history.changes.map(\.json))]))
-            return
-        }
-        for change in history.changes { change.printPlain() }
+        try phrase.report(try location.open(), json: output.json, listedAs: "changes", \.changes)
     }
 }
 

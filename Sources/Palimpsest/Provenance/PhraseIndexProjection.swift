@@ -254,14 +254,6 @@ public final class PhraseIndexProjection: Projection, @unchecked Sendable {
         LedgerError(.integrity, "a record of the phrase index's \(table) table is damaged; `palimpsest replay --rebuild phrases` rebuilds it")
     }
 
-    /// One event's entry in the index.
-    struct ZoneRecord {
-        var document: String
-        var version: UInt64
-        var type: EventType
-        var zones: [ChangeZone]
-    }
-
     static func zoneHeader<T: Transaction & ~Copyable>(at position: UInt64, tables: ProjectionTables, in txn: borrowing T) throws -> (document: String, version: UInt64)? {
         try txn.withValue(tables["zones"], key: BigEndianKey.encode(position)) { raw in
             var r = RecordReader(raw)
@@ -311,39 +303,5 @@ public final class PhraseIndexProjection: Projection, @unchecked Sendable {
             }
         }
         return delta
-    }
-
-    static func zoneRecord<T: Transaction & ~Copyable>(at position: UInt64, tables: ProjectionTables, in txn: borrowing T) throws -> ZoneRecord? {
-        try txn.withValue(tables["zones"], key: BigEndianKey.encode(position)) { raw in
-            do {
-                var r = RecordReader(raw)
-                let document = try r.string()
-                let version = try r.varint()
-                guard let type = EventType(rawValue: try r.string()) else { throw damaged("zones") }
-                let packed = try r.byte()
-                let body: [UInt8]
-                if packed == 1 {
-                    let size = Int(try r.varint())
-                    body = try Deflate.decompress(UnsafeRawBufferPointer(rebasing: raw[r.p...]), size: size)
-                } else {
-                    body = Array(UnsafeRawBufferPointer(rebasing: raw[r.p...]))
-                }
-                let zones = try body.withUnsafeBytes { b throws(RecordReader.Damaged) -> [ChangeZone] in
-                    var z = RecordReader(b)
-                    var zones: [ChangeZone] = []
-                    for _ in 0..<min(try z.varint(), UInt64(b.count)) {
-                        var sides: [[String]] = []
-                        for _ in 0..<2 {
-                            var side: [String] = []
-                            for _ in 0..<min(try z.varint(), UInt64(b.count)) { side.append(try z.string()) }
-                            sides.append(side)
-                        }
-                        zones.append(ChangeZone(old: sides[0], new: sides[1]))
-                    }
-                    return zones
-                }
-                return ZoneRecord(document: document, version: version, type: type, zones: zones)
-            } catch let error as LedgerError { throw error } catch { throw damaged("zones") }
-        }
     }
 }
