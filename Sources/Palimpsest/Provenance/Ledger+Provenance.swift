@@ -184,11 +184,8 @@ extension Ledger {
         }
         let usedIndex = matcher.words.count <= PhraseIndexProjection.maximumWords && !matcher.canOverlapItself
         let found = usedIndex ? try indexedChanges(matcher, document: query.document) : try scannedChanges(matcher, document: query.document)
-        var changes: [PhraseChange] = []
-        let reader = VersionReader(ledger: self)
-        for (position, delta) in found.sorted(by: { $0.0 < $1.0 }) {
-            changes.append(try describeChange(at: position, delta: delta, matcher: matcher, reader: reader))
-        }
+        let sorted = found.sorted(by: { $0.0 < $1.0 })
+        var changes = try describeChanges(sorted, matcher: matcher)
         // Who first wrote each occurrence.
         for k in changes.indices {
             guard let origin = changes[k].tokenOrigin else { continue }
@@ -217,10 +214,9 @@ extension Ledger {
     /// Positions whose events changed the phrase's count, from the index, with the change in count.
     func indexedChanges(_ matcher: PhraseMatcher, document: String?) throws(LedgerError) -> [(UInt64, Int)] {
         try read(projection: "phrases") { tables, txn in
-            // The rarest word's postings: the fewest zones to count in.
+            // The rarest key's postings: the fewest zones to count in.
             var best: (hash: UInt64, count: Int)? = nil
-            for word in Set(matcher.words.map { $0.lowercased() }) {
-                let hash = PhraseIndexProjection.wordHash(word)
+            for hash in PhraseIndexProjection.lookupKeys(matcher) {
                 var count = 0
                 let prefix = BigEndianKey.encode(hash)
                 try txn.scan(tables["postings"], from: prefix) { k, v in
@@ -264,6 +260,48 @@ extension Ledger {
             }
         }
         return result
+    }
+
+    /// The details of every change, in order. Each change reads two versions: with many changes the
+    /// work is split in two contiguous halves, one per core (each with its own cache of versions).
+    func describeChanges(_ found: [(UInt64, Int)], matcher: PhraseMatcher) throws(LedgerError) -> [PhraseChange] {
+        let parts = found.count >= 16 ? 2 : 1
+        let size = (found.count + parts - 1) / max(parts, 1)
+        let results = LockedResults(count: parts)
+        DispatchQueue.concurrentPerform(iterations: parts) { part in
+            let reader = VersionReader(ledger: self)
+            var described: [PhraseChange] = []
+            do {
+                for (position, delta) in found[min(found.count, part * size)..<min(found.count, (part + 1) * size)] {
+                    described.append(try describeChange(at: position, delta: delta, matcher: matcher, reader: reader))
+                }
+                results.set(part, .success(described))
+            } catch let error as LedgerError {
+                results.set(part, .failure(error))
+            } catch {
+                results.set(part, .failure(LedgerError(.storage, "\(error)")))
+            }
+        }
+        var all: [PhraseChange] = []
+        for part in 0..<parts { all += try results.get(part) }
+        return all
+    }
+
+    /// Per-part results of a parallel loop.
+    final class LockedResults: @unchecked Sendable {
+        private let lock = NSLock()
+        private var results: [Result<[PhraseChange], LedgerError>?]
+        init(count: Int) { results = Array(repeating: nil, count: count) }
+        func set(_ index: Int, _ result: Result<[PhraseChange], LedgerError>) {
+            lock.lock()
+            results[index] = result
+            lock.unlock()
+        }
+        func get(_ index: Int) throws(LedgerError) -> [PhraseChange] {
+            lock.lock()
+            defer { lock.unlock() }
+            return try results[index]?.get() ?? []
+        }
     }
 
     /// The details of one change: counts, context, who first wrote the occurrence.

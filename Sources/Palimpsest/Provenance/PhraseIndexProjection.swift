@@ -4,9 +4,11 @@ import PalimpsestText
 import TextPacking
 
 /// The built-in phrase index: for every event, the zones of words it can have changed (see
-/// `ChangeZones`), and for every word (case-folded) the events whose zones hold it. "Which events
-/// removed or added phrase P" is then answered from the events listed under P's rarest word, by
-/// counting P in their zones — never by reading old versions. Exact for phrases of up to
+/// `ChangeZones`), and for every word and every pair of adjacent words (case-folded) the events whose
+/// zones hold it. "Which events removed or added phrase P" is then answered from the events listed
+/// under P's rarest word pair (its rarest word, for a one-word phrase), by counting P in their zones —
+/// never by reading old versions. Pairs matter on histories with vandalism: a blanked page and its
+/// revert have zones holding every word of the page, but only the pairs the page really had. Exact for phrases of up to
 /// `maximumWords` words; longer phrases are answered by a scan of the versions.
 ///
 /// Tables:
@@ -20,7 +22,7 @@ import TextPacking
 public final class PhraseIndexProjection: Projection, @unchecked Sendable {
     public init() {}
     public var name: String { "phrases" }
-    public var version: UInt64 { 2 }
+    public var version: UInt64 { 3 }
     public var tableNames: [String] { ["zones", "postings", "documents"] }
 
     /// Positions per postings bucket (a power of two).
@@ -78,11 +80,15 @@ public final class PhraseIndexProjection: Projection, @unchecked Sendable {
             zoneCount += 1
             for (bytes, side) in [(a, oldWords), (b, newWords)] {
                 zoneBytes.varint(UInt64(side.count))
+                var previous: UInt64? = nil
                 for range in side {
                     let word = UnsafeBufferPointer(rebasing: bytes[range])
                     zoneBytes.varint(UInt64(word.count))
                     zoneBytes.bytes.append(contentsOf: word)
-                    words.insert(Self.wordHash(word))
+                    let hash = Self.wordHash(word)
+                    words.insert(hash)
+                    if let previous { words.insert(Self.pairHash(previous, hash)) }
+                    previous = hash
                 }
             }
         }
@@ -190,6 +196,21 @@ public final class PhraseIndexProjection: Projection, @unchecked Sendable {
             h.add(byte >= 65 && byte <= 90 ? byte | 0x20 : byte)
         }
         return h.value
+    }
+
+    /// The key of two adjacent words (from their word hashes). It shares the table with single words:
+    /// a clash only adds candidates, which counting then discards.
+    static func pairHash(_ first: UInt64, _ second: UInt64) -> UInt64 {
+        var h = (first ^ 0x9E37_79B9_7F4A_7C15) &* 0xBF58_476D_1CE4_E5B9
+        h = (h ^ (h >> 31) ^ second) &* 0x94D0_49BB_1331_11EB
+        return h ^ (h >> 29)
+    }
+
+    /// The keys to look a phrase up under: its word pairs, or its word when it has one.
+    static func lookupKeys(_ matcher: PhraseMatcher) -> [UInt64] {
+        let hashes = matcher.words.map { wordHash($0.lowercased()) }
+        guard hashes.count > 1 else { return hashes }
+        return Array(Set(zip(hashes, hashes.dropFirst()).map { pairHash($0, $1) }))
     }
 
     private static func slowWordHash(_ word: String) -> UInt64 {
