@@ -277,7 +277,6 @@ public struct ProvenanceEngine: Sendable {
 
         var result: [Paragraph] = []
         result.reserveCapacity(slots.count)
-        _ = event
         for (slotIndex, slot) in slots.enumerated() {
             switch slot {
             case .matched(let p): result.append(p)

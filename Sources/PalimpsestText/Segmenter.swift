@@ -69,11 +69,6 @@ public enum Segmenter {
 
     /// The hash that identifies a paragraph: its exact bytes, eight at a time (a paragraph whose case
     /// alone changed falls through to the sentence level, which folds case).
-    public static func paragraphHash(_ paragraph: Substring) -> UInt64 {
-        var paragraph = paragraph
-        return paragraph.withUTF8 { paragraphHash(UnsafeBufferPointer(rebasing: $0[...])) }
-    }
-
     static func paragraphHash(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
         var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(bytes.count)
         let raw = UnsafeRawBufferPointer(bytes)

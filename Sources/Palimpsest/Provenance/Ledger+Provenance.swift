@@ -357,7 +357,6 @@ extension Ledger {
             let doc = ProvenanceProjection.documentKey(document)
             let oldIDs = try reader.ids(document, event.version - 1, tables: tables, in: txn)
             let newIDs = try reader.ids(document, event.version, tables: tables, in: txn)
-            _ = doc
             // The occurrence that went (or came): one with a token the other version lacks.
             let removal = kind == .removed
             let words = removal ? oldWords : newWords, occurrences = removal ? oldOcc : newOcc
