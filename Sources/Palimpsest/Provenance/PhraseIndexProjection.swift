@@ -32,43 +32,33 @@ public final class PhraseIndexProjection: Projection, @unchecked Sendable {
     public static let maximumWords = 32
 
     private let lock = NSLock()
-    private var latest: [Key: Latest] = [:]
+    /// The latest text of each document, up to about 4 million words in all.
+    private var latest = DocumentStateCache<Latest>(limit: 4_000_000)
     private var pending: [Database: [(words: [UInt64], position: UInt64, document: String, version: UInt64)]] = [:]
-    private var useClock: UInt64 = 0
-    static let cachedWordLimit = 4_000_000
 
-    struct Key: Hashable {
-        let table: Database
-        let document: [UInt8]
-    }
-
-    final class Latest {
+    final class Latest: CachedDocumentState {
         var text: String
         var version: UInt64
         var position: UInt64
         var dirty = false
         var lastUse: UInt64 = 0
         init(text: String, version: UInt64, position: UInt64) { (self.text, self.version, self.position) = (text, version, position) }
+        /// Words, roughly.
+        var weight: Int { text.utf8.count / 6 }
     }
 
     public func apply(_ event: RecordedEvent, text: String?, tables: ProjectionTables, in txn: borrowing WriteTransaction) throws {
         lock.lock()
         defer { lock.unlock() }
         let doc = ProvenanceProjection.documentKey(event.document)
-        let key = Key(table: tables["documents"], document: doc)
+        let key = DocumentStateCache<Latest>.Key(table: tables["documents"], document: doc)
         let stored = try Self.state(doc, tables: tables, in: txn)
-        let entry: Latest
-        if let hit = latest[key], hit.version == (stored?.version ?? 0), hit.position == (stored?.position ?? 0) {
-            entry = hit
-        } else {
+        let entry = try latest.entry(key, stored: stored.map { ($0.version, $0.position) }) {
             let text = try txn.withValue(tables["documents"], key: doc + [UInt8(ascii: "t")]) { raw in
                 try Self.inflate(raw)
             } ?? []
-            entry = Latest(text: String(decoding: text, as: UTF8.self), version: stored?.version ?? 0, position: stored?.position ?? 0)
-            latest[key] = entry
+            return Latest(text: String(decoding: text, as: UTF8.self), version: stored?.version ?? 0, position: stored?.position ?? 0)
         }
-        useClock += 1
-        entry.lastUse = useClock
 
         // A retraction removes everything the document said; a restoration after it adds it back.
         let newText = event.type == .retracted ? "" : (text ?? "")
@@ -117,7 +107,11 @@ public final class PhraseIndexProjection: Projection, @unchecked Sendable {
         s.varint(event.version)
         s.varint(event.position)
         try txn.put(tables["documents"], key: doc + [UInt8(ascii: "v")], value: s.bytes)
-        try evictIfNeeded(keeping: key, tables: tables, in: txn)
+        try latest.evict(keeping: key) { other, entry in
+            guard other.table == key.table else { return !entry.dirty }
+            if entry.dirty { _ = try flush(other.document, entry, tables: tables, in: txn) }
+            return true
+        }
     }
 
     public func willCommit(tables: ProjectionTables, in txn: borrowing WriteTransaction) throws {
@@ -150,34 +144,22 @@ public final class PhraseIndexProjection: Projection, @unchecked Sendable {
             }
         }
         let table = tables["documents"]
-        for (key, entry) in latest where key.table == table && entry.dirty {
-            try flush(key.document, entry, tables: tables, in: txn)
+        for (key, entry) in latest.entries where key.table == table && entry.dirty {
+            if try !flush(key.document, entry, tables: tables, in: txn) { latest.remove(key) }
         }
     }
 
-    private func flush(_ doc: [UInt8], _ entry: Latest, tables: ProjectionTables, in txn: borrowing WriteTransaction) throws {
+    /// Returns false, writing nothing, when the entry is not current: the caller drops it.
+    private func flush(_ doc: [UInt8], _ entry: Latest, tables: ProjectionTables, in txn: borrowing WriteTransaction) throws -> Bool {
         let stored = try Self.state(doc, tables: tables, in: txn)
-        guard stored?.version == entry.version, stored?.position == entry.position else {
-            latest[Key(table: tables["documents"], document: doc)] = nil
-            return
-        }
+        guard stored?.version == entry.version, stored?.position == entry.position else { return false }
         let bytes = Array(entry.text.utf8)
         var w = RecordWriter(capacity: bytes.count / 3 + 16)
         w.varint(UInt64(bytes.count))
         w.raw(Deflate.compress(bytes, level: 1))
         try txn.put(tables["documents"], key: doc + [UInt8(ascii: "t")], value: w.bytes)
         entry.dirty = false
-    }
-
-    private func evictIfNeeded(keeping current: Key, tables: ProjectionTables, in txn: borrowing WriteTransaction) throws {
-        var total = latest.values.reduce(0) { $0 + $1.text.utf8.count / 6 }
-        guard total > Self.cachedWordLimit else { return }
-        for (key, entry) in latest.sorted(by: { $0.value.lastUse < $1.value.lastUse }) where key != current {
-            if key.table == current.table { if entry.dirty { try flush(key.document, entry, tables: tables, in: txn) } } else if entry.dirty { continue }
-            latest[key] = nil
-            total -= entry.text.utf8.count / 6
-            if total <= Self.cachedWordLimit { break }
-        }
+        return true
     }
 
     // MARK: Records

@@ -26,18 +26,11 @@ public final class ProvenanceProjection: Projection, @unchecked Sendable {
     /// Engines by (documents table, document key); guarded by `lock` (folds run on the writer queue,
     /// but `Sendable` asks for it).
     private let lock = NSLock()
-    private var engines: [EngineKey: CachedEngine] = [:]
-    private var useClock: UInt64 = 0
-    /// Tokens held by cached engines above which the least recently used are dropped.
-    static let cachedTokenLimit = 6_000_000
+    /// Engines, up to 6 million tokens in all (the least recently used are dropped beyond).
+    private var engines = DocumentStateCache<CachedEngine>(limit: 6_000_000)
     static let fullCopyInterval: UInt64 = 32
 
-    struct EngineKey: Hashable {
-        let table: Database
-        let document: [UInt8]
-    }
-
-    final class CachedEngine {
+    final class CachedEngine: CachedDocumentState {
         var engine: ProvenanceEngine
         var version: UInt64
         var position: UInt64
@@ -47,23 +40,18 @@ public final class ProvenanceProjection: Projection, @unchecked Sendable {
         /// Tokens whose record must be written at commit.
         var dirty: Set<Int32> = []
         init(engine: ProvenanceEngine, version: UInt64, position: UInt64) { (self.engine, self.version, self.position) = (engine, version, position) }
+        var weight: Int { engine.tokens.count }
     }
 
     public func apply(_ event: RecordedEvent, text: String?, tables: ProjectionTables, in txn: borrowing WriteTransaction) throws {
         lock.lock()
         defer { lock.unlock() }
         let doc = Self.documentKey(event.document)
-        let key = EngineKey(table: tables["documents"], document: doc)
+        let key = DocumentStateCache<CachedEngine>.Key(table: tables["documents"], document: doc)
         let stored = try Self.documentRecord(doc, tables: tables, in: txn)
-        let cached: CachedEngine
-        if let hit = engines[key], hit.version == (stored?.version ?? 0), hit.position == (stored?.position ?? 0) {
-            cached = hit
-        } else {
-            cached = try Self.load(doc, record: stored, tables: tables, in: txn)
-            engines[key] = cached
+        let cached = try engines.entry(key, stored: stored.map { ($0.version, $0.position) }) {
+            try Self.load(doc, record: stored, tables: tables, in: txn)
         }
-        useClock += 1
-        cached.lastUse = useClock
 
         let explained = event.metadata["minor"] == "true" && !(event.message ?? "").isEmpty
         let change = cached.engine.apply(text: event.type == .retracted ? nil : (text ?? ""), event: event.position, explainedMinorEdit: explained)
@@ -85,42 +73,34 @@ public final class ProvenanceProjection: Projection, @unchecked Sendable {
         w.varint(cached.effectiveVersion)
         w.varint(UInt64(cached.engine.effectiveLength))
         try txn.put(tables["documents"], key: doc, value: w.bytes)
-        try evictIfNeeded(keeping: key, tables: tables, in: txn)
+        try engines.evict(keeping: key) { other, entry in
+            guard other.table == key.table else { return entry.dirty.isEmpty }
+            _ = try flush(other.document, entry, tables: tables, in: txn)
+            return true
+        }
     }
 
     public func willCommit(tables: ProjectionTables, in txn: borrowing WriteTransaction) throws {
         lock.lock()
         defer { lock.unlock() }
         let table = tables["documents"]
-        for (key, cached) in engines where key.table == table && !cached.dirty.isEmpty {
-            try flush(key.document, cached, tables: tables, in: txn)
+        for (key, cached) in engines.entries where key.table == table && !cached.dirty.isEmpty {
+            if try !flush(key.document, cached, tables: tables, in: txn) { engines.remove(key) }
         }
     }
 
     /// Writes an engine's changed token records, if the tables still agree with it (a failed
     /// transaction may have left it ahead of them: then it is dropped and reloaded when next needed).
-    private func flush(_ doc: [UInt8], _ cached: CachedEngine, tables: ProjectionTables, in txn: borrowing WriteTransaction) throws {
+    /// Returns false, writing nothing, when the engine is not current: the caller drops it.
+    private func flush(_ doc: [UInt8], _ cached: CachedEngine, tables: ProjectionTables, in txn: borrowing WriteTransaction) throws -> Bool {
         let stored = try Self.documentRecord(doc, tables: tables, in: txn)
-        guard stored?.version == cached.version, stored?.position == cached.position else {
-            engines[EngineKey(table: tables["documents"], document: doc)] = nil
-            return
-        }
+        guard stored?.version == cached.version, stored?.position == cached.position else { return false }
         let db = tables["tokens"]
         for id in cached.dirty.sorted() {
             try txn.put(db, key: Self.tokenKey(doc, id), value: Self.encode(cached.engine.tokens[Int(id)]))
         }
         cached.dirty.removeAll(keepingCapacity: false)
-    }
-
-    private func evictIfNeeded(keeping current: EngineKey, tables: ProjectionTables, in txn: borrowing WriteTransaction) throws {
-        var total = engines.values.reduce(0) { $0 + $1.engine.tokens.count }
-        guard total > Self.cachedTokenLimit else { return }
-        for (key, cached) in engines.sorted(by: { $0.value.lastUse < $1.value.lastUse }) where key != current {
-            if key.table == current.table { try flush(key.document, cached, tables: tables, in: txn) } else if !cached.dirty.isEmpty { continue }
-            engines[key] = nil
-            total -= cached.engine.tokens.count
-            if total <= Self.cachedTokenLimit { break }
-        }
+        return true
     }
 
     // MARK: Records
