@@ -18,13 +18,7 @@ public enum LineDiffer {
     }
 
     public static func compare(_ a: [String], _ b: [String]) -> [Line] {
-        var ids: [String: Int] = [:]
-        func intern(_ s: String) -> Int {
-            if let id = ids[s] { return id }
-            ids[s] = ids.count
-            return ids.count - 1
-        }
-        let xs = a.map(intern), y = b.map(intern)
+        let (xs, y) = TokenDiff.interned(a, b)
         var out: [Line] = []
         out.reserveCapacity(a.count + b.count)
         let matcher = SequenceMatcher(xs, y)

@@ -24,33 +24,12 @@ public struct PhraseMatcher: Sendable, Equatable {
         return false
     }
 
-    /// The non-whitespace tokens of a text, as the matcher compares them.
-    public func comparable(_ words: [Substring]) -> [String] {
-        words.map { ignoresCase ? $0.lowercased() : String($0) }
-    }
-
-    /// How many times the phrase occurs in a sequence of words: non-overlapping occurrences, left to
-    /// right, the way `git log -S` counts.
-    public func count(in sequence: [String]) -> Int {
-        occurrences(in: sequence).count
-    }
-
-    /// Start indexes of the occurrences, non-overlapping, left to right (git's rule).
-    public func occurrences(in sequence: [String]) -> [Int] {
-        let n = words.count
-        guard sequence.count >= n else { return [] }
-        var result: [Int] = []
-        var i = 0
-        let first = words[0]
-        while i <= sequence.count - n {
-            if sequence[i] == first {
-                var k = 1
-                while k < n, sequence[i + k] == words[k] { k += 1 }
-                if k == n { result.append(i); i += n; continue }
-            }
-            i += 1
-        }
-        return result
+    /// How many times the phrase occurs in a text: non-overlapping occurrences, left to right, the
+    /// way `git log -S` counts.
+    public func count(in text: String) -> Int {
+        var text = text
+        let words = Tokenizer.wordRanges(of: text)
+        return text.withUTF8 { occurrences(inWords: words, of: UnsafeRawBufferPointer($0)).count }
     }
 
     /// Occurrences (start indexes, non-overlapping, left to right) among words given as byte ranges

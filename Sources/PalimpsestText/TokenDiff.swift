@@ -41,13 +41,7 @@ public enum TokenDiff {
         // The shortest script has at least |n - m| edits: past the limit, no need to search.
         if abs(n - m) > min(n + m, maxEdits) { return [.delete(0..<n), .insert(0..<m)] }
         // Compare interned integers: cheaper than comparing tokens.
-        var ids: [T: Int] = [:]
-        func id(_ t: T) -> Int {
-            if let i = ids[t] { return i }
-            ids[t] = ids.count
-            return ids.count - 1
-        }
-        let x = a.map(id), y = b.map(id)
+        let (x, y) = interned(a, b)
         let limit = min(n + m, maxEdits), offset = limit + 1
         var v = [Int](repeating: 0, count: 2 * limit + 3)
         var trace: [[Int]] = []  // trace[d] = v[offset - d ... offset + d] before step d
@@ -103,5 +97,16 @@ public enum TokenDiff {
             }
         }
         return out
+    }
+
+    /// Both sequences as small integers, equal elements getting equal numbers.
+    static func interned<T: Hashable>(_ a: [T], _ b: [T]) -> ([Int], [Int]) {
+        var ids: [T: Int] = [:]
+        func id(_ t: T) -> Int {
+            if let i = ids[t] { return i }
+            ids[t] = ids.count
+            return ids.count - 1
+        }
+        return (a.map(id), b.map(id))
     }
 }

@@ -254,7 +254,7 @@ extension Ledger {
             var previous = 0
             for version in 1...info.version {
                 guard let state = try state(of: id, asOf: .version(version)) else { continue }
-                let count = state.status == .retracted ? 0 : matcher.count(in: matcher.comparable(PhraseMatcher.words(of: state.text).map(\.text)))
+                let count = state.status == .retracted ? 0 : matcher.count(in: state.text)
                 if count != previous { result.append((state.event.position, count - previous)) }
                 previous = count
             }
