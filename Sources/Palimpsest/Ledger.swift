@@ -22,13 +22,14 @@ public final class Ledger: @unchecked Sendable {
         /// Projections to maintain with every append (and to catch up or rebuild on open), besides
         /// the built-in ones.
         public var projections: [any Projection] = []
-        /// Maintain the built-in projections (statistics).
+        /// Maintain the built-in projections (statistics, provenance, phrases). The Merkle tree over
+        /// event hashes is maintained either way: checkpoints and proofs need it.
         public var builtInProjections = true
         /// Called as a projection is caught up or rebuilt: its name, the last position folded, the
         /// log's last position (for a progress line; called from the opening thread).
         public var projectionProgress: (@Sendable (_ projection: String, _ position: UInt64, _ head: UInt64) -> Void)?
 
-        var allProjections: [any Projection] { (builtInProjections ? [StatisticsProjection(), ProvenanceProjection(), PhraseIndexProjection()] : []) + projections }
+        var allProjections: [any Projection] { [MerkleProjection()] + (builtInProjections ? [StatisticsProjection(), ProvenanceProjection(), PhraseIndexProjection()] : []) + projections }
         public init() {}
     }
 
@@ -91,7 +92,8 @@ public final class Ledger: @unchecked Sendable {
     }
 
     /// Creates a ledger in `directory` (made with owner-only permissions when missing), or opens the
-    /// one already there: creating is idempotent.
+    /// one already there: creating is idempotent. Either way the ledger gets its Ed25519 signing key
+    /// (for checkpoints) when it has none.
     public static func create(at directory: String, options: Options = Options()) throws(LedgerError) -> Ledger {
         let fm = FileManager.default
         var isDirectory: ObjCBool = false
@@ -110,7 +112,9 @@ public final class Ledger: @unchecked Sendable {
                 throw LedgerError(.storage, "cannot create the ledger directory \(directory): \(error.localizedDescription)")
             }
         }
-        return try open(at: directory, options: options, creating: true)
+        let ledger = try open(at: directory, options: options, creating: true)
+        try ledger.ensureSigningKey()
+        return ledger
     }
 
     /// Opens the ledger in `directory`.
