@@ -54,7 +54,7 @@ let package = Package(
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
         .testTarget(name: "TextPackingTests", dependencies: ["TextPacking", "PalimpsestTestSupport"]),
         .testTarget(name: "PalimpsestTextTests", dependencies: ["PalimpsestText", "PalimpsestTestSupport"]),
-        .testTarget(name: "PalimpsestTests", dependencies: ["Palimpsest", "PalimpsestTestSupport", "LMDB", "PalimpsestText"]),
+        .testTarget(name: "PalimpsestTests", dependencies: ["Palimpsest", "PalimpsestTestSupport", "LMDB", "PalimpsestText", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "ImporterTests", dependencies: ["PalimpsestImporters", "PalimpsestTestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Palimpsest", "PalimpsestTestSupport", "LMDB", "palimpsest"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Palimpsest", "PalimpsestTestSupport", "palimpsest"]),

@@ -159,8 +159,13 @@ public struct MerkleFrontier: Sendable {
 
     public init() {}
 
+    /// Appends a leaf.
+    public mutating func append(eventHash: Digest) {
+        append(eventHash: eventHash) { _, _, _ in }
+    }
+
     /// Appends a leaf; calls `completed(level, index, hash)` for every inner node it completes.
-    public mutating func append(eventHash: Digest, completed: (Int, UInt64, Digest) throws -> Void = { _, _, _ in }) rethrows {
+    public mutating func append(eventHash: Digest, completed: (Int, UInt64, Digest) throws -> Void) rethrows {
         var node = (level: 0, hash: MerkleTree.leafHash(eventHash))
         let leafIndex = size
         size += 1

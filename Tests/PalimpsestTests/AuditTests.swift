@@ -1,0 +1,329 @@
+import Crypto
+import Foundation
+import LMDB
+import Palimpsest
+import PalimpsestTestSupport
+import Testing
+
+/// RFC 9162's definition of the Merkle tree hash, written literally (recursion over the leaves), as
+/// the reference the stored tree, the proofs and the frontier are checked against.
+func referenceRoot(_ leaves: ArraySlice<Palimpsest.Digest>) -> Palimpsest.Digest {
+    if leaves.isEmpty { return Palimpsest.Digest.sha256([UInt8]()) }
+    if leaves.count == 1 { return MerkleTree.leafHash(leaves.first!) }
+    var k = 1
+    while k * 2 < leaves.count { k *= 2 }
+    let mid = leaves.startIndex + k
+    return MerkleTree.nodeHash(referenceRoot(leaves[..<mid]), referenceRoot(leaves[mid...]))
+}
+
+func randomDigests(_ count: Int, seed: UInt64) -> [Palimpsest.Digest] {
+    var generator = SeededGenerator(seed: seed)
+    return (0..<count).map { _ in Palimpsest.Digest(bytes: (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }) }
+}
+
+@Suite struct MerkleTreeTests {
+    /// Perfect subtrees straight from the leaves (what the ledger reads from its tables).
+    func perfect(_ leaves: [Palimpsest.Digest]) -> MerkleTree.PerfectSubtree {
+        { level, index in
+            let start = Int(index) << level
+            return referenceRoot(leaves[start..<start + (1 << level)])
+        }
+    }
+
+    @Test func rootsAndTheFrontierMatchTheRFCDefinition() throws {
+        let leaves = randomDigests(300, seed: 1)
+        var frontier = MerkleFrontier()
+        #expect(frontier.root == Palimpsest.Digest.sha256([UInt8]()))
+        for n in 1...leaves.count {
+            frontier.append(eventHash: leaves[n - 1])
+            let expected = referenceRoot(leaves[..<n])
+            #expect(frontier.root == expected, "size \(n)")
+            #expect(try MerkleTree.root(size: UInt64(n), perfect(leaves)) == expected, "size \(n)")
+        }
+    }
+
+    @Test func everyInclusionProofVerifiesAndAnyChangeBreaksIt() throws {
+        let leaves = randomDigests(70, seed: 2)
+        for size in 1...leaves.count {
+            let root = referenceRoot(leaves[..<size])
+            for index in 0..<size {
+                let path = try MerkleTree.inclusionProof(index: UInt64(index), size: UInt64(size), perfect(leaves))
+                let leaf = MerkleTree.leafHash(leaves[index])
+                #expect(MerkleTree.verifyInclusion(leaf: leaf, index: UInt64(index), size: UInt64(size), path: path, root: root))
+                // Wrong leaf, wrong index, wrong size, a changed hash in the path: all refused.
+                #expect(!MerkleTree.verifyInclusion(leaf: MerkleTree.leafHash(leaves[(index + 1) % leaves.count]), index: UInt64(index), size: UInt64(size), path: path, root: root))
+                if size > 1 {
+                    #expect(!MerkleTree.verifyInclusion(leaf: leaf, index: UInt64((index + 1) % size), size: UInt64(size), path: path, root: root))
+                    var changed = path
+                    changed[index % path.count] = leaves[0]
+                    #expect(!MerkleTree.verifyInclusion(leaf: leaf, index: UInt64(index), size: UInt64(size), path: changed, root: root))
+                }
+                #expect(!MerkleTree.verifyInclusion(leaf: leaf, index: UInt64(index), size: UInt64(size), path: path, root: leaves[0]))
+            }
+        }
+    }
+
+    @Test func everyConsistencyProofVerifiesAndAnotherHistoryDoesNot() throws {
+        let leaves = randomDigests(40, seed: 3)
+        var forked = leaves
+        forked[5] = randomDigests(1, seed: 4)[0]
+        for new in 1...leaves.count {
+            let newRoot = referenceRoot(leaves[..<new])
+            for old in 1...new {
+                let oldRoot = referenceRoot(leaves[..<old])
+                let proof = try MerkleTree.consistencyProof(old: UInt64(old), new: UInt64(new), perfect(leaves))
+                #expect(MerkleTree.verifyConsistency(old: UInt64(old), new: UInt64(new), oldRoot: oldRoot, newRoot: newRoot, proof: proof), "\(old) → \(new)")
+                // A history that differs inside the old tree is not consistent with it.
+                if old > 5, old < new {
+                    let forkedRoot = referenceRoot(forked[..<old])
+                    #expect(!MerkleTree.verifyConsistency(old: UInt64(old), new: UInt64(new), oldRoot: forkedRoot, newRoot: newRoot, proof: proof))
+                }
+            }
+        }
+    }
+}
+
+@Suite struct AuditLedgerTests {
+    @Test func theStoredTreeProvesEveryEventAtEverySize() throws {
+        try withTemporaryLedger { ledger throws in
+            // Several transactions of different sizes, so nodes complete across commits.
+            for batch in 0..<7 {
+                try ledger.append(contentsOf: (0...batch).map { k in publish("d\(batch)-\(k)", "text \(batch) \(k)", at: at(Int64(batch))) })
+            }
+            let hashes = try ledger.events().map(\.hash)
+            #expect(hashes.count == 28)
+            for size in 1...hashes.count {
+                let root = referenceRoot(hashes[..<size])
+                #expect(try ledger.merkleRoot(size: UInt64(size)) == root)
+                for position in stride(from: 1, through: size, by: 3) {
+                    let proof = try ledger.inclusionProof(position: UInt64(position), treeSize: UInt64(size))
+                    #expect(proof.isValid && proof.rootHash == root && proof.eventHash == hashes[position - 1])
+                }
+                let consistency = try ledger.consistencyProof(oldSize: UInt64(size / 2), newSize: UInt64(size))
+                #expect(consistency.isValid)
+            }
+            #expect(throws: LedgerError.self) { _ = try ledger.inclusionProof(position: 29, treeSize: 28) }
+            #expect(throws: LedgerError.self) { _ = try ledger.inclusionProof(position: 1, treeSize: 29) }
+            #expect(try ledger.verifyProjections() == [])
+            #expect(try ledger.verify().merkleRoot == referenceRoot(hashes[...]))
+        }
+    }
+
+    @Test func theKeyIsMadeAtCreationOwnerOnlyAndSignsCheckpoints() throws {
+        try withTemporaryDirectory { dir throws in
+            let path = dir + "/l"
+            let ledger = try Ledger.create(at: path)
+            let keyFile = path + "/" + Ledger.signingKeyFile
+            let mode = try #require(try FileManager.default.attributesOfItem(atPath: keyFile)[.posixPermissions] as? Int)
+            #expect(mode == 0o600)
+            let publicKey = try #require(try ledger.publicKey())
+            try ledger.append(contentsOf: [publish("a", "one"), edit("a", "two", at: at(1))])
+            let first = try ledger.signCheckpoint()
+            try ledger.append(publish("b", "three"))
+            let second = try ledger.signCheckpoint()
+            #expect(first.number == 1 && first.treeSize == 2 && second.number == 2 && second.treeSize == 3)
+            #expect(first.isSigned(by: publicKey) && second.isSigned(by: publicKey))
+            #expect(!first.isSigned(by: Array(Curve25519.Signing.PrivateKey().publicKey.rawRepresentation)))
+            var forged = second
+            forged.treeSize = 2
+            #expect(!forged.isSigned(by: publicKey))
+            // The signature is over the canonical JSON of the four fields, checkable by any Ed25519 library.
+            let key = try Curve25519.Signing.PublicKey(rawRepresentation: publicKey)
+            let body = CanonicalJSON.encode(["ledgerId": .string(ledger.id.uuidString.lowercased()), "rootHash": .string(second.rootHash.hex), "time": .string(second.time.iso8601), "treeSize": 3])
+            #expect(key.isValidSignature(second.signature, for: body))
+            // Reopening (and `create` again) keeps the key and the checkpoints.
+            let reopened = try Ledger.create(at: path)
+            #expect(try reopened.publicKey() == publicKey)
+            #expect(try reopened.checkpoints() == [first, second])
+            let report = try reopened.verify()
+            #expect(report.isClean && report.checkpoints == 2, "\(report.firstProblem ?? "")")
+        }
+    }
+
+    @Test func aLedgerWithoutAKeyGetsOneFromCreateAndACheckpointNeedsIt() throws {
+        try withTemporaryDirectory { dir throws in
+            let path = dir + "/l"
+            do {
+                let ledger = try Ledger.create(at: path)
+                try ledger.append(publish("a", "one"))
+            }
+            // An older ledger: no key file, no public key.
+            try FileManager.default.removeItem(atPath: path + "/" + Ledger.signingKeyFile)
+            do {
+                let env = try Environment(path: path)
+                let meta = try #require(try env.openDatabases(["meta"])["meta"])
+                try env.write { txn in _ = try txn.delete(meta, key: Array("publicKey".utf8)) }
+            }
+            let old = try Ledger.open(at: path)
+            #expect(try old.publicKey() == nil)
+            let error = try #require(throws: LedgerError.self) { try old.signCheckpoint() }
+            #expect(error.code == .notFound && error.message.contains("palimpsest init"))
+            let created = try Ledger.create(at: path)
+            #expect(try created.publicKey() != nil)
+            #expect(try created.signCheckpoint().treeSize == 1)
+        }
+    }
+}
+
+/// Damage done to a closed ledger through LMDB directly, then `verify` must name it.
+@Suite struct VerifyAttackTests {
+    /// A ledger of three documents and a checkpoint, closed; then `damage` on its raw tables.
+    func damaged(_ damage: (Environment) throws -> Void) throws -> VerificationReport {
+        try withTemporaryDirectory { dir throws in
+            let path = dir + "/l"
+            do {
+                let ledger = try Ledger.create(at: path)
+                try ledger.append(contentsOf: [
+                    publish("a", "The root causes of migration, including democratic decline."), publish("b", "Mexico and the United States."),
+                    edit("a", "The root causes of migration.", at: at(1)), publish("c", "Another text entirely."),
+                ])
+                try ledger.signCheckpoint()
+            }
+            do {
+                let env = try Environment(path: path)
+                try damage(env)
+            }
+            var options = Ledger.Options()
+            options.readOnly = true
+            return try Ledger.open(at: path, options: options).verify()
+        }
+    }
+
+    func flipLastByte(_ env: Environment, table: String, key: [UInt8]? = nil) throws {
+        let db = try #require(try env.openDatabases([table])[table])
+        try env.write { txn in
+            let (k, value): ([UInt8], [UInt8])
+            if let key { (k, value) = (key, try #require(try txn.get(db, key: key))) } else { (k, value) = try #require(try txn.last(db)) }
+            var changed = value
+            changed[changed.count - 1] ^= 0x01
+            try txn.put(db, key: k, value: changed)
+        }
+    }
+
+    @Test func anUntouchedLedgerVerifies() throws {
+        let report = try damaged { _ in }
+        #expect(report.isClean && report.events == 4 && report.checkpoints == 1, "\(report.firstProblem ?? "")")
+    }
+
+    @Test func aFlippedByteInAStoredTextIsNamed() throws {
+        let report = try damaged { env in try flipLastByte(env, table: "texts") }
+        let problem = try #require(report.firstProblem)
+        // The last text written (position 4's) is damaged: unreadable, or not the text its hash names.
+        #expect(problem.hasPrefix("position 4: its text ") || problem.hasPrefix("position 4: its stored text does not match its contentHash"), "\(problem)")
+    }
+
+    @Test func aFlippedByteInAMerkleNodeIsNamed() throws {
+        let report = try damaged { env in try flipLastByte(env, table: "projection.merkle.nodes") }
+        let problem = try #require(report.firstProblem)
+        #expect(problem.contains("the Merkle tree's node at level") && problem.contains("does not match the events"), "\(problem)")
+    }
+
+    @Test func aFlippedByteInAStreamIndexIsNamed() throws {
+        let report = try damaged { env in try flipLastByte(env, table: "streams") }
+        let problem = try #require(report.firstProblem)
+        #expect(problem.contains("streams entry for position"), "\(problem)")
+    }
+
+    @Test func anEventDeletedFromTheMiddleOfTheLogIsNamed() throws {
+        let report = try damaged { env in
+            let log = try #require(try env.openDatabases(["log"])["log"])
+            try env.write { txn in _ = try txn.delete(log, key: BigEndianKey.encode(2)) }
+        }
+        #expect(report.firstProblem == "position 3: expected position 2; the log has a gap")
+    }
+
+    @Test func aForgedCheckpointIsNamed() throws {
+        let report = try damaged { env in
+            let meta = try #require(try env.openDatabases(["meta"])["meta"])
+            try env.write { txn in
+                let key = Array("checkpoint/".utf8) + BigEndianKey.encode(1)
+                let stored = String(decoding: try #require(try txn.get(meta, key: key)), as: UTF8.self)
+                try txn.put(meta, key: key, value: Array(stored.replacingOccurrences(of: "\"treeSize\":4", with: "\"treeSize\":3").utf8))
+            }
+        }
+        #expect(report.firstProblem == "position 3: checkpoint 1 is not signed by this ledger's key")
+    }
+}
+
+@Suite struct AuditReportTests {
+    static let hostile = "Dear <script>alert(\"x\")</script> & </style><b>bold</b> &amp; \u{202E}gnp.exe\u{202C} bell\u{07} nul\u{00} end."
+
+    @Test func aPhraseReportCitesTheChangeItsVersionBeforeAndProofs() throws {
+        guard Communique.available else { return }
+        try withTemporaryLedger { ledger throws in
+            try ledger.append(contentsOf: try Communique.events())
+            let (report, signedNew) = try ledger.auditReport(.phrase("democratic decline", ignoringCase: false, document: nil))
+            #expect(signedNew && report.checkpoint.treeSize == 4)
+            let history = try #require(report.phraseHistory)
+            #expect(history.changes.map(\.kind) == [.added, .removed])
+            #expect(history.changes.map(\.event.position) == [2, 4])
+            #expect(report.events.map(\.position) == [2, 4])
+            #expect(report.changes.map(\.event.position) == [2, 4])
+            // The removal starts from version 1's text, which the first change derives: no text quoted in full.
+            #expect(report.changes[1].before == report.events[0].contentHash && report.texts.isEmpty)
+            let removed = report.changes[1].pieces.filter { $0.kind == .removed }.map(\.text)
+            #expect(removed == ["democratic decline, "])
+            for proof in report.proofs.values { #expect(proof.isValid && proof.rootHash == report.checkpoint.rootHash) }
+            // The signature covers everything but itself.
+            let key = try Curve25519.Signing.PublicKey(rawRepresentation: report.publicKey)
+            #expect(key.isValidSignature(report.signature, for: CanonicalJSON.encode(report.json(signed: false))))
+            // A second report reuses the checkpoint.
+            #expect(try ledger.auditReport(.document(Communique.whiteHouse)).signedNewCheckpoint == false)
+        }
+    }
+
+    @Test func aDocumentReportCoversEveryVersionAndBlamesTheLast() throws {
+        try withTemporaryLedger { ledger throws in
+            try ledger.append(contentsOf: [
+                publish("a", "one two three four", actor: "Ann"), edit("a", "one two four five", at: at(1), actor: "Bob"),
+                NewEvent(document: "a", change: .retract(reason: "gone"), at: at(2), actor: "Ann"),
+                NewEvent(document: "a", change: .restore(text: "one two four five\n\nsix"), at: at(3), actor: "Cy"),
+            ])
+            let report = try ledger.auditReport(.document("a")).report
+            #expect(report.events.map(\.version) == [1, 2, 3, 4])
+            #expect(report.changes[2].after == nil && report.changes[2].pieces.allSatisfy { $0.kind == .same })
+            #expect(report.changes[3].before == report.events[1].contentHash)
+            let blame = try #require(report.blame)
+            #expect(AuditReport.blameRuns(blame).map(\.origin) == [1, 2, 4])
+            let renderer = AuditReportRenderer(report)
+            let csv = renderer.csv()
+            #expect(csv.hasPrefix("position,version,type,at,recordedAt,actor,source,message,wordsRemoved,wordsAdded,removed,added,contentHash,hash\r\n"))
+            #expect(csv.components(separatedBy: "\r\n").count == 6)
+            #expect(csv.contains("\r\n2,2,edited,") && csv.contains(",Bob,,,1,1,three , five,"))
+            let markdown = renderer.markdown()
+            #expect(markdown.contains("<del>three </del>") && markdown.contains("### Bob"))
+        }
+    }
+
+    @Test func htmlRendersHostileTextInertAndVisible() throws {
+        try withTemporaryLedger { ledger throws in
+            try ledger.append(contentsOf: [
+                publish("<doc>", Self.hostile, actor: "<i>Eve</i>"), edit("<doc>", "Dear & friends.", at: at(1), actor: "Mallory\u{202E}"),
+            ])
+            let html = AuditReportRenderer(try ledger.auditReport(.document("<doc>")).report).html()
+            // No tag from the text survives, every special character is an entity, and the invisible
+            // characters are shown as their code points instead of being obeyed.
+            #expect(!html.contains("<script") && !html.contains("</style><b>") && !html.contains("<b>bold"))
+            #expect(html.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;/style&gt;&lt;b&gt;bold&lt;/b&gt; &amp;amp;"))
+            #expect(html.contains("[U+202E]</span>gnp.exe") && html.contains("[U+0007]") && html.contains("[U+0000]"))
+            #expect(!html.unicodeScalars.contains { $0.value == 0x202E || $0.value == 0x07 || $0.value == 0 })
+            #expect(html.contains("&lt;i&gt;Eve&lt;/i&gt;") && html.contains("Mallory<span class=\"ctl\">[U+202E]</span>"))
+            // Removed text struck through, added marked; no network reference of any kind.
+            #expect(html.contains("<del>") && html.contains("<ins>") && html.contains("text-decoration:line-through"))
+            #expect(!html.contains("http://") && !html.contains("https://") && !html.contains("src="))
+            #expect(html.contains("default-src 'none'"))
+            // Exactly one <style> element: the text's </style> cannot end it early.
+            #expect(html.components(separatedBy: "<style>").count == 2 && html.components(separatedBy: "</style>").count == 2)
+        }
+    }
+
+    @Test func csvQuotesAndDisarmsFormulas() {
+        #expect(AuditReportRenderer.csvField("plain") == "plain")
+        #expect(AuditReportRenderer.csvField("a,b") == "\"a,b\"")
+        #expect(AuditReportRenderer.csvField("say \"hi\"") == "\"say \"\"hi\"\"\"")
+        #expect(AuditReportRenderer.csvField("two\nlines") == "\"two\nlines\"")
+        #expect(AuditReportRenderer.csvField("=HYPERLINK(\"x\")") == "\"'=HYPERLINK(\"\"x\"\")\"")
+        #expect(AuditReportRenderer.csvField("@SUM(A1)") == "'@SUM(A1)")
+        #expect(AuditReportRenderer.csvField("-12") == "-12")
+    }
+}
