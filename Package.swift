@@ -50,7 +50,7 @@ let package = Package(
         ),
         .executableTarget(name: "PalimpsestBench", dependencies: ["Palimpsest", "LMDB", "PalimpsestText"]),
         // Fixtures shared by the test targets: temporary ledgers, the corpora, running the CLI.
-        .target(name: "PalimpsestTestSupport", dependencies: ["Palimpsest", "PalimpsestText"], path: "Tests/PalimpsestTestSupport"),
+        .target(name: "PalimpsestTestSupport", dependencies: ["Palimpsest", "PalimpsestText", "LMDB"], path: "Tests/PalimpsestTestSupport"),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
         .testTarget(name: "TextPackingTests", dependencies: ["TextPacking", "PalimpsestTestSupport"]),
         .testTarget(name: "PalimpsestTextTests", dependencies: ["PalimpsestText", "PalimpsestTestSupport"]),

@@ -226,6 +226,15 @@ struct Report: ParsableCommand {
     }
 
     func run() throws {
+        if let out {
+            // Refuse a place the report cannot be written before signing anything.
+            let directory = (out as NSString).deletingLastPathComponent.isEmpty ? "." : (out as NSString).deletingLastPathComponent
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw LedgerError(.invalidInput, "cannot write the report to \(out): the directory \(directory) does not exist")
+            }
+            guard access(directory, W_OK) == 0 else { throw LedgerError(.invalidInput, "cannot write the report to \(out): the directory \(directory) is not writable") }
+        }
         let ledger = try location.open()
         let subject: AuditReport.Subject = if let document { .document(document) } else { .phrase(phrase!, ignoringCase: ignoreCase, document: doc) }
         let (report, signedNew) = try ledger.auditReport(subject)

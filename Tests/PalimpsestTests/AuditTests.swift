@@ -168,7 +168,7 @@ func randomDigests(_ count: Int, seed: UInt64) -> [Palimpsest.Digest] {
 /// Damage done to a closed ledger through LMDB directly, then `verify` must name it.
 @Suite struct VerifyAttackTests {
     /// A ledger of three documents and a checkpoint, closed; then `damage` on its raw tables.
-    func damaged(_ damage: (Environment) throws -> Void) throws -> VerificationReport {
+    func damaged(_ damage: (String) throws -> Void) throws -> VerificationReport {
         try withTemporaryDirectory { dir throws in
             let path = dir + "/l"
             do {
@@ -179,24 +179,10 @@ func randomDigests(_ count: Int, seed: UInt64) -> [Palimpsest.Digest] {
                 ])
                 try ledger.signCheckpoint()
             }
-            do {
-                let env = try Environment(path: path)
-                try damage(env)
-            }
+            try damage(path)
             var options = Ledger.Options()
             options.readOnly = true
             return try Ledger.open(at: path, options: options).verify()
-        }
-    }
-
-    func flipLastByte(_ env: Environment, table: String, key: [UInt8]? = nil) throws {
-        let db = try #require(try env.openDatabases([table])[table])
-        try env.write { txn in
-            let (k, value): ([UInt8], [UInt8])
-            if let key { (k, value) = (key, try #require(try txn.get(db, key: key))) } else { (k, value) = try #require(try txn.last(db)) }
-            var changed = value
-            changed[changed.count - 1] ^= 0x01
-            try txn.put(db, key: k, value: changed)
         }
     }
 
@@ -206,26 +192,27 @@ func randomDigests(_ count: Int, seed: UInt64) -> [Palimpsest.Digest] {
     }
 
     @Test func aFlippedByteInAStoredTextIsNamed() throws {
-        let report = try damaged { env in try flipLastByte(env, table: "texts") }
+        let report = try damaged { path in try LMDBTampering.flipLastByte(of: "texts", at: path) }
         let problem = try #require(report.firstProblem)
         // The last text written (position 4's) is damaged: unreadable, or not the text its hash names.
         #expect(problem.hasPrefix("position 4: its text ") || problem.hasPrefix("position 4: its stored text does not match its contentHash"), "\(problem)")
     }
 
     @Test func aFlippedByteInAMerkleNodeIsNamed() throws {
-        let report = try damaged { env in try flipLastByte(env, table: "projection.merkle.nodes") }
+        let report = try damaged { path in try LMDBTampering.flipLastByte(of: "projection.merkle.nodes", at: path) }
         let problem = try #require(report.firstProblem)
         #expect(problem.contains("the Merkle tree's node at level") && problem.contains("does not match the events"), "\(problem)")
     }
 
     @Test func aFlippedByteInAStreamIndexIsNamed() throws {
-        let report = try damaged { env in try flipLastByte(env, table: "streams") }
+        let report = try damaged { path in try LMDBTampering.flipLastByte(of: "streams", at: path) }
         let problem = try #require(report.firstProblem)
         #expect(problem.contains("streams entry for position"), "\(problem)")
     }
 
     @Test func anEventDeletedFromTheMiddleOfTheLogIsNamed() throws {
-        let report = try damaged { env in
+        let report = try damaged { path in
+            let env = try Environment(path: path)
             let log = try #require(try env.openDatabases(["log"])["log"])
             try env.write { txn in _ = try txn.delete(log, key: BigEndianKey.encode(2)) }
         }
@@ -233,7 +220,8 @@ func randomDigests(_ count: Int, seed: UInt64) -> [Palimpsest.Digest] {
     }
 
     @Test func aForgedCheckpointIsNamed() throws {
-        let report = try damaged { env in
+        let report = try damaged { path in
+            let env = try Environment(path: path)
             let meta = try #require(try env.openDatabases(["meta"])["meta"])
             try env.write { txn in
                 let key = Array("checkpoint/".utf8) + BigEndianKey.encode(1)

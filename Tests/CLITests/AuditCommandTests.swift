@@ -1,0 +1,185 @@
+import Foundation
+import Palimpsest
+import PalimpsestTestSupport
+import Testing
+
+/// checkpoint, prove, verify and report through the CLI, and tools/verify-report.py on reports and
+/// on tampered copies of them.
+@Suite struct AuditCommandTests {
+    /// Runs the independent verifier.
+    func verifyReport(_ path: String, key: String?) throws -> ProcessOutput {
+        try run("/usr/bin/env", ["python3", repositoryRoot.appendingPathComponent("tools/verify-report.py").path, path] + (key.map { ["--public-key", $0] } ?? []))
+    }
+
+    func publicKey(_ ledger: String) throws -> String {
+        try cli(ledger, "checkpoint", "--public-key").out.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    @Test func checkpointListPublicKeyAndProofs() throws {
+        try withCommunique { ledger throws in
+            let key = try publicKey(ledger)
+            #expect(key.count == 64 && key.allSatisfy(\.isHexDigit))
+            try expectFailure(ledger, ["prove", "1"], code: 1, "no checkpoint covers position 1 yet; sign one with `palimpsest checkpoint`")
+            let first = try cli(ledger, "checkpoint", "--json")
+            #expect(first.status == 0, "\(first.err)")
+            #expect(try schemaViolations([first.out], schema: "checkpoint-output.schema.json") == nil)
+            let signed = try JSONParser.parse(first.out.trimmingCharacters(in: .newlines))
+            #expect(signed["checkpoint"]?["treeSize"] == 2 && signed["publicKey"]?.stringValue == key)
+            #expect(try cli(ledger, "publish", "sre.gob.mx/comunicado", "--actor", "SRE", "--at", "2023-12-28T16:00:00Z", stdin: "Texto.\n").status == 0)
+            let plain = try cli(ledger, "checkpoint")
+            #expect(plain.out.hasPrefix("Checkpoint 2: 3 events, Merkle root ") && plain.out.contains("public key \(key)"))
+            let list = try cli(ledger, "checkpoint", "--list", "--json")
+            #expect(try schemaViolations([list.out], schema: "checkpoint-output.schema.json") == nil)
+            guard case .array(let all)? = try JSONParser.parse(list.out.trimmingCharacters(in: .newlines))["checkpoints"] else { Issue.record("no list"); return }
+            #expect(all.map { $0["number"] } == [1, 2])
+
+            // prove POS: against the latest checkpoint covering it, or the one named.
+            let proof = try cli(ledger, "prove", "2", "--json")
+            #expect(proof.status == 0, "\(proof.err)")
+            #expect(try schemaViolations([proof.out], schema: "prove-output.schema.json") == nil)
+            let parsed = try JSONParser.parse(proof.out.trimmingCharacters(in: .newlines))
+            #expect(parsed["checkpoint"]?["number"] == 2 && parsed["proof"]?["treeSize"] == 3 && parsed["proof"]?["leafIndex"] == 1)
+            let older = try JSONParser.parse(try cli(ledger, "prove", "2", "--checkpoint", "1", "--json").out.trimmingCharacters(in: .newlines))
+            #expect(older["proof"]?["treeSize"] == 2)
+            #expect(try cli(ledger, "prove", "3").out.contains("is in checkpoint 2 (3 events"))
+            let consistency = try cli(ledger, "prove", "--consistency", "1", "2", "--json")
+            #expect(consistency.status == 0, "\(consistency.err)")
+            #expect(try schemaViolations([consistency.out], schema: "prove-output.schema.json") == nil)
+            #expect(try cli(ledger, "prove", "--consistency", "1", "2").out.contains("extends checkpoint 1 (2 events"))
+
+            // Bad input: exit codes of DESIGN.md §7, the ledger unchanged.
+            try expectFailure(ledger, ["prove", "4"], code: 1, "there is no event at position 4; the ledger has 3")
+            try expectFailure(ledger, ["prove", "0"], code: 1, "there is no event at position 0")
+            try expectFailure(ledger, ["prove", "3", "--checkpoint", "1"], code: 1, "checkpoint 1 covers the first 2 events, not position 3")
+            try expectFailure(ledger, ["prove", "1", "--checkpoint", "7"], code: 1, "the ledger has no checkpoint 7 (it has 2)")
+            try expectFailure(ledger, ["prove", "--consistency", "2", "1"], code: 2, "give the older one first")
+            try expectFailure(ledger, ["prove", "--consistency", "1"], code: 2, "prove --consistency takes two checkpoint numbers")
+            try expectFailure(ledger, ["prove"], code: 2, "prove takes one position")
+        }
+    }
+
+    @Test func verifyReportsTheTreeAndFailsWithExit4() throws {
+        try withCommunique { ledger throws in
+            #expect(try cli(ledger, "checkpoint").status == 0)
+            let ok = try cli(ledger, "verify", "--json")
+            #expect(ok.status == 0)
+            #expect(try schemaViolations([ok.out], schema: "verify-output.schema.json") == nil)
+            let parsed = try JSONParser.parse(ok.out.trimmingCharacters(in: .newlines))
+            #expect(parsed["checkpoints"] == 1 && parsed["merkleRoot"]?.stringValue?.count == 64)
+            #expect(try cli(ledger, "verify").out.contains("1 signed checkpoint checked"))
+            // A damaged Merkle node (the ledger is closed between commands).
+            try LMDBTampering.flipLastByte(of: "projection.merkle.nodes", at: ledger)
+            let bad = try cli(ledger, "verify")
+            #expect(bad.status == 4 && bad.err.contains("the Merkle tree's node at level 1, index 0"), "\(bad.err)")
+        }
+    }
+
+    @Test func reportsInEveryFormatAndTheirBadInput() throws {
+        try withTemporaryDirectory { dir throws in
+            try withCommunique { ledger throws in
+                let json = dir + "/phrase.json"
+                let result = try cli(ledger, "report", "--phrase", "democratic decline", "--out", json)
+                #expect(result.status == 0, "\(result.err)")
+                #expect(result.err.contains("signed checkpoint 1 (2 events)") && result.err.contains("wrote \(json) (json,"))
+                let text = try String(contentsOfFile: json, encoding: .utf8)
+                #expect(try schemaViolations([text], schema: "report.schema.json") == nil)
+                let verified = try verifyReport(json, key: try publicKey(ledger))
+                #expect(verified.status == 0, "\(verified.out)\(verified.err)")
+                #expect(verified.out.contains("phrase 'democratic decline': 2 findings (1 removals)"))
+
+                let html = try cli(ledger, "report", doc, "--out", dir + "/doc.html")
+                #expect(html.status == 0)
+                let page = try String(contentsOfFile: dir + "/doc.html", encoding: .utf8)
+                #expect(page.hasPrefix("<!DOCTYPE html>") && page.contains("<del>democratic decline, </del>"))
+                let md = try cli(ledger, "report", doc)
+                #expect(md.out.hasPrefix("# The life of \(doc)") && md.out.contains("<del>democratic decline, </del>"))
+                let csv = try cli(ledger, "report", "--phrase", "democratic decline", "--format", "csv")
+                #expect(csv.out.hasPrefix("kind,document,version,position,") && csv.out.contains("\r\nremoved,\(doc),2,2,"))
+                let docJSON = try cli(ledger, "report", doc, "--format", "json")
+                #expect(try schemaViolations([docJSON.out], schema: "report.schema.json") == nil)
+
+                try expectFailure(ledger, ["report", "nowhere"], code: 1, "there is no document \"nowhere\" in the ledger")
+                try expectFailure(ledger, ["report", doc, "--phrase", "x"], code: 2, "give a document, or --phrase P, not both")
+                try expectFailure(ledger, ["report", "--phrase", "   "], code: 2, "the phrase holds only whitespace")
+                try expectFailure(ledger, ["report", doc, "--format", "pdf"], code: 2, "pdf")
+                let checkpoints = try cli(ledger, "checkpoint", "--list").out
+                try expectFailure(ledger, ["report", doc, "--out", dir + "/missing/r.json"], code: 2, "the directory \(dir)/missing does not exist")
+                #expect(try cli(ledger, "checkpoint", "--list").out == checkpoints, "a failed report signed a checkpoint")
+            }
+        }
+    }
+
+    @Test func theVerifierCatchesEveryTampering() throws {
+        try withTemporaryDirectory { dir throws in
+            try withCommunique { ledger throws in
+                #expect(try cli(ledger, "publish", "sre.gob.mx/comunicado", "--actor", "SRE", "--at", "2023-12-28T16:00:00Z", "--variant-of", doc, stdin: "The root causes: poverty and violence.\n").status == 0)
+                let path = dir + "/r.json"
+                #expect(try cli(ledger, "report", "--phrase", "democratic decline", "--out", path).status == 0)
+                let key = try publicKey(ledger)
+                let realKey = key
+                #expect(try verifyReport(path, key: key).status == 0)
+                let original = try JSONParser.parse(try String(contentsOfFile: path, encoding: .utf8))
+
+                func tampered(_ name: String, _ change: (inout [String: JSONValue]) throws -> Void, key: String? = nil, expect fragments: [String]) throws {
+                    guard case .object(var object) = original else { Issue.record("not an object"); return }
+                    try change(&object)
+                    let copy = dir + "/\(name).json"
+                    try Data(CanonicalJSON.encode(.object(object))).write(to: URL(fileURLWithPath: copy))
+                    let result = try verifyReport(copy, key: key ?? realKey)
+                    #expect(result.status == 1, "\(name): \(result.out)")
+                    #expect(result.out.hasPrefix("FAILED"), "\(name)")
+                    for fragment in fragments { #expect(result.out.contains(fragment), "\(name): \(result.out)") }
+                }
+                func events(_ object: [String: JSONValue]) -> [JSONValue] {
+                    if case .array(let list)? = object["events"] { return list }
+                    return []
+                }
+
+                // An edited event: its recomputed hash differs.
+                try tampered("edited-event", { object in
+                    var list = events(object)
+                    guard case .object(var entry) = list[1], case .object(var event)? = entry["event"] else { return }
+                    event["actor"] = "Someone Else"
+                    entry["event"] = .object(event)
+                    list[1] = .object(entry)
+                    object["events"] = .array(list)
+                }, expect: ["the event at position 2 ('\(doc)' version 2): its hash does not match its content", "the report's signature does not verify"])
+                // A dropped event: the removal's version before is gone.
+                try tampered("dropped-event", { object in
+                    object["events"] = .array(Array(events(object).dropFirst()))
+                }, expect: ["the change at position 1: its event is not in the report"])
+                // Swapped proofs: neither leads to the root.
+                try tampered("swapped-proof", { object in
+                    var list = events(object)
+                    guard case .object(var a) = list[0], case .object(var b) = list[1] else { return }
+                    (a["proof"], b["proof"]) = (b["proof"], a["proof"])
+                    list[0] = .object(a)
+                    list[1] = .object(b)
+                    object["events"] = .array(list)
+                }, expect: ["the event at position 1: its inclusion proof does not lead to the checkpoint's Merkle root", "the event at position 2: its inclusion proof"])
+                // A wrong key: another ledger's.
+                let otherKey = try withCLILedger { other throws in try publicKey(other) }
+                try tampered("wrong-key", { _ in }, key: otherKey, expect: [
+                    "the report names the key \(key), not the key you gave", "the report's signature does not verify", "checkpoint 1's signature does not verify",
+                ])
+                // A quoted diff that does not follow from the texts: the removed words changed.
+                try tampered("edited-diff", { object in
+                    guard case .array(var changes)? = object["changes"], case .object(var change) = changes[1], case .array(var diff)? = change["diff"] else { return }
+                    for k in diff.indices where diff[k]["op"]?.stringValue == "removed" { diff[k] = ["op": "removed", "text": "authoritarian drift, "] }
+                    change["diff"] = .array(diff)
+                    changes[1] = .object(change)
+                    object["changes"] = .array(changes)
+                }, expect: ["the change at position 2: it quotes removed text that the text before does not have at that place"])
+                // A count that the texts do not support.
+                try tampered("edited-count", { object in
+                    guard case .array(var findings)? = object["findings"], case .object(var finding) = findings[1] else { return }
+                    finding["countAfter"] = 1
+                    findings[1] = .object(finding)
+                    object["findings"] = .array(findings)
+                }, expect: ["the finding at position 2: the texts hold the phrase 1 then 0 times, not 1 then 1"])
+                // A report re-signed by another key but presented with the real key: the signatures fail.
+                try tampered("no-signature", { object in object["signature"] = .string(String(repeating: "0", count: 128)) }, expect: ["the report's signature does not verify"])
+            }
+        }
+    }
+}

@@ -1,0 +1,23 @@
+import LMDB
+
+/// Damage done to a closed ledger through LMDB directly, below the library: what an attacker with
+/// the files, or a failing disk, could do.
+public enum LMDBTampering {
+    /// Flips the lowest bit of the last byte of a value: of `key`'s, or of the table's last entry.
+    public static func flipLastByte(of table: String, key: [UInt8]? = nil, at ledger: String) throws {
+        let env = try Environment(path: ledger)
+        guard let db = try env.openDatabases([table])[table] else { throw Missing(what: "table \(table)") }
+        try env.write { txn in
+            let entry: (key: [UInt8], value: [UInt8])?
+            if let key { entry = try txn.get(db, key: key).map { (key, $0) } } else { entry = try txn.last(db) }
+            guard var (k, value) = entry, !value.isEmpty else { throw Missing(what: "an entry of \(table)") }
+            value[value.count - 1] ^= 0x01
+            _ = k
+            try txn.put(db, key: k, value: value)
+        }
+    }
+
+    public struct Missing: Error {
+        public var what: String
+    }
+}
