@@ -13,7 +13,8 @@ Python 3 standard library only. It checks, and names every failure it finds:
     gives exactly the text whose hash the event records;
   * the report's claims: each change follows the version before it (the versions between are
     cited), a document report cites versions 1..N without a gap, phrase counts before and after
-    each change are what the texts contain, the blamed text is the text of that version.
+    each change are what the texts contain (a withdrawal counts as emptying the text), the blamed
+    text is the text of that version.
 What it cannot check: that a document report's last cited version is the document's last (the
 ledger may have more after the checkpoint), and who wrote each blamed word (that is the ledger's
 computation; the verifier checks only that the runs rebuild the text and cite that document).
@@ -422,7 +423,9 @@ class Verifier:
                 self.fail("%s: its diff applied to the text before does not give the text the event recorded" % where)
             else:
                 self.texts[after] = new
-            self.changed[position] = (old, new)
+            # A withdrawal keeps the text on record but takes it out of public view: for phrase
+            # counts, the text after it is empty (as `removed` counts it).
+            self.changed[position] = (old, new if after is not None else "")
 
     def apply(self, diff, old, where):
         cursor, parts, moves = 0, [], {}

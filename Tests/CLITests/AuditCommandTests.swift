@@ -6,11 +6,6 @@ import Testing
 /// checkpoint, prove, verify and report through the CLI, and tools/verify-report.py on reports and
 /// on tampered copies of them.
 @Suite struct AuditCommandTests {
-    /// Runs the independent verifier.
-    func verifyReport(_ path: String, key: String?) throws -> ProcessOutput {
-        try run("/usr/bin/env", ["python3", repositoryRoot.appendingPathComponent("tools/verify-report.py").path, path] + (key.map { ["--public-key", $0] } ?? []))
-    }
-
     func publicKey(_ ledger: String) throws -> String {
         try cli(ledger, "checkpoint", "--public-key").out.trimmingCharacters(in: .whitespacesAndNewlines)
     }
@@ -83,7 +78,7 @@ import Testing
                 #expect(result.err.contains("signed checkpoint 1 (2 events)") && result.err.contains("wrote \(json) (json,"))
                 let text = try String(contentsOfFile: json, encoding: .utf8)
                 #expect(try schemaViolations([text], schema: "report.schema.json") == nil)
-                let verified = try verifyReport(json, key: try publicKey(ledger))
+                let verified = try verifyReport(json, publicKey: try publicKey(ledger))
                 #expect(verified.status == 0, "\(verified.out)\(verified.err)")
                 #expect(verified.out.contains("phrase 'democratic decline': 2 findings (1 removals)"))
 
@@ -117,7 +112,7 @@ import Testing
                 #expect(try cli(ledger, "report", "--phrase", "democratic decline", "--out", path).status == 0)
                 let key = try publicKey(ledger)
                 let realKey = key
-                #expect(try verifyReport(path, key: key).status == 0)
+                #expect(try verifyReport(path, publicKey: key).status == 0)
                 let original = try JSONParser.parse(try String(contentsOfFile: path, encoding: .utf8))
 
                 func tampered(_ name: String, _ change: (inout [String: JSONValue]) throws -> Void, key: String? = nil, expect fragments: [String]) throws {
@@ -125,7 +120,7 @@ import Testing
                     try change(&object)
                     let copy = dir + "/\(name).json"
                     try Data(CanonicalJSON.encode(.object(object))).write(to: URL(fileURLWithPath: copy))
-                    let result = try verifyReport(copy, key: key ?? realKey)
+                    let result = try verifyReport(copy, publicKey: key ?? realKey)
                     #expect(result.status == 1, "\(name): \(result.out)")
                     #expect(result.out.hasPrefix("FAILED"), "\(name)")
                     for fragment in fragments { #expect(result.out.contains(fragment), "\(name): \(result.out)") }

@@ -76,6 +76,15 @@ struct AnarchismEndToEndTests {
                 let found = try library.phraseHistory(PhraseQuery(phrase)).changes.map { "\($0.event.position):\($0.kind.rawValue)" }
                 #expect(found == scanned[k], "\(phrase.debugDescription)")
             }
+
+            // The whole ledger verifies (hashes, chain, texts, Merkle tree, indexes), and a report on
+            // the listed phrase with the fewest changes (at least two) verifies offline.
+            let verified = try palimpsest("--ledger", ledger, "verify")
+            #expect(verified.status == 0, "\(verified.err)")
+            let chosen = try #require(phrases.indices.filter { scanned[$0].count >= 2 }.min { scanned[$0].count < scanned[$1].count })
+            let out = try reportVerifies(ledger, ["--phrase", phrases[chosen]], to: dir + "/phrase.json")
+            #expect(out.contains("\(scanned[chosen].count) findings"), "\(out)")
+            try tamperedCopyFails(dir + "/phrase.json", ledger: ledger)
         }
     }
 }

@@ -21,3 +21,8 @@ public enum LMDBTampering {
         public var what: String
     }
 }
+
+/// Runs the independent verifier, tools/verify-report.py, on a JSON report.
+public func verifyReport(_ path: String, publicKey: String?) throws -> ProcessOutput {
+    try run("/usr/bin/env", ["python3", repositoryRoot.appendingPathComponent("tools/verify-report.py").path, path] + (publicKey.map { ["--public-key", $0] } ?? []))
+}
