@@ -305,6 +305,25 @@ func randomDigests(_ count: Int, seed: UInt64) -> [Palimpsest.Digest] {
         }
     }
 
+    @Test func longUnchangedRunsAreKeptByTheirEndsAndTheirLength() throws {
+        try withTemporaryLedger { ledger throws in
+            let opening = (1...120).map { "word\($0)" }.joined(separator: " ")
+            let closing = (121...240).map { "word\($0)" }.joined(separator: " ")
+            try ledger.append(contentsOf: [publish("a", opening + " democratic decline " + closing), edit("a", opening + " " + closing, at: at(1))])
+            let report = try ledger.auditReport(.document("a")).report
+            let pieces = report.changes[1].pieces
+            #expect(pieces.map(\.kind) == [.same, .removed, .same])
+            // The runs' lengths add up to the whole text before, though only their ends are kept.
+            let before = try #require(try ledger.state(of: "a", asOf: .version(1))?.text)
+            #expect(pieces.reduce(0) { $0 + $1.length } == before.unicodeScalars.count)
+            #expect(pieces[0].isShortened && pieces[0].tail.map { (opening + " ").hasSuffix($0) } == true && opening.hasPrefix(pieces[0].text))
+            #expect(pieces[0].text.unicodeScalars.count == AuditReport.keptContext)
+            let html = AuditReportRenderer(report).html()
+            let omitted = opening.unicodeScalars.count + 1 - AuditReport.keptContext
+            #expect(html.contains("[… \(omitted) characters unchanged …]</span>\(String(opening.suffix(AuditReport.keptContext - 1))) <del>democratic decline </del>"))
+        }
+    }
+
     @Test func csvQuotesAndDisarmsFormulas() {
         #expect(AuditReportRenderer.csvField("plain") == "plain")
         #expect(AuditReportRenderer.csvField("a,b") == "\"a,b\"")

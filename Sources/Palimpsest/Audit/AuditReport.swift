@@ -22,8 +22,37 @@ public struct AuditReport: Sendable {
         /// The text before (nil for a publication) and after (nil for a retraction, which keeps the text).
         public var before: Digest?
         public var after: Digest?
-        public var pieces: [TextDiff.Piece]
+        public var pieces: [Piece]
     }
+
+    /// A run of the diff (`TextDiff.Piece`), kept whole when it changed and shortened to its ends when
+    /// it is a long unchanged run: a report on a long history holds every change, not every text.
+    public struct Piece: Sendable, Equatable {
+        public var kind: TextDiff.Kind
+        /// The run's text; for a shortened unchanged run, its first `AuditReport.keptContext` characters.
+        public var text: String
+        /// For a shortened unchanged run, its last `AuditReport.keptContext` characters.
+        public var tail: String?
+        /// The whole run's length in Unicode scalars.
+        public var length: Int
+        public var move: Int?
+
+        public var isShortened: Bool { tail != nil }
+
+        public init(_ piece: TextDiff.Piece) {
+            let scalars = piece.text.unicodeScalars
+            (kind, length, move) = (piece.kind, scalars.count, piece.move)
+            if piece.kind == .same, length > 2 * AuditReport.keptContext + 40 {
+                text = String(String.UnicodeScalarView(scalars.prefix(AuditReport.keptContext)))
+                tail = String(String.UnicodeScalarView(scalars.suffix(AuditReport.keptContext)))
+            } else {
+                (text, tail) = (piece.text, nil)
+            }
+        }
+    }
+
+    /// Characters of unchanged text kept on each side of a change.
+    public static let keptContext = 160
 
     public var subject: Subject
     public var generatedAt: Timestamp
@@ -54,11 +83,8 @@ extension Ledger {
         var cited = Set<UInt64>()
         var blame: Blame? = nil
         var history: PhraseHistory? = nil
-        var textsByHash: [Digest: String] = [:]
         func text(_ hash: Digest) throws(LedgerError) -> String {
-            if let known = textsByHash[hash] { return known }
             guard let loaded = try self.text(hash: hash) else { throw LedgerError(.integrity, "the text \(hash.hex) is missing from the ledger") }
-            textsByHash[hash] = loaded
             return loaded
         }
 
@@ -74,7 +100,7 @@ extension Ledger {
                 pending.append((event, before))
                 if let hash = event.contentHash { before = hash }
             }
-            changes = try diffs(pending, text: text)
+            changes = try diffs(pending)
             if try state(of: document)?.status == .active { blame = try self.blame(document) }
         case .phrase(let phrase, let ignoringCase, let document):
             let found = try phraseHistory(PhraseQuery(phrase, document: document, ignoringCase: ignoringCase))
@@ -99,7 +125,7 @@ extension Ledger {
                 for reference in [change.originallyBy].compactMap({ $0 }) + change.restoredBy { cited.insert(reference.position) }
                 pending.append((event, before))
             }
-            changes = try diffs(pending, text: text)
+            changes = try diffs(pending)
         }
 
         // Texts the verifier cannot derive from an earlier change of the report are given in full.
@@ -133,22 +159,40 @@ extension Ledger {
         return (report, signedNew)
     }
 
-    /// The diffs of `pending` (event, text before it), on every core: the slow part of a long history.
-    private func diffs(_ pending: [(RecordedEvent, Digest?)], text: (Digest) throws(LedgerError) -> String) throws(LedgerError) -> [AuditReport.Change] {
-        var inputs: [(String, String)] = []
-        for (event, before) in pending {
-            let old = try before.map(text) ?? ""
-            inputs.append((old, try event.contentHash.map(text) ?? old))
+    /// The diffs of `pending` (event, text before it), on every core, a few dozen at a time so that
+    /// only those texts are in memory: the slow part of a long history.
+    private func diffs(_ pending: [(RecordedEvent, Digest?)]) throws(LedgerError) -> [AuditReport.Change] {
+        var changes: [AuditReport.Change] = []
+        changes.reserveCapacity(pending.count)
+        var cache: [Digest: String] = [:]
+        var start = 0
+        while start < pending.count {
+            let chunk = pending[start..<min(pending.count, start + 64)]
+            var texts: [Digest: String] = [:]
+            for hash in chunk.flatMap({ [$0.1, $0.0.contentHash] }).compactMap({ $0 }) where texts[hash] == nil {
+                if let known = cache[hash] { texts[hash] = known; continue }
+                guard let loaded = try text(hash: hash) else { throw LedgerError(.integrity, "the text \(hash.hex) is missing from the ledger") }
+                texts[hash] = loaded
+            }
+            let pairs = chunk.map { event, before -> (String, String) in
+                let old = before.flatMap { texts[$0] } ?? ""
+                return (old, event.contentHash.flatMap { texts[$0] } ?? old)
+            }
+            let results = ConcurrentResults<[AuditReport.Piece]>(count: pairs.count)
+            DispatchQueue.concurrentPerform(iterations: pairs.count) { k in
+                let (old, new) = pairs[k]
+                let pieces = old == new ? (old.isEmpty ? [] : [TextDiff.Piece(kind: .same, text: old)]) : TextDiff.diff(old: old, new: new)
+                results[k] = pieces.map(AuditReport.Piece.init)
+            }
+            for (k, (event, before)) in chunk.enumerated() {
+                changes.append(AuditReport.Change(event: event, before: before, after: event.contentHash, pieces: results[k] ?? []))
+            }
+            // The last texts of the chunk start the next one.
+            cache = [:]
+            if let last = chunk.last?.0.contentHash ?? chunk.last?.1 { cache[last] = texts[last] }
+            start += chunk.count
         }
-        let results = ConcurrentResults<[TextDiff.Piece]>(count: inputs.count)
-        let pairs = inputs
-        DispatchQueue.concurrentPerform(iterations: pairs.count) { k in
-            let (old, new) = pairs[k]
-            results[k] = old == new ? (old.isEmpty ? [] : [TextDiff.Piece(kind: .same, text: old)]) : TextDiff.diff(old: old, new: new)
-        }
-        return pending.indices.map { k in
-            AuditReport.Change(event: pending[k].0, before: pending[k].1, after: pending[k].0.contentHash, pieces: results[k] ?? [])
-        }
+        return changes
     }
 
     /// The latest checkpoint when it covers `position`, else a new one.
@@ -257,7 +301,7 @@ extension AuditReport.Change {
         ]
         object["diff"] = .array(pieces.map { piece in
             var op: [String: JSONValue] = ["op": .string(piece.kind.rawValue)]
-            if piece.kind == .same { op["length"] = .int(Int64(piece.text.unicodeScalars.count)) } else { op["text"] = .string(piece.text) }
+            if piece.kind == .same { op["length"] = .int(Int64(piece.length)) } else { op["text"] = .string(piece.text) }
             if let move = piece.move { op["move"] = .int(Int64(move)) }
             return .object(op)
         })

@@ -14,7 +14,7 @@ public struct AuditReportRenderer {
     }
 
     /// Unchanged text shown around a change, in characters, on each side.
-    static let context = 160
+    static let context = AuditReport.keptContext
     /// Changed text longer than this is shown by its beginning and end.
     static let longPiece = 4000
 
@@ -133,19 +133,15 @@ public struct AuditReportRenderer {
         return out + "</article>\n"
     }
 
-    func htmlPieces(_ pieces: [TextDiff.Piece]) -> String {
+    func htmlPieces(_ pieces: [AuditReport.Piece]) -> String {
         var out = ""
         for (k, piece) in pieces.enumerated() {
             switch piece.kind {
             case .same:
-                let scalars = Array(piece.text.unicodeScalars)
-                let keepStart = k > 0 ? Self.context : 0, keepEnd = k < pieces.count - 1 ? Self.context : 0
-                if scalars.count <= keepStart + keepEnd + 40 {
-                    out += Self.escapeHTML(piece.text)
+                if let (head, omitted, tail) = Self.shortened(piece, first: k == 0, last: k == pieces.count - 1) {
+                    out += Self.escapeHTML(head) + "<span class=\"elided\">[… \(omitted) characters unchanged …]</span>" + Self.escapeHTML(tail)
                 } else {
-                    out += Self.escapeHTML(String(String.UnicodeScalarView(scalars[..<keepStart])))
-                    out += "<span class=\"elided\">[… \(scalars.count - keepStart - keepEnd) characters unchanged …]</span>"
-                    out += Self.escapeHTML(String(String.UnicodeScalarView(scalars[(scalars.count - keepEnd)...])))
+                    out += Self.escapeHTML(piece.text)
                 }
             case .removed: out += "<del>\(Self.escapeHTML(Self.shortened(piece.text, limit: Self.longPiece)))</del>"
             case .added: out += "<ins>\(Self.escapeHTML(Self.shortened(piece.text, limit: Self.longPiece)))</ins>"
@@ -261,13 +257,10 @@ public struct AuditReportRenderer {
             for (k, piece) in change.pieces.enumerated() {
                 switch piece.kind {
                 case .same:
-                    let scalars = Array(piece.text.unicodeScalars)
-                    let keepStart = k > 0 ? Self.context : 0, keepEnd = k < change.pieces.count - 1 ? Self.context : 0
-                    if scalars.count <= keepStart + keepEnd + 40 {
-                        line += Self.escapeMarkdown(piece.text)
+                    if let (head, omitted, tail) = Self.shortened(piece, first: k == 0, last: k == change.pieces.count - 1) {
+                        line += Self.escapeMarkdown(head) + " *[… \(omitted) characters unchanged …]* " + Self.escapeMarkdown(tail)
                     } else {
-                        line += Self.escapeMarkdown(String(String.UnicodeScalarView(scalars[..<keepStart]))) + " *[… \(scalars.count - keepStart - keepEnd) characters unchanged …]* "
-                            + Self.escapeMarkdown(String(String.UnicodeScalarView(scalars[(scalars.count - keepEnd)...])))
+                        line += Self.escapeMarkdown(piece.text)
                     }
                 case .removed, .movedAway: line += "<del>\(Self.escapeMarkdown(Self.shortened(piece.text, limit: Self.longPiece)))</del>" + (piece.kind == .movedAway ? " *(moved)*" : "")
                 case .added, .movedHere: line += "<ins>\(Self.escapeMarkdown(Self.shortened(piece.text, limit: Self.longPiece)))</ins>" + (piece.kind == .movedHere ? " *(moved)*" : "")
@@ -352,7 +345,7 @@ public struct AuditReportRenderer {
         }
     }
 
-    static func wordsChanged(_ pieces: [TextDiff.Piece]) -> (removed: Int, added: Int) {
+    static func wordsChanged(_ pieces: [AuditReport.Piece]) -> (removed: Int, added: Int) {
         var removed = 0, added = 0
         for piece in pieces {
             switch piece.kind {
@@ -362,6 +355,18 @@ public struct AuditReportRenderer {
             }
         }
         return (removed, added)
+    }
+
+    /// An unchanged run to show only by its ends: the context kept before the next change (unless it
+    /// is the last run), how many characters are left out, and the context after the previous change
+    /// (unless it is the first run). Nil when the run is short enough to show whole.
+    static func shortened(_ piece: AuditReport.Piece, first: Bool, last: Bool) -> (String, Int, String)? {
+        let keepHead = first ? 0 : context, keepTail = last ? 0 : context
+        // A run stored shortened is longer than this whatever the ends wanted, so nil means whole.
+        guard piece.length > keepHead + keepTail + 40 else { return nil }
+        let scalars = piece.text.unicodeScalars, tailScalars = (piece.tail ?? piece.text).unicodeScalars
+        return (String(String.UnicodeScalarView(scalars.prefix(keepHead))), piece.length - keepHead - keepTail,
+                String(String.UnicodeScalarView(tailScalars.suffix(keepTail))))
     }
 
     /// The beginning and end of a long text, with how much was left out.
