@@ -4,6 +4,8 @@ import LMDB
 public struct VerificationReport: Sendable, Equatable {
     public var events: UInt64 = 0
     public var texts: UInt64 = 0
+    /// Bytes (UTF-8) of the distinct texts checked.
+    public var textBytes: UInt64 = 0
     /// The Merkle root of the whole log, recomputed from the event hashes.
     public var merkleRoot: Digest = MerkleTree.emptyRoot
     /// Signed checkpoints whose signature and root were checked.
@@ -64,6 +66,7 @@ extension Ledger {
                 guard let text else { return problem("its text \(hash.hex) is missing") }
                 guard Digest.sha256(text) == hash else { return problem("its stored text does not match its contentHash \(hash.hex)") }
                 report.texts += 1
+                report.textBytes += UInt64(text.utf8.count)
             }
             report.events += 1
             previous = event.hash

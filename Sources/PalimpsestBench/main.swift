@@ -9,6 +9,8 @@
 //   PalimpsestBench removed DIR RUNS P…     `removed` for each phrase P through the library, warm (median of RUNS)
 //   PalimpsestBench engine DIR DOC          the provenance engine alone over every version of DOC (texts read
 //                                           first, not timed); prints the blame of the last version as JSON to stdout
+//   PalimpsestBench audit DIR N RUNS        a ledger of N small events (built-in projections off; the Merkle tree
+//                                           is always kept), then signing checkpoints and inclusion and consistency proofs
 import Foundation
 import Palimpsest
 import PalimpsestText
@@ -144,6 +146,54 @@ do {
             out += (k > 0 ? "," : "") + "{\"text\":\"\(escaped)\",\"origin\":\(ref(token.origin)),\"removedBy\":[\(token.removedBy.map(ref).joined(separator: ","))]}"
         }
         print(out + "]}")
+    case "audit":
+        let (dir, n, runs) = (args[2], Int(args[3])!, max(1, Int(args[4])!))
+        var options = Ledger.Options()
+        options.builtInProjections = false
+        let ledger = try Ledger.create(at: dir, options: options)
+        let buildStart = now()
+        let base = Timestamp.now()
+        var k = 0
+        while k < n {
+            let batch = (k..<min(n, k + 10_000)).map { i in
+                NewEvent(document: "doc-\(i)", change: .publish(text: "event \(i)"), at: Timestamp(milliseconds: base.milliseconds + Int64(i)), actor: "bench")
+            }
+            _ = try ledger.append(contentsOf: batch)
+            k += batch.count
+        }
+        let buildSecs = now() - buildStart
+        var checkpoints: [Double] = []
+        var checkpoint = try ledger.signCheckpoint()
+        for _ in 0..<runs {
+            let start = now()
+            checkpoint = try ledger.signCheckpoint()
+            checkpoints.append(now() - start)
+        }
+        checkpoints.sort()
+        var generator = SystemRandomNumberGenerator()
+        var inclusion: [Double] = [], consistency: [Double] = []
+        var pathLength = 0
+        for _ in 0..<1000 {
+            let position = UInt64.random(in: 1...UInt64(n), using: &generator)
+            let start = now()
+            let proof = try ledger.inclusionProof(position: position, treeSize: checkpoint.treeSize)
+            inclusion.append(now() - start)
+            guard proof.isValid else { throw LedgerError(.integrity, "an inclusion proof did not verify") }
+            pathLength = max(pathLength, proof.path.count)
+        }
+        for _ in 0..<200 {
+            let old = UInt64.random(in: 1...UInt64(n), using: &generator)
+            let start = now()
+            let proof = try ledger.consistencyProof(oldSize: old, newSize: checkpoint.treeSize)
+            consistency.append(now() - start)
+            guard proof.isValid else { throw LedgerError(.integrity, "a consistency proof did not verify") }
+        }
+        inclusion.sort()
+        consistency.sort()
+        print(String(
+            format: "RESULT mode=audit events=%d build_secs=%.2f checkpoint_p50_ms=%.3f checkpoint_min_ms=%.3f checkpoint_max_ms=%.3f proofs=%d inclusion_p50_us=%.1f inclusion_p99_us=%.1f path_length=%d consistency_p50_us=%.1f consistency_p99_us=%.1f",
+            n, buildSecs, percentile(checkpoints, 0.5) * 1e3, checkpoints.first! * 1e3, checkpoints.last! * 1e3, inclusion.count,
+            percentile(inclusion, 0.5) * 1e6, percentile(inclusion, 0.99) * 1e6, pathLength, percentile(consistency, 0.5) * 1e6, percentile(consistency, 0.99) * 1e6))
     case "size":
         var options = Ledger.Options()
         options.readOnly = true

@@ -18,7 +18,7 @@ struct Verify: ParsableCommand {
         if output.json {
             printJSON([
                 "ok": .bool(report.isClean), "events": .int(Int64(report.events)), "texts": .int(Int64(report.texts)),
-                "merkleRoot": .string(report.merkleRoot.hex), "checkpoints": .int(Int64(report.checkpoints)),
+                "textBytes": .int(Int64(report.textBytes)), "merkleRoot": .string(report.merkleRoot.hex), "checkpoints": .int(Int64(report.checkpoints)),
                 "firstProblem": .optional(report.firstProblem),
                 "projectionMismatches": .array(report.projectionMismatches.map { .string($0.description) }),
             ])
@@ -82,7 +82,7 @@ struct Checkpoint: ParsableCommand {
         guard let key = try ledger.publicKey() else {
             throw LedgerError(.notFound, "the ledger at \(location.path) has no signing key; run `palimpsest init` on it to create one")
         }
-        let keyHex = key.map { String(format: "%02x", $0) }.joined()
+        let keyHex = Hex.encode(key)
         if publicKey {
             if output.json { printJSON(["publicKey": .string(keyHex)]) } else { print(keyHex) }
             return

@@ -12,12 +12,16 @@ struct Init: ParsableCommand {
         let existed = FileManager.default.fileExists(atPath: (location.path as NSString).appendingPathComponent("data.mdb"))
         let ledger = try Ledger.create(at: location.path)
         let head = try ledger.head()
+        let key = try ledger.publicKey().map(Hex.encode)
         if output.json {
-            printJSON(["ledger": .string(location.path), "ledgerId": .string(ledger.id.uuidString.lowercased()), "created": .bool(!existed), "events": .int(Int64(head.position))])
+            printJSON([
+                "ledger": .string(location.path), "ledgerId": .string(ledger.id.uuidString.lowercased()), "created": .bool(!existed),
+                "events": .int(Int64(head.position)), "publicKey": .optional(key),
+            ])
         } else if existed {
-            print("Ledger \(location.path) already exists (id \(ledger.id.uuidString.lowercased()), \(head.position) events); nothing changed.")
+            print("Ledger \(location.path) already exists (id \(ledger.id.uuidString.lowercased()), \(head.position) events).")
         } else {
-            print("Created ledger \(location.path) (id \(ledger.id.uuidString.lowercased())).")
+            print("Created ledger \(location.path) (id \(ledger.id.uuidString.lowercased())); checkpoints are signed with the Ed25519 key \(key ?? "?").")
         }
     }
 }

@@ -10,9 +10,9 @@ public enum LMDBTampering {
         try env.write { txn in
             let entry: (key: [UInt8], value: [UInt8])?
             if let key { entry = try txn.get(db, key: key).map { (key, $0) } } else { entry = try txn.last(db) }
-            guard var (k, value) = entry, !value.isEmpty else { throw Missing(what: "an entry of \(table)") }
+            guard let (k, stored) = entry, !stored.isEmpty else { throw Missing(what: "an entry of \(table)") }
+            var value = stored
             value[value.count - 1] ^= 0x01
-            _ = k
             try txn.put(db, key: k, value: value)
         }
     }

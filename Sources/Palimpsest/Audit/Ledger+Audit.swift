@@ -92,10 +92,12 @@ public struct ConsistencyProof: Sendable, Equatable {
     }
 }
 
-enum Hex {
-    static func encode(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+/// Lowercase hex, the form keys and signatures take in JSON and on the command line.
+public enum Hex {
+    public static func encode(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
 
-    static func decode(_ text: String) -> [UInt8]? {
+    /// Nil unless `text` is an even number of hex digits.
+    public static func decode(_ text: String) -> [UInt8]? {
         let utf8 = Array(text.utf8)
         guard utf8.count % 2 == 0 else { return nil }
         var out: [UInt8] = []
