@@ -273,6 +273,10 @@ func randomDigests(_ count: Int, seed: UInt64) -> [Palimpsest.Digest] {
             #expect(report.changes[3].before == report.events[1].contentHash)
             let blame = try #require(report.blame)
             #expect(AuditReport.blameRuns(blame).map(\.origin) == [1, 2, 4])
+            // The report's blame leaves out each token's removals and restorations, not its origin.
+            let full = try #require(try ledger.blame("a"))
+            #expect(blame.tokens.map(\.origin) == full.tokens.map(\.origin) && blame.tokens.map(\.text) == full.tokens.map(\.text))
+            #expect(full.tokens.contains { !$0.removedBy.isEmpty } && blame.tokens.allSatisfy { $0.removedBy.isEmpty && $0.restoredBy.isEmpty })
             let renderer = AuditReportRenderer(report)
             let csv = renderer.csv()
             #expect(csv.hasPrefix("position,version,type,at,recordedAt,actor,source,message,wordsRemoved,wordsAdded,removed,added,contentHash,hash\r\n"))

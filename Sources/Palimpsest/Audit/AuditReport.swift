@@ -101,7 +101,7 @@ extension Ledger {
                 if let hash = event.contentHash { before = hash }
             }
             changes = try diffs(pending)
-            if try state(of: document)?.status == .active { blame = try self.blame(document) }
+            if try state(of: document)?.status == .active { blame = try self.blame(document, history: false) }
         case .phrase(let phrase, let ignoringCase, let document):
             let found = try phraseHistory(PhraseQuery(phrase, document: document, ignoringCase: ignoringCase))
             history = found

@@ -98,8 +98,10 @@ extension Ledger {
     // MARK: Blame
 
     /// Who wrote each token of a version, and when; nil when the document or the version is unknown.
-    /// A withdrawn version has nothing to blame: that is a conflict.
-    public func blame(_ document: String, asOf: AsOf = .latest) throws(LedgerError) -> Blame? {
+    /// A withdrawn version has nothing to blame: that is a conflict. Without `history`, tokens carry
+    /// only their origin (on a vandalised page every token can have hundreds of removals and
+    /// restorations, which take far more memory than the blame itself).
+    public func blame(_ document: String, asOf: AsOf = .latest, history: Bool = true) throws(LedgerError) -> Blame? {
         guard let state = try state(of: document, asOf: asOf) else { return nil }
         if state.status == .retracted {
             throw LedgerError(.conflict, "\(DocumentID.quoted(document)) was withdrawn at version \(state.version); blame version \(state.version - 1) for what it said before")
@@ -118,8 +120,8 @@ extension Ledger {
                 let token = try provenanceToken(doc, id, tables: tables, in: txn)
                 result.append(BlameToken(
                     text: piece, origin: try events.reference(token.origin, in: txn),
-                    removedBy: try token.removedBy.filter { $0 <= state.event.position }.map { try events.reference($0, in: txn) },
-                    restoredBy: try token.restoredBy.filter { $0 <= state.event.position }.map { try events.reference($0, in: txn) }))
+                    removedBy: history ? try token.removedBy.filter { $0 <= state.event.position }.map { try events.reference($0, in: txn) } : [],
+                    restoredBy: history ? try token.restoredBy.filter { $0 <= state.event.position }.map { try events.reference($0, in: txn) } : []))
             }
             return Blame(document: document, version: state.version, tokens: result)
         }
