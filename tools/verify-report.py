@@ -502,7 +502,7 @@ class Verifier:
             if position not in shown:
                 self.fail("the change at position %s is not one of the findings" % position)
         removed = sum(1 for f in findings if f.get("kind") == "removed")
-        self.notes.append("phrase %r: %d findings (%d removals), each count recomputed from the texts" % (phrase, len(findings), removed))
+        self.notes.append("phrase %r: %s (%s), each count recomputed from the texts" % (phrase, plural(len(findings), "finding"), plural(removed, "removal")))
 
     def check_blame(self):
         blame = self.report.get("blame")
@@ -522,6 +522,10 @@ class Verifier:
             if origin is None or origin.get("document") != document or origin.get("version", 0) > version:
                 self.fail("a blamed run cites position %s, which is not an earlier event of %r in the report" % (run.get("origin"), document))
                 break
+
+
+def plural(n, noun):
+    return "%d %s%s" % (n, noun, "" if n == 1 else "s")
 
 
 def read_key(value):

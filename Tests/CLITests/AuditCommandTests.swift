@@ -80,7 +80,7 @@ import Testing
                 #expect(try schemaViolations([text], schema: "report.schema.json") == nil)
                 let verified = try verifyReport(json, publicKey: try publicKey(ledger))
                 #expect(verified.status == 0, "\(verified.out)\(verified.err)")
-                #expect(verified.out.contains("phrase 'democratic decline': 2 findings (1 removals)"))
+                #expect(verified.out.contains("phrase 'democratic decline': 2 findings (1 removal)"))
 
                 let html = try cli(ledger, "report", doc, "--out", dir + "/doc.html")
                 #expect(html.status == 0)

@@ -83,7 +83,7 @@ struct AnarchismEndToEndTests {
             #expect(verified.status == 0, "\(verified.err)")
             let chosen = try #require(phrases.indices.filter { scanned[$0].count >= 2 }.min { scanned[$0].count < scanned[$1].count })
             let out = try reportVerifies(ledger, ["--phrase", phrases[chosen]], to: dir + "/phrase.json")
-            #expect(out.contains("\(scanned[chosen].count) findings"), "\(out)")
+            #expect(out.contains(plural(scanned[chosen].count, "finding")), "\(out)")
             try tamperedCopyFails(dir + "/phrase.json", ledger: ledger)
         }
     }
