@@ -56,7 +56,8 @@ let package = Package(
         .testTarget(name: "PalimpsestTextTests", dependencies: ["PalimpsestText", "PalimpsestTestSupport"]),
         .testTarget(name: "PalimpsestTests", dependencies: ["Palimpsest", "PalimpsestTestSupport", "LMDB", "PalimpsestText", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "ImporterTests", dependencies: ["PalimpsestImporters", "PalimpsestTestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["Palimpsest", "PalimpsestTestSupport", "LMDB", "palimpsest"]),
+        .executableTarget(name: "PalimpsestStressWriter", dependencies: ["Palimpsest"], path: "Tests/PalimpsestStressWriter"),
+        .testTarget(name: "CLITests", dependencies: ["Palimpsest", "PalimpsestTestSupport", "LMDB", "palimpsest", "PalimpsestStressWriter"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Palimpsest", "PalimpsestTestSupport", "palimpsest"]),
     ],
     swiftLanguageModes: [.v6]
