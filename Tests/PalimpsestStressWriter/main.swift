@@ -5,7 +5,10 @@
 // ledger with the same hash.
 //
 //   PalimpsestStressWriter LEDGER SIDEFILE SEED [EVENTS]   (EVENTS: stop after that many; default: never)
+//   PalimpsestStressWriter --hold-reader DIR               opens the LMDB environment in DIR, starts a read
+//                                                          transaction, prints "holding" and waits (to be killed)
 import Foundation
+import LMDB
 import Palimpsest
 
 struct SplitMix: RandomNumberGenerator {
@@ -20,6 +23,18 @@ struct SplitMix: RandomNumberGenerator {
 }
 
 let args = CommandLine.arguments
+if args.count == 3, args[1] == "--hold-reader" {
+    do {
+        let env = try Environment(path: args[2])
+        try env.read { _ in
+            FileHandle.standardOutput.write(Data("holding\n".utf8))
+            while true { sleep(60) }
+        }
+    } catch {
+        FileHandle.standardError.write(Data("PalimpsestStressWriter: \(error)\n".utf8))
+        exit(1)
+    }
+}
 guard args.count >= 4, let seed = UInt64(args[3]) else {
     FileHandle.standardError.write(Data("usage: PalimpsestStressWriter LEDGER SIDEFILE SEED [EVENTS]\n".utf8))
     exit(2)
