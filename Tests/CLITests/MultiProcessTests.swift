@@ -3,13 +3,14 @@ import Palimpsest
 import PalimpsestTestSupport
 import Testing
 
-/// Several processes on one ledger at once: LMDB's lock serialises the writers, readers see whole
-/// events only, and a map grown by one process is adopted by another.
+/// Several processes on one ledger at once — 8 CLI writers and 2 library writers, with a reader —
+/// LMDB's lock serialises the writers, readers see whole events only, and a map grown by one process
+/// is adopted by another.
 @Suite struct MultiProcessTests {
     @Test func concurrentWritersLoseNothingAndReadersSeeWholeEvents() throws {
         try withCLILedger { ledger throws in
             try cli(ledger, "publish", "shared", "--actor", "setup", "--at", "2023-12-28", stdin: "v0")
-            let writers = 4, perWriter = 8
+            let writers = 8, perWriter = 6
             // Each writer publishes its own documents and also edits one shared document with
             // --expect-version, which must either succeed or be reported as a conflict (exit 3).
             let script = """
@@ -34,6 +35,14 @@ import Testing
                     group.leave()
                 }
             }
+            // Two library writers at the same time, acknowledging what they commit in side files.
+            for k in 0..<2 {
+                group.enter()
+                DispatchQueue.global().async {
+                    _ = try? run(stressWriterExecutable, [ledger, ledger + ".acknowledged.\(k)", String(500 + k), "150"])
+                    group.leave()
+                }
+            }
             // A reader meanwhile: every listing it gets is a gap-free prefix of the log.
             var reads = 0
             while group.wait(timeout: .now()) == .timedOut {
@@ -55,10 +64,16 @@ import Testing
             // Every acknowledged event is there exactly once; positions and versions are gap-free.
             let docs = try JSONParser.parse(try cli(ledger, "docs", "--json").out.trimmingCharacters(in: .newlines))
             guard case .array(let items)? = docs["documents"] else { Issue.record("no documents"); return }
-            #expect(items.count == writers * perWriter + 1)
+            // The CLI writers' documents (the library writers' are named writer-SEED-doc-K).
+            #expect(items.filter { ($0["document"]?.stringValue ?? "").hasPrefix("doc-") }.count == writers * perWriter)
             let shared = try #require(items.first { $0["document"] == "shared" })
             #expect(shared["version"] == .int(Int64(edits + 1)))
-            let total = writers * perWriter + edits + 1
+            // The library writers' acknowledged events, each present with its hash.
+            var acknowledged = CrashFigures()
+            for k in 0..<2 { checkAfterCrash(ledger, sideFile: ledger + ".acknowledged.\(k)", into: &acknowledged) }
+            #expect(acknowledged.problems.isEmpty && acknowledged.lost == 0 && acknowledged.mismatched == 0, "\(acknowledged)")
+            #expect(acknowledged.acknowledged >= 300, "\(acknowledged)")
+            let total = writers * perWriter + edits + 1 + acknowledged.acknowledged
             let exported = try cli(ledger, "export").out.split(separator: "\n")
             #expect(exported.count == total)
             let positions = try exported.map { try JSONParser.parse(String($0))["position"]?.intValue ?? 0 }

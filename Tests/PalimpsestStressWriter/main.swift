@@ -57,7 +57,7 @@ do {
         var texts: [String: String] = [:]
         var batch: [NewEvent] = []
         for _ in 0..<Int.random(in: 1...20, using: &rng) {
-            let document = "doc-\(Int.random(in: 0..<30, using: &rng))"
+            let document = "writer-\(seed)-doc-\(Int.random(in: 0..<30, using: &rng))"
             let text = (0..<Int.random(in: 1...6, using: &rng)).map { _ in sentence(&rng) }.joined(separator: "\n\n")
             let exists = try texts[document] != nil || ledger.document(document) != nil
             texts[document] = text
