@@ -20,6 +20,8 @@ public struct LMDBError: Error, CustomStringConvertible, Sendable {
         public static let permissionDenied = Code(rawValue: 13)  // EACCES
         public static let readOnlyFileSystem = Code(rawValue: 30)  // EROFS
         public static let noSpace = Code(rawValue: 28)  // ENOSPC
+        public static let fileTooLarge = Code(rawValue: 27)  // EFBIG: past the process's file-size limit
+        public static let quotaExceeded = Code(rawValue: 122)  // EDQUOT
         public static let noSuchFile = Code(rawValue: 2)  // ENOENT
     }
 

@@ -89,7 +89,7 @@ extension Ledger {
                 textsByName.record(named)
                 return .success(value)
             } catch {
-                return .failure(LedgerError.storage(error, doing: "writing to the ledger at \(directory)"))
+                return .failure(LedgerError.storage(error, doing: "writing to the ledger at \(directory)", directory: directory))
             }
         }
         return try outcome.get()

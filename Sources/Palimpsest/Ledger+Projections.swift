@@ -209,7 +209,7 @@ extension Ledger {
             do {
                 return .success(try env.write(body))
             } catch {
-                return .failure(LedgerError.storage(error, doing: "updating projections in the ledger at \(directory)"))
+                return .failure(LedgerError.storage(error, doing: "updating projections in the ledger at \(directory)", directory: directory))
             }
         }
         return try outcome.get()

@@ -19,6 +19,9 @@ public final class Ledger: @unchecked Sendable {
         public var readOnly = false
         /// Initial LMDB map size; the map grows by itself.
         public var initialMapSize = 256 << 20
+        /// Open a ledger directory that belongs to another user (refused by default: someone else's
+        /// ledger is theirs to change, and files written into it would belong to you).
+        public var allowForeignOwner = false
         /// Projections to maintain with every append (and to catch up or rebuild on open), besides
         /// the built-in ones.
         public var projections: [any Projection] = []
@@ -130,6 +133,10 @@ public final class Ledger: @unchecked Sendable {
         }
         guard isDirectory.boolValue else {
             throw LedgerError(.storage, "\(directory) is not a directory, so it is not a Palimpsest ledger")
+        }
+        var info = stat()
+        if stat(directory, &info) == 0, info.st_uid != geteuid(), !options.allowForeignOwner {
+            throw LedgerError(.storage, "the ledger directory \(directory) belongs to user \(info.st_uid), not to you (user \(geteuid())); pass --allow-foreign-owner (Ledger.Options.allowForeignOwner) to open it anyway")
         }
         let dataFile = (directory as NSString).appendingPathComponent("data.mdb")
         if !creating, !fm.fileExists(atPath: dataFile) {
@@ -260,13 +267,18 @@ extension Environment {
 }
 
 extension LedgerError {
-    /// Wraps a storage-layer failure in one sentence.
-    static func storage(_ error: any Error, doing what: String) -> LedgerError {
+    /// Wraps a storage-layer failure in one sentence. `directory` (of a write) lets an I/O error be
+    /// recognised as a full disk: LMDB reports a short write, which is what a full disk or a file-size
+    /// limit produces, as EIO.
+    static func storage(_ error: any Error, doing what: String, directory: String? = nil) -> LedgerError {
         if let error = error as? LedgerError { return error }
         if let lmdb = error as? LMDBError {
+            let full = lmdb.code.rawValue == EIO && directory.map(Ledger.storageLooksFull) == true
             switch lmdb.code {
-            case .noSpace, .mapFull:
-                return LedgerError(.storage, "storage full while \(what): the disk has no room left; nothing was written", underlying: lmdb)
+            case _ where full:
+                return LedgerError(.storage, "storage full while \(what): there is no room left for the data file (the disk, a quota or a file-size limit); nothing was written", underlying: lmdb)
+            case .noSpace, .mapFull, .fileTooLarge, .quotaExceeded:
+                return LedgerError(.storage, "storage full while \(what): \(lmdb.reason.lowercased()); nothing was written", underlying: lmdb)
             case .permissionDenied, .readOnlyFileSystem:
                 return LedgerError(.storage, "permission denied while \(what): the ledger is read-only", underlying: lmdb)
             default:
@@ -274,6 +286,24 @@ extension LedgerError {
             }
         }
         return LedgerError(.storage, "storage error while \(what): \(error)")
+    }
+}
+
+extension Ledger {
+    /// Whether the ledger's data file cannot grow by another megabyte: the file system is (nearly)
+    /// full, or the process's file-size limit is (nearly) reached.
+    static func storageLooksFull(_ directory: String) -> Bool {
+        let margin: UInt64 = 1 << 20
+        var fs = statvfs()
+        if statvfs(directory, &fs) == 0, UInt64(fs.f_bavail) * UInt64(fs.f_frsize) < margin { return true }
+        var limit = rlimit()
+        var file = stat()
+        if getrlimit(__rlimit_resource_t(RLIMIT_FSIZE.rawValue), &limit) == 0, limit.rlim_cur != rlim_t.max,
+            stat((directory as NSString).appendingPathComponent("data.mdb"), &file) == 0, UInt64(file.st_size) + margin >= UInt64(limit.rlim_cur)
+        {
+            return true
+        }
+        return false
     }
 }
 

@@ -29,6 +29,9 @@ struct PalimpsestCommand: ParsableCommand {
 @main
 enum Entry {
     static func main() {
+        // A file-size limit (ulimit -f) then fails the write with EFBIG, reported as "storage full",
+        // instead of killing the process mid-transaction.
+        signal(SIGXFSZ, SIG_IGN)
         do {
             let arguments = globalOptionsMoved(Array(CommandLine.arguments.dropFirst()))
             if let first = arguments.first, !first.hasPrefix("-"), !commandNames.contains(first) {

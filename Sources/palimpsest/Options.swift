@@ -7,12 +7,15 @@ struct LedgerOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The ledger directory (default: $PALIMPSEST_LEDGER, else ./palimpsest.ledger).", valueName: "dir"))
     var ledger: String?
 
+    @Flag(name: .customLong("allow-foreign-owner"), help: "Open a ledger directory that belongs to another user.")
+    var allowForeignOwner = false
+
     var path: String {
         ledger ?? ProcessInfo.processInfo.environment["PALIMPSEST_LEDGER"] ?? "palimpsest.ledger"
     }
 
     func open(readOnly: Bool = false) throws -> Ledger {
-        var options = Ledger.Options()
+        var options = self.options
         options.readOnly = readOnly
         if isatty(2) != 0 {
             // Catching up or rebuilding a projection on a long history takes a while: say so.
@@ -21,6 +24,12 @@ struct LedgerOptions: ParsableArguments {
             }
         }
         return try Ledger.open(at: path, options: options)
+    }
+
+    var options: Ledger.Options {
+        var options = Ledger.Options()
+        options.allowForeignOwner = allowForeignOwner
+        return options
     }
 }
 

@@ -10,7 +10,7 @@ struct Init: ParsableCommand {
 
     func run() throws {
         let existed = FileManager.default.fileExists(atPath: (location.path as NSString).appendingPathComponent("data.mdb"))
-        let ledger = try Ledger.create(at: location.path)
+        let ledger = try Ledger.create(at: location.path, options: location.options)
         let head = try ledger.head()
         let key = try ledger.publicKey().map(Hex.encode)
         if output.json {

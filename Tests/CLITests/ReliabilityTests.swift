@@ -1,0 +1,101 @@
+import Foundation
+import Palimpsest
+import PalimpsestTestSupport
+import Testing
+
+/// Files and permissions, hostile document IDs, a full disk, and malformed input thrown at the
+/// importers (issue: reliability).
+@Suite struct ReliabilityTests {
+    func mode(_ path: String) throws -> Int {
+        try #require(try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int)
+    }
+
+    @Test func everyFileOfALedgerIsOwnerOnly() throws {
+        try withCLILedger { ledger throws in
+            #expect(try cli(ledger, "publish", "a", "--actor", "x", stdin: "text").status == 0)
+            #expect(try mode(ledger) == 0o700)
+            for file in ["data.mdb", "lock.mdb", Ledger.signingKeyFile] { #expect(try mode(ledger + "/" + file) == 0o600, "\(file)") }
+        }
+    }
+
+    @Test(.enabled(if: getuid() == 0, "needs root to give a directory to another user"))
+    func aLedgerOwnedBySomeoneElseIsRefusedUnlessAllowed() throws {
+        try withCLILedger { ledger throws in
+            #expect(try cli(ledger, "publish", "a", "--actor", "x", stdin: "text").status == 0)
+            #expect(chown(ledger, 4242, 4242) == 0)
+            let refused = try cli(ledger, "show", "a")
+            #expect(refused.status == 5 && refused.err.contains("belongs to user 4242"), "\(refused.err)")
+            let allowed = try cli(ledger, "show", "a", "--allow-foreign-owner")
+            #expect(allowed.status == 0 && allowed.out == "text", "\(allowed.err)")
+            let library = try #require(throws: LedgerError.self) { try Ledger.open(at: ledger) }
+            #expect(library.code == .storage)
+            var options = Ledger.Options()
+            options.allowForeignOwner = true
+            #expect(try Ledger.open(at: ledger, options: options).state(of: "a")?.text == "text")
+        }
+    }
+
+    @Test func nothingIsWrittenOutsideTheLedgerAndTheNamedFiles() throws {
+        try withTemporaryDirectory { dir throws in
+            let (home, temporary, work) = (dir + "/home", dir + "/tmp", dir + "/work")
+            for path in [home, temporary, work] { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
+            let environment = ["HOME": home, "TMPDIR": temporary, "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
+            let ledger = dir + "/ledger", report = dir + "/report.html"
+            func run(_ arguments: [String], input: String = "") throws {
+                let result = try palimpsest(["--ledger", ledger] + arguments, input: Data(input.utf8), environment: environment, directory: work)
+                #expect(result.status == 0, "\(arguments): \(result.err)")
+            }
+            try run(["init"])
+            try run(["publish", "../../etc/passwd", "--actor", "x"], input: "root causes: democratic decline")
+            try run(["edit", "../../etc/passwd", "--actor", "x"], input: "root causes")
+            for command in [["verify"], ["checkpoint"], ["removed", "democratic decline"], ["blame", "../../etc/passwd"], ["export"], ["report", "--phrase", "democratic decline", "--out", report], ["replay"], ["stats"]] {
+                try run(command)
+            }
+            for path in [home, temporary, work] {
+                #expect(try FileManager.default.contentsOfDirectory(atPath: path).isEmpty, "\(path) was written to")
+            }
+            #expect(Set(try FileManager.default.contentsOfDirectory(atPath: dir)) == ["home", "tmp", "work", "ledger", "report.html"])
+            #expect(!FileManager.default.fileExists(atPath: dir + "/etc"))
+        }
+    }
+
+    @Test func hostileDocumentIDsAreRefusedOrHarmless() throws {
+        try withCLILedger { ledger throws in
+            // A NUL cannot pass through a command line (C strings end there); it can through an import.
+            let nul = CanonicalJSON.string(["type": "publish", "doc": "a\u{0}b", "at": "2023-12-28", "actor": "x", "text": "t"])
+            try expectFailure(ledger, ["import", "jsonl", "-"], stdin: nul, code: 2, "contains the control character U+0000")
+            try expectFailure(ledger, ["publish", "two\nlines", "--actor", "x"], stdin: "t", code: 2, "contains the control character U+000A")
+            try expectFailure(ledger, ["publish", String(repeating: "x", count: 1025), "--actor", "x"], stdin: "t", code: 2, "is 1025 bytes long; the limit is 1024")
+            // A path-like ID is only a name: stored, shown, never used as a path.
+            #expect(try cli(ledger, "publish", "../../../tmp/evil", "--actor", "x", stdin: "t").status == 0)
+            #expect(try cli(ledger, "show", "../../../tmp/evil").out == "t")
+            #expect(!FileManager.default.fileExists(atPath: "/tmp/evil"))
+            let long = String(repeating: "é", count: 512)  // 1,024 bytes: the limit exactly
+            #expect(try cli(ledger, "publish", long, "--actor", "x", stdin: "t").status == 0)
+        }
+    }
+
+    /// The data file may not grow past a limit (RLIMIT_FSIZE, the way a full disk behaves for one
+    /// process): the import stops with "storage full", exit 5, and the ledger still opens and verifies.
+    @Test func aFullDiskIsAClearErrorAndTheLedgerSurvives() throws {
+        try withCLILedger { ledger throws in
+            #expect(try cli(ledger, "publish", "a", "--actor", "x", stdin: "first").status == 0)
+            let size = try #require(try FileManager.default.attributesOfItem(atPath: ledger + "/data.mdb")[.size] as? Int)
+            var rng = SeededGenerator(seed: 3)
+            let lines = (0..<60).map { i in
+                CanonicalJSON.string(["type": "publish", "doc": .string("big-\(i)"), "at": "2023-12-28", "actor": "y",
+                    "text": .string(String((0..<100_000).map { _ in Character(Unicode.Scalar(UInt8.random(in: 97...122, using: &rng))) }))])
+            }
+            let file = ledger + ".jsonl"
+            try lines.joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
+            // ulimit -f counts 512-byte blocks (POSIX sh): room for the file as it is plus 1 MB.
+            let blocks = size / 512 + 2048
+            let full = try run("/bin/sh", ["-c", "ulimit -f \(blocks) && exec \"$0\" --ledger \"$1\" import jsonl \"$2\"", palimpsestExecutable, ledger, file])
+            #expect(full.status == 5, "exit \(full.status): \(full.err)")
+            #expect(full.err.contains("storage full"), "\(full.err)")
+            let after = try Ledger.open(at: ledger)
+            #expect(try after.verify(projections: true).isClean)
+            #expect(try after.state(of: "a")?.text == "first")
+        }
+    }
+}
