@@ -164,6 +164,9 @@ struct TransactionWriter {
         if case .publish(_, _, _, let variantOf?) = event.change, let problem = DocumentID.problem(with: variantOf) {
             throw LedgerError(.invalidInput, "variant-of: \(problem)")
         }
+        if let text = event.change.text, text.utf8.count > Ledger.maximumTextBytes {
+            throw LedgerError(.invalidInput, "the text of \(docName()) is \(text.utf8.count) bytes; the limit is \(Ledger.maximumTextBytes) bytes (32 MiB) a version")
+        }
 
         // A repeated event ID is a no-op, not a second event.
         if let id = event.eventID, let existing = try ledger.event(id: id, in: txn) {

@@ -13,6 +13,9 @@ import LMDB
 public final class Ledger: @unchecked Sendable {
     /// The newest storage format this build reads and writes.
     public static let formatVersion: UInt64 = 1
+    /// The largest text one version may have (UTF-8 bytes). Word provenance holds a version's tokens
+    /// in memory, so a limit here is a clear refusal instead of a process that runs out of memory.
+    public static let maximumTextBytes = 32 << 20
 
     public struct Options: Sendable {
         /// Open without writing (also chosen by itself when the directory is not writable).

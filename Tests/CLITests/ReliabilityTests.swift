@@ -75,6 +75,23 @@ import Testing
         }
     }
 
+    /// A 10 MB single line is imported; a text over the limit is refused by name, the ledger unchanged.
+    @Test func oversizedInputsWithinAndBeyondTheLimits() throws {
+        try withCLILedger { ledger throws in
+            var rng = SeededGenerator(seed: 5)
+            let words = ["root", "causes", "of", "migration", "democratic", "decline", "and", "violence"]
+            var ten = ""
+            while ten.utf8.count < 10_000_000 { ten += words[Int(rng.next() % 8)] + " " }
+            let line = CanonicalJSON.string(["type": "publish", "doc": "ten-megabytes", "at": "2023-12-28", "actor": "x", "text": .string(ten)])
+            let imported = try cli(ledger, "import", "jsonl", "-", stdin: line)
+            #expect(imported.status == 0, "\(imported.err)")
+            #expect(try cli(ledger, "show", "ten-megabytes").out == ten)
+            let huge = String(repeating: "a ", count: Ledger.maximumTextBytes / 2 + 1)
+            try expectFailure(ledger, ["publish", "huge", "--actor", "x"], stdin: huge, code: 2,
+                              "the text of \"huge\" is \(huge.utf8.count) bytes; the limit is \(Ledger.maximumTextBytes) bytes (32 MiB) a version")
+        }
+    }
+
     /// The data file may not grow past a limit (RLIMIT_FSIZE, the way a full disk behaves for one
     /// process): the import stops with "storage full", exit 5, and the ledger still opens and verifies.
     @Test func aFullDiskIsAClearErrorAndTheLedgerSurvives() throws {
