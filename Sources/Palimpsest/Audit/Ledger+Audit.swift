@@ -175,7 +175,7 @@ extension Ledger {
         return try withWriter { txn, _ in
             let size = try head(in: txn).position
             let root = try merkleRoot(size: size, in: txn)
-            let number = (try latestCheckpoint(in: txn)?.number ?? 0) + 1
+            let number = (try checkpoints(in: txn).last?.number ?? 0) + 1
             var checkpoint = SignedCheckpoint(number: number, ledgerID: id, treeSize: size, rootHash: root, time: time, signature: [])
             checkpoint.signature = Array(try key.signature(for: CanonicalJSON.encode(checkpoint.signedBody)))
             try txn.put(tables.meta, key: Ledger.checkpointPrefix + BigEndianKey.encode(number), value: CanonicalJSON.encode(checkpoint.json))
@@ -185,15 +185,7 @@ extension Ledger {
 
     /// Every signed checkpoint, oldest first.
     public func checkpoints() throws(LedgerError) -> [SignedCheckpoint] {
-        try reading { txn in
-            var result: [SignedCheckpoint] = []
-            try txn.scan(tables.meta, from: Ledger.checkpointPrefix) { key, value in
-                guard key.starts(with: Ledger.checkpointPrefix) else { return false }
-                result.append(try SignedCheckpoint(json: JSONParser.parse(value)))
-                return true
-            }
-            return result
-        }
+        try reading { txn in try checkpoints(in: txn) }
     }
 
     /// Checkpoint `number`, or nil.
@@ -205,14 +197,14 @@ extension Ledger {
         }
     }
 
-    func latestCheckpoint<T: Transaction & ~Copyable>(in txn: borrowing T) throws -> SignedCheckpoint? {
-        var latest: SignedCheckpoint?
+    func checkpoints<T: Transaction & ~Copyable>(in txn: borrowing T) throws -> [SignedCheckpoint] {
+        var result: [SignedCheckpoint] = []
         try txn.scan(tables.meta, from: Ledger.checkpointPrefix) { key, value in
             guard key.starts(with: Ledger.checkpointPrefix) else { return false }
-            latest = try SignedCheckpoint(json: JSONParser.parse(value))
+            result.append(try SignedCheckpoint(json: JSONParser.parse(value)))
             return true
         }
-        return latest
+        return result
     }
 
     // MARK: The Merkle tree

@@ -269,7 +269,7 @@ extension Ledger {
     func describeChanges(_ found: [(UInt64, Int)], matcher: PhraseMatcher) throws(LedgerError) -> [PhraseChange] {
         let parts = found.count >= 16 ? 2 : 1
         let size = (found.count + parts - 1) / max(parts, 1)
-        let results = LockedResults(count: parts)
+        let results = ConcurrentResults<Result<[PhraseChange], LedgerError>>(count: parts)
         DispatchQueue.concurrentPerform(iterations: parts) { part in
             let reader = VersionReader(ledger: self)
             var described: [PhraseChange] = []
@@ -277,33 +277,16 @@ extension Ledger {
                 for (position, delta) in found[min(found.count, part * size)..<min(found.count, (part + 1) * size)] {
                     described.append(try describeChange(at: position, delta: delta, matcher: matcher, reader: reader))
                 }
-                results.set(part, .success(described))
+                results[part] = .success(described)
             } catch let error as LedgerError {
-                results.set(part, .failure(error))
+                results[part] = .failure(error)
             } catch {
-                results.set(part, .failure(LedgerError(.storage, "\(error)")))
+                results[part] = .failure(LedgerError(.storage, "\(error)"))
             }
         }
         var all: [PhraseChange] = []
-        for part in 0..<parts { all += try results.get(part) }
+        for part in 0..<parts { all += try results[part]?.get() ?? [] }
         return all
-    }
-
-    /// Per-part results of a parallel loop.
-    final class LockedResults: @unchecked Sendable {
-        private let lock = NSLock()
-        private var results: [Result<[PhraseChange], LedgerError>?]
-        init(count: Int) { results = Array(repeating: nil, count: count) }
-        func set(_ index: Int, _ result: Result<[PhraseChange], LedgerError>) {
-            lock.lock()
-            results[index] = result
-            lock.unlock()
-        }
-        func get(_ index: Int) throws(LedgerError) -> [PhraseChange] {
-            lock.lock()
-            defer { lock.unlock() }
-            return try results[index]?.get() ?? []
-        }
     }
 
     /// The details of one change: counts, context, who first wrote the occurrence.
