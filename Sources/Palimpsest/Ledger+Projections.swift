@@ -110,7 +110,9 @@ extension Ledger {
         var next = position
         var first = true
         while true {
-            let folded: Int = try writing { txn in
+            // The body may run more than once (a full map aborts it, grows and runs it again): it
+            // changes nothing outside the transaction; `next` moves only after the commit.
+            let (folded, last) = try writing { txn in
                 if first, clearingFirst {
                     for table in projection.tableNames { try txn.clear(target[table]) }
                     if checkpointing { try putCheckpoint(ProjectionCheckpoint(version: projection.version, position: 0), of: projection.name, in: txn) }
@@ -120,9 +122,9 @@ extension Ledger {
                 if checkpointing, count > 0 || (first && clearingFirst) {
                     try putCheckpoint(ProjectionCheckpoint(version: projection.version, position: last), of: projection.name, in: txn)
                 }
-                next = last + 1
-                return count
+                return (count, last)
             }
+            next = last + 1
             first = false
             if checkpointing, let progress = projectionProgress {
                 progress(projection.name, next - 1, try head().position)

@@ -20,6 +20,7 @@ import Testing
                 if try runAndKill(stressWriterExecutable, [path, side, String(1000 + trial)], after: delay) { killed += 1 }
                 figures.trials += 1
                 var after = CrashFigures()
+                after.trials = trial
                 checkAfterCrash(path, sideFile: side, into: &after)
                 (figures.acknowledged, figures.found, figures.lost, figures.mismatched) = (after.acknowledged, after.found, after.lost, after.mismatched)
                 figures.problems += after.problems

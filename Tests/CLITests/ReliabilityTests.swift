@@ -115,4 +115,51 @@ import Testing
             #expect(try after.state(of: "a")?.text == "first")
         }
     }
+
+    /// Whether this process may mount a small tmpfs (root, and a kernel that lets it): the real
+    /// full-disk test needs one.
+    static let canMountTmpfs: Bool = {
+        guard getuid() == 0, let probe = try? withTemporaryDirectory({ dir in
+            try run("/usr/bin/env", ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", dir]).status == 0
+                && (try run("/usr/bin/env", ["umount", dir])).status == 0
+        }) else { return false }
+        return probe
+    }()
+
+    /// A real full file system: a 16 MB tmpfs, a library writer appending until it is full. The writer
+    /// stops with "storage full"; every event it acknowledged is there; the ledger opens and verifies
+    /// where it is, its projections equal a rebuild (in a copy: rebuilding needs room); the CLI refuses a write with exit 5 and
+    /// leaves the ledger as it was.
+    @Test(.enabled(if: canMountTmpfs, "needs root to mount a 16 MB tmpfs"))
+    func aFullFileSystemStopsWritersCleanly() throws {
+        try withTemporaryDirectory { dir throws in
+            let mountPoint = dir + "/small"
+            try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+            #expect(try run("/usr/bin/env", ["mount", "-t", "tmpfs", "-o", "size=16m,mode=0700", "tmpfs", mountPoint]).status == 0)
+            defer { _ = try? run("/usr/bin/env", ["umount", "-l", mountPoint]) }
+            let ledger = mountPoint + "/ledger", side = dir + "/acknowledged"
+            let writer = try run(stressWriterExecutable, [ledger, side, "77"])
+            #expect(writer.status == 1, "the writer should stop with an error: exit \(writer.status) \(writer.err)")
+            #expect(writer.err.contains("storage full"), "\(writer.err)")
+            // Rebuilding the projections to compare them needs room to write: check them in a copy.
+            var figures = CrashFigures()
+            checkAfterCrash(ledger, sideFile: side, projections: false, into: &figures)
+            #expect(figures.problems.isEmpty, "\(figures.problems)")
+            let copy = dir + "/copy"
+            try FileManager.default.copyItem(atPath: ledger, toPath: copy)
+            let rebuilt = try Ledger.open(at: copy).verify(projections: true)
+            #expect(rebuilt.isClean && rebuilt.projectionMismatches.isEmpty, "\(rebuilt.firstProblem ?? "") \(rebuilt.projectionMismatches)")
+            #expect(figures.lost == 0 && figures.mismatched == 0 && figures.acknowledged > 1_000, "\(figures)")
+            let head = try Ledger.open(at: ledger).head().position
+            // A write through the CLI on the full file system: refused by name, nothing added.
+            var big = ""
+            while big.utf8.count < 4_000_000 { big += UUID().uuidString + " " }
+            let refused = try cli(ledger, "publish", "one-more", "--actor", "x", stdin: big)
+            #expect(refused.status == 5 && refused.err.contains("storage full"), "exit \(refused.status): \(refused.err)")
+            let verified = try cli(ledger, "verify")
+            #expect(verified.status == 0, "\(verified.err)")
+            #expect(try Ledger.open(at: ledger).head().position == head)
+            print("full file system: the writer stopped with \"\(writer.err.trimmingCharacters(in: .whitespacesAndNewlines))\" after \(figures.acknowledged) acknowledged events, all found")
+        }
+    }
 }

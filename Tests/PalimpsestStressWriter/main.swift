@@ -51,7 +51,11 @@ func sentence(_ rng: inout SplitMix) -> String {
     (0..<Int.random(in: 3...14, using: &rng)).map { _ in words.randomElement(using: &rng)! }.joined(separator: " ") + "."
 }
 do {
-    let ledger = try Ledger.create(at: args[1])
+    // A 1 MiB map: LMDB starts it at the size of the data already written, so nearly every run grows
+    // the map — and a kill can land while it grows, or while another writer has just grown it.
+    var options = Ledger.Options()
+    options.initialMapSize = 1 << 20
+    let ledger = try Ledger.create(at: args[1], options: options)
     var written = 0
     while written < limit {
         var texts: [String: String] = [:]

@@ -120,7 +120,8 @@ public final class PhraseIndexProjection: Projection, @unchecked Sendable {
         let postings = tables["postings"]
         if let events = pending.removeValue(forKey: postings) {
             // Entries left by a transaction that failed are dropped: their position holds another
-            // event now, or nothing.
+            // event now, or nothing. When the map filled up, the same transaction ran again from the
+            // start and left the same entries twice: each (word, position) is kept once.
             var entries: [(UInt64, UInt64)] = []
             for e in events {
                 let zone = try Self.zoneHeader(at: e.position, tables: tables, in: txn)
@@ -128,6 +129,7 @@ public final class PhraseIndexProjection: Projection, @unchecked Sendable {
                 for word in e.words { entries.append((word, e.position)) }
             }
             entries.sort { $0 < $1 }
+            entries = entries.enumerated().compactMap { i, entry in i > 0 && entries[i - 1] == entry ? nil : entry }
             var k = 0
             while k < entries.count {
                 let (word, first) = entries[k]
