@@ -32,6 +32,11 @@ enum Entry {
         // A file-size limit (ulimit -f) then fails the write with EFBIG, reported as "storage full",
         // instead of killing the process mid-transaction.
         signal(SIGXFSZ, SIG_IGN)
+        // Swift repairs invalid UTF-8 in arguments to U+FFFD, which would record a document ID, actor
+        // or message the user never typed: refuse instead.
+        if let (index, offset) = firstInvalidArgument() {
+            fail("argument \(index) is not valid UTF-8 (first bad byte at offset \(offset)); nothing was done", code: 2)
+        }
         do {
             let arguments = globalOptionsMoved(Array(CommandLine.arguments.dropFirst()))
             if let first = arguments.first, !first.hasPrefix("-"), !commandNames.contains(first) {
@@ -51,6 +56,17 @@ enum Entry {
             }
             PalimpsestCommand.exit(withError: error)
         }
+    }
+
+    /// The first command-line argument (counted from 1) whose bytes are not valid UTF-8, with the
+    /// offset of its first bad byte.
+    static func firstInvalidArgument() -> (index: Int, offset: Int)? {
+        for index in 1..<Int(CommandLine.argc) {
+            guard let raw = CommandLine.unsafeArgv[index] else { continue }
+            let bytes = Array(UnsafeBufferPointer(start: raw, count: strlen(raw)).map { UInt8(bitPattern: $0) })
+            if let offset = firstInvalidUTF8Offset(bytes) { return (index, offset) }
+        }
+        return nil
     }
 
     static let commandNames = Set(PalimpsestCommand.configuration.subcommands.map { $0._commandName } + ["help"])

@@ -75,6 +75,55 @@ import Testing
         }
     }
 
+    /// Invalid UTF-8 wherever it can come in — an argument (document ID, actor, message, phrase), the
+    /// text on standard input, any field or key of a jsonl line, any element of a MediaWiki export —
+    /// is refused with exit 2 and a sentence saying where; the ledger is left as it was. (Swift would
+    /// quietly turn a bad argument into U+FFFD: the CLI checks the raw bytes first.)
+    @Test func invalidUTF8AnywhereIsRefusedByName() throws {
+        try withCLILedger { ledger throws in
+            #expect(try cli(ledger, "publish", "kept", "--actor", "x", stdin: "democratic decline").status == 0)
+            func expectRefused(_ arguments: [String], input: [UInt8] = [], _ fragment: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+                let before = try ledgerContents(ledger)
+                // Arguments pass through printf so that they can carry any bytes (Process takes Strings).
+                let script = "exec \"$0\" --ledger \"$1\" " + arguments.map { "\"$(printf '%b' '\($0)')\"" }.joined(separator: " ")
+                let result = try run("/bin/sh", ["-c", script, palimpsestExecutable, ledger], input: Data(input))
+                #expect(result.status == 2, "exit \(result.status): \(result.err)", sourceLocation: sourceLocation)
+                #expect(result.err.hasPrefix("palimpsest: ") && result.err.contains(fragment), "\(result.err)", sourceLocation: sourceLocation)
+                #expect(try ledgerContents(ledger) == before, "the ledger changed", sourceLocation: sourceLocation)
+            }
+            let bad = "\\0377\\0376"
+            try expectRefused(["publish", "doc\(bad)", "--actor", "x"], input: Array("t".utf8), "argument 4 is not valid UTF-8 (first bad byte at offset 3)")
+            try expectRefused(["publish", "doc", "--actor", "x\(bad)"], input: Array("t".utf8), "argument 6 is not valid UTF-8 (first bad byte at offset 1)")
+            try expectRefused(["edit", "kept", "--actor", "x", "--message", "why \(bad)"], input: Array("t".utf8), "argument 8 is not valid UTF-8 (first bad byte at offset 4)")
+            try expectRefused(["removed", "democratic\(bad)"], "argument 4 is not valid UTF-8 (first bad byte at offset 10)")
+            try expectRefused(["publish", "doc", "--actor", "x"], input: Array("root ".utf8) + [0xC3, 0x28], "the text in standard input is not valid UTF-8 (first bad byte at offset 5)")
+            // jsonl: every field, a key, and bytes outside any string.
+            let line = Array(#"{"type":"publish","doc":"D","at":"2023-12-28","actor":"A","text":"T","message":"M","id":"6c9f3ad2-3d5e-4f7e-9d55-1f0a7c1e2b3a"}"#.utf8)
+            func spoiled(_ field: String) -> [UInt8] {
+                let marker = Array(field.utf8)
+                let at = (0...(line.count - marker.count)).first { Array(line[$0..<($0 + marker.count)]) == marker }!
+                return Array(line[..<(at + marker.count - 1)]) + [0xFF] + Array(line[(at + marker.count - 1)...])
+            }
+            for field in [#""publish""#, #""D""#, #""2023-12-28""#, #""A""#, #""T""#, #""M""#, #""6c9f3ad2-3d5e-4f7e-9d55-1f0a7c1e2b3a""#, #""actor""#] {
+                try expectRefused(["import", "jsonl", "-"], input: spoiled(field), "standard input line 1: the line is not valid JSON: a string is not valid UTF-8")
+            }
+            try expectRefused(["import", "jsonl", "-"], input: line + [0x20, 0xFF], "standard input line 1: the line is not valid JSON: unexpected characters after the JSON value")
+            // MediaWiki: every element the importer reads.
+            for element in ["title", "username", "comment", "text"] {
+                var values = ["title": "Page", "username": "Bob", "comment": "c", "text": "hello world"]
+                values[element] = "\u{1}"  // a placeholder, replaced by a bad byte below
+                let xml = """
+                    <mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/"><page><title>\(values["title"]!)</title><ns>0</ns><id>1</id>\
+                    <revision><id>10</id><timestamp>2023-12-28T00:00:00Z</timestamp><contributor><username>\(values["username"]!)</username><id>3</id></contributor>\
+                    <comment>\(values["comment"]!)</comment><text bytes="11">\(values["text"]!)</text></revision></page></mediawiki>
+                    """
+                let file = ledger + ".\(element).xml"
+                try Data(Array(xml.utf8).map { $0 == 1 ? 0xFF : $0 }).write(to: URL(fileURLWithPath: file))
+                try expectRefused(["import", "mediawiki", file], "the <\(element)> of revision")
+            }
+        }
+    }
+
     /// A 10 MB single line is imported; a text over the limit is refused by name, the ledger unchanged.
     @Test func oversizedInputsWithinAndBeyondTheLimits() throws {
         try withCLILedger { ledger throws in

@@ -226,6 +226,8 @@ public struct BulkImporter {
         guard let error = stop ?? producerError else { return summary }
         let note = summary.added + summary.skipped == 0
             ? "nothing was imported"
+            : summary.added + summary.skipped == 1
+            ? "the 1 event before it was committed (\(summary.added) added, \(summary.skipped) already present)"
             : "the \(summary.added + summary.skipped) events before it were committed (\(summary.added) added, \(summary.skipped) already present)"
         throw ImportFailure(error: LedgerError(error.code, "\(error.message); \(note)", underlying: error.underlying), committed: summary)
     }
