@@ -11,6 +11,8 @@
 //                                           first, not timed); prints the blame of the last version as JSON to stdout
 //   PalimpsestBench audit DIR N RUNS        a ledger of N small events (built-in projections off; the Merkle tree
 //                                           is always kept), then signing checkpoints and inclusion and consistency proofs
+//   PalimpsestBench load DIR SECONDS WRITERS READERS
+//                                           sustained mixed load from WRITERS + READERS processes (Load.swift), then verify
 import Foundation
 import Palimpsest
 import PalimpsestText
@@ -194,6 +196,12 @@ do {
             format: "RESULT mode=audit events=%d build_secs=%.2f checkpoint_p50_ms=%.3f checkpoint_min_ms=%.3f checkpoint_max_ms=%.3f proofs=%d inclusion_p50_us=%.1f inclusion_p99_us=%.1f path_length=%d consistency_p50_us=%.1f consistency_p99_us=%.1f",
             n, buildSecs, percentile(checkpoints, 0.5) * 1e3, checkpoints.first! * 1e3, checkpoints.last! * 1e3, inclusion.count,
             percentile(inclusion, 0.5) * 1e6, percentile(inclusion, 0.99) * 1e6, pathLength, percentile(consistency, 0.5) * 1e6, percentile(consistency, 0.99) * 1e6))
+    case "load":
+        try loadTest(ledgerPath: args[2], seconds: Double(args[3])!, writers: Int(args[4])!, readers: Int(args[5])!)
+    case "load-writer":
+        try loadWriter(ledgerPath: args[2], deadline: Double(args[3])!, seed: Int(args[4])!, output: args[5])
+    case "load-reader":
+        try loadReader(ledgerPath: args[2], deadline: Double(args[3])!, output: args[5])
     case "size":
         var options = Ledger.Options()
         options.readOnly = true

@@ -126,7 +126,7 @@ func expectFailure(_ code: LedgerError.Code, _ fragments: [String], _ body: () t
         }
         try withTemporaryLedger { ledger throws in
             let noTimestamp = export([("A", 1, [revision(1, "2020-01-01T00:00:00Z", text: "one"), "<revision><id>2</id><contributor><ip>x</ip></contributor><text>t</text></revision>"])])
-            expectFailure(.invalidInput, ["revision 2", "has no <timestamp>", "the 1 events before it were committed"]) {
+            expectFailure(.invalidInput, ["revision 2", "has no <timestamp>", "the 1 event before it was committed"]) {
                 _ = try importMediaWiki(ledger, noTimestamp)
             }
         }

@@ -214,7 +214,7 @@ struct SitePolicySliceTests {
             ]
             for (line, code, fragment) in cases {
                 try withTemporaryLedger { copy throws in
-                    expectImportFailure(code, containing: ["line 2", fragment, "the 1 events before it were committed"]) {
+                    expectImportFailure(code, containing: ["line 2", fragment, "the 1 event before it was committed"]) {
                         _ = try importJSONL(copy, exported[0] + "\n" + line)
                     }
                     #expect(try copy.head().position == 1)

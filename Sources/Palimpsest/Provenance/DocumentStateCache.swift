@@ -21,6 +21,10 @@ struct DocumentStateCache<Entry: CachedDocumentState> {
     }
 
     private(set) var entries: [Key: Entry] = [:]
+    /// The weight each entry had when last counted, and their sum: kept as entries come and go, so
+    /// that a cache of a million small documents is not summed again at every event.
+    private var counted: [Key: Int] = [:]
+    private var total = 0
     private var clock: UInt64 = 0
     let limit: Int
 
@@ -35,25 +39,36 @@ struct DocumentStateCache<Entry: CachedDocumentState> {
         } else {
             entry = try load()
             entries[key] = entry
+            recount(key, entry)
         }
         clock += 1
         entry.lastUse = clock
         return entry
     }
 
-    mutating func remove(_ key: Key) { entries[key] = nil }
+    mutating func remove(_ key: Key) {
+        entries[key] = nil
+        total -= counted.removeValue(forKey: key) ?? 0
+    }
 
-    /// Drops the least recently used entries (never `current`) while the total weight is over the
-    /// limit. `release` runs first for each (to write what it holds); entries of other tables than
-    /// `current`'s that cannot be written in this transaction (`release` returns false) are kept.
+    private mutating func recount(_ key: Key, _ entry: Entry) {
+        let weight = entry.weight
+        total += weight - (counted.updateValue(weight, forKey: key) ?? 0)
+    }
+
+    /// Counts `current` again (the caller has just changed it: only the entry being folded changes),
+    /// then, when the total weight is over the limit, drops the least recently used entries (never
+    /// `current`) until it is under three quarters of it, so that the sort is rare. `release` runs
+    /// first for each (to write what it holds); entries of other tables than `current`'s that cannot
+    /// be written in this transaction (`release` returns false) are kept.
     mutating func evict(keeping current: Key, release: (Key, Entry) throws -> Bool) rethrows {
-        var total = entries.values.reduce(0) { $0 + $1.weight }
+        if let entry = entries[current] { recount(current, entry) }
         guard total > limit else { return }
+        let target = limit / 4 * 3
         for (key, entry) in entries.sorted(by: { $0.value.lastUse < $1.value.lastUse }) where key != current {
             guard try release(key, entry) else { continue }
-            entries[key] = nil
-            total -= entry.weight
-            if total <= limit { break }
+            remove(key)
+            if total <= target { break }
         }
     }
 }

@@ -43,8 +43,9 @@ public final class PhraseIndexProjection: Projection, @unchecked Sendable {
         var dirty = false
         var lastUse: UInt64 = 0
         init(text: String, version: UInt64, position: UInt64) { (self.text, self.version, self.position) = (text, version, position) }
-        /// Words, roughly.
-        var weight: Int { text.utf8.count / 6 }
+        /// Words, roughly, and the entry itself counted as sixteen more (a million tiny documents must
+        /// still be bounded).
+        var weight: Int { text.utf8.count / 6 + 16 }
     }
 
     public func apply(_ event: RecordedEvent, text: String?, tables: ProjectionTables, in txn: borrowing WriteTransaction) throws {

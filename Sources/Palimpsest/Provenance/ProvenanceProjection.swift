@@ -40,7 +40,9 @@ public final class ProvenanceProjection: Projection, @unchecked Sendable {
         /// Tokens whose record must be written at commit.
         var dirty: Set<Int32> = []
         init(engine: ProvenanceEngine, version: UInt64, position: UInt64) { (self.engine, self.version, self.position) = (engine, version, position) }
-        var weight: Int { engine.tokens.count }
+        /// Tokens, and the engine itself (its tables and indexes, a few kilobytes even when empty)
+        /// counted as a hundred more, so that a million tiny documents stay bounded too.
+        var weight: Int { engine.tokens.count + 100 }
     }
 
     public func apply(_ event: RecordedEvent, text: String?, tables: ProjectionTables, in txn: borrowing WriteTransaction) throws {
