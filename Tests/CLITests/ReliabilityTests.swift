@@ -124,7 +124,8 @@ import Testing
         }
     }
 
-    /// A 10 MB single line is imported; a text over the limit is refused by name, the ledger unchanged.
+    /// A 10 MB single line is imported; a text over the limit (32 MiB and one word, 200 MB) is refused
+    /// by name, the ledger unchanged.
     @Test func oversizedInputsWithinAndBeyondTheLimits() throws {
         try withCLILedger { ledger throws in
             var rng = SeededGenerator(seed: 5)
@@ -138,6 +139,17 @@ import Testing
             let huge = String(repeating: "a ", count: Ledger.maximumTextBytes / 2 + 1)
             try expectFailure(ledger, ["publish", "huge", "--actor", "x"], stdin: huge, code: 2,
                               "the text of \"huge\" is \(huge.utf8.count) bytes; the limit is \(Ledger.maximumTextBytes) bytes (32 MiB) a version")
+            // A 200 MB document from a file: refused the same way.
+            let file = ledger + ".200mb.txt"
+            let chunk = Data(String(repeating: "democratic decline ", count: 1 << 16).utf8)
+            FileManager.default.createFile(atPath: file, contents: nil)
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: file))
+            while try handle.offset() < 200_000_000 { handle.write(chunk) }
+            let size = try handle.offset()
+            try handle.close()
+            try expectFailure(ledger, ["publish", "two-hundred", "--actor", "x", "--text-file", file], code: 2,
+                              "the text of \"two-hundred\" is \(size) bytes; the limit is \(Ledger.maximumTextBytes) bytes (32 MiB) a version")
+            try FileManager.default.removeItem(atPath: file)
         }
     }
 
