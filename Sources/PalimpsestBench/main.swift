@@ -7,6 +7,7 @@
 //   PalimpsestBench rebuild DIR             every projection rebuilt; every event's text read in log order
 //   PalimpsestBench blame DIR DOC RUNS      blame of DOC's latest version through the library, warm
 //   PalimpsestBench removed DIR RUNS P…     `removed` for each phrase P through the library, warm (median of RUNS)
+//   PalimpsestBench removed-in DIR DOC RUNS P…   the same within document DOC (`removed P --doc DOC`)
 //   PalimpsestBench engine DIR DOC          the provenance engine alone over every version of DOC (texts read
 //                                           first, not timed); prints the blame of the last version as JSON to stdout
 //   PalimpsestBench audit DIR N RUNS        a ledger of N small events (built-in projections off; the Merkle tree
@@ -106,23 +107,26 @@ do {
         }
         times = Array(times.dropFirst()).sorted()  // the first run warms the caches
         print(String(format: "RESULT mode=blame tokens=%d p50_ms=%.2f min_ms=%.2f max_ms=%.2f", tokens, percentile(times, 0.5) * 1e3, times.first! * 1e3, times.last! * 1e3))
-    case "removed":
-        let (dir, runs) = (args[2], Int(args[3])!)
+    case "removed", "removed-in":
+        // removed DIR RUNS P…: across the whole ledger; removed-in DIR DOC RUNS P…: in one document.
+        let scoped = args[1] == "removed-in"
+        let (dir, document, runs) = (args[2], scoped ? args[3] : nil, Int(args[scoped ? 4 : 3])!)
         var options = Ledger.Options()
         options.readOnly = true
         let ledger = try Ledger.open(at: dir, options: options)
-        for phrase in args[4...] {
+        for phrase in args[(scoped ? 5 : 4)...] {
             var times: [Double] = []
             var removals = 0, changes = 0
             for _ in 0...runs {
                 let t = now()
-                let history = try ledger.phraseHistory(PhraseQuery(phrase))
+                let history = try ledger.phraseHistory(PhraseQuery(phrase, document: document))
                 times.append(now() - t)
                 (removals, changes) = (history.removals.count, history.changes.count)
             }
-            times = Array(times.dropFirst()).sorted()
-            print(String(format: "RESULT mode=removed removals=%d changes=%d p50_ms=%.2f min_ms=%.2f max_ms=%.2f phrase=%@", removals, changes,
-                         percentile(times, 0.5) * 1e3, times.first! * 1e3, times.last! * 1e3, phrase.replacingOccurrences(of: " ", with: "\u{2423}")))
+            times = Array(times.dropFirst()).sorted()  // the first run warms the caches
+            print(String(format: "RESULT mode=removed removals=%d changes=%d p50_ms=%.2f p99_ms=%.2f min_ms=%.2f max_ms=%.2f phrase=%@", removals, changes,
+                         percentile(times, 0.5) * 1e3, percentile(times, 0.99) * 1e3, times.first! * 1e3, times.last! * 1e3,
+                         phrase.replacingOccurrences(of: " ", with: "\u{2423}")))
         }
     case "engine":
         let ledger = try Ledger.open(at: args[2])

@@ -146,7 +146,7 @@ struct SitePolicyGitEndToEndTests {
             let jsonl = dir + "/events.jsonl"
             #expect(try run("/bin/sh", ["-c", "xz -dc '\(Corpora.sitePolicyEvents)' > '\(jsonl)'"]).status == 0)
             let repo = dir + "/site-policy"
-            let build = "git init -q '\(repo)' && python3 '\(repositoryRoot.path)/tools/bench/jsonl_to_git.py' '\(jsonl)' | git -C '\(repo)' fast-import --quiet && git -C '\(repo)' checkout -q main"
+            let build = "git init -q '\(repo)' && python3 '\(repositoryRoot.path)/tools/benchmarks/jsonl_to_git.py' '\(jsonl)' | git -C '\(repo)' fast-import --quiet && git -C '\(repo)' checkout -q main"
             let built = try run("/bin/sh", ["-c", build])
             #expect(built.status == 0, "\(built.err)")
             let fromJSONL = dir + "/a", fromGit = dir + "/b"

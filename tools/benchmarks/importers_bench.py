@@ -55,7 +55,7 @@ def main():
         repo = work / "Anarchism"
         sh(["git", "init", "-q", "-b", "main", repo])
         start = time.perf_counter()
-        subprocess.run(f"python3 '{ROOT}/tools/bench/mediawiki_to_git.py' '{EXPORT}' | git -C '{repo}' fast-import --quiet",
+        subprocess.run(f"python3 '{ROOT}/tools/benchmarks/mediawiki_to_git.py' '{EXPORT}' | git -C '{repo}' fast-import --quiet",
                        shell=True, check=True)
         fast_import = time.perf_counter() - start
         commits = int(sh(["git", "-C", repo, "rev-list", "--count", "main"]).stdout)
@@ -106,7 +106,7 @@ def write_report(opts, runs, text_bytes, mw, inner, rss, size, show, commits, fa
         "```",
         "palimpsest --ledger DIR import mediawiki ../shared/corpora/wikipedia/enwiki-Anarchism.xml.lzma --json   # under /usr/bin/time",
         ".build/release/PalimpsestBench size DIR; .build/release/PalimpsestBench show DIR Anarchism 2000",
-        "python3 tools/bench/mediawiki_to_git.py enwiki-Anarchism.xml.lzma | git -C REPO fast-import; git -C REPO gc --aggressive",
+        "python3 tools/benchmarks/mediawiki_to_git.py enwiki-Anarchism.xml.lzma | git -C REPO fast-import; git -C REPO gc --aggressive",
         "palimpsest --ledger DIR import git REPO; git -C REPO log -p main > /dev/null",
         "```",
         "<!-- importers:end -->",

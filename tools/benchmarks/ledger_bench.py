@@ -139,7 +139,7 @@ def main():
         git_secs, git_pack = [], None
         stream = Path(work) / "site-policy.fi"
         with open(stream, "wb") as f:
-            subprocess.run([sys.executable, ROOT / "tools" / "bench" / "jsonl_to_git.py", corpus], stdout=f, check=True)
+            subprocess.run([sys.executable, ROOT / "tools" / "benchmarks" / "jsonl_to_git.py", corpus], stdout=f, check=True)
         for n in range(runs):
             repo = Path(work) / "git-sp"
             shutil.rmtree(repo, ignore_errors=True)
@@ -277,7 +277,7 @@ def write_report(opts, runs, raw, lib1, lib100, imp_secs, imp_inner, imp_rss, te
         ".build/release/PalimpsestBench append DIR 3000 1       # durable appends, 1 per transaction",
         ".build/release/PalimpsestBench append DIR 50000 100    # 100 per transaction",
         "palimpsest --ledger DIR import jsonl site-policy.jsonl  # under /usr/bin/time for RSS",
-        "python3 tools/bench/jsonl_to_git.py site-policy.jsonl | git fast-import; git gc --aggressive",
+        "python3 tools/benchmarks/jsonl_to_git.py site-policy.jsonl | git fast-import; git gc --aggressive",
         f".build/release/PalimpsestBench show DIR {MOST_EDITED} 2000",
         "palimpsest --ledger DIR show DOC --version N            # whole process; and git show main~N:DOC",
         "```",

@@ -114,7 +114,7 @@ def main():
         print("the same history in git…", file=sys.stderr)
         repo = work / "Anarchism"
         sh(["git", "init", "-q", "-b", "main", repo])
-        subprocess.run(f"python3 '{ROOT}/tools/bench/mediawiki_to_git.py' '{EXPORT}' | git -C '{repo}' fast-import --quiet", shell=True, check=True)
+        subprocess.run(f"python3 '{ROOT}/tools/benchmarks/mediawiki_to_git.py' '{EXPORT}' | git -C '{repo}' fast-import --quiet", shell=True, check=True)
         sh(["git", "-C", repo, "checkout", "-q", "main"])
 
         print("removed PHRASE: library, CLI and git log -S…", file=sys.stderr)
@@ -184,7 +184,7 @@ def write_report(opts, revisions, ingest, rss, agreement, exact, records, rows, 
         "python3 ../shared/tools/wikiwho/agreement.py blame.json ../shared/corpora/wikipedia/Anarchism.wikiwho.json.xz",
         "palimpsest --ledger SP removed|trace PHRASE --doc DOC --json   # for each record of site-policy/oracle.jsonl",
         ".build/release/PalimpsestBench removed DIR RUNS PHRASE…; palimpsest --ledger DIR removed PHRASE --json",
-        "git -C REPO log -SPHRASE --format=%H main -- Anarchism.wiki   # REPO built by tools/bench/mediawiki_to_git.py",
+        "git -C REPO log -SPHRASE --format=%H main -- Anarchism.wiki   # REPO built by tools/benchmarks/mediawiki_to_git.py",
         ".build/release/PalimpsestBench blame DIR Anarchism RUNS; palimpsest --ledger DIR blame Anarchism; git -C REPO blame --porcelain main -- Anarchism.wiki",
         "```",
         "<!-- provenance:end -->",
