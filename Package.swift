@@ -46,9 +46,13 @@ let package = Package(
             dependencies: [
                 "Palimpsest", "PalimpsestImporters", "PalimpsestText",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            // The communiqué texts `palimpsest demo` records (cut from the story; see README, Data).
+            resources: [.copy("Resources/communique")]
         ),
         .executableTarget(name: "PalimpsestBench", dependencies: ["Palimpsest", "LMDB", "PalimpsestText"]),
+        // How a tool embeds the library (README, "Embedding the library"); CLITests runs it.
+        .executableTarget(name: "PalimpsestExample", dependencies: ["Palimpsest"], path: "Examples/Embedding"),
         // Fixtures shared by the test targets: temporary ledgers, the corpora, running the CLI.
         .target(name: "PalimpsestTestSupport", dependencies: ["Palimpsest", "PalimpsestText", "LMDB"], path: "Tests/PalimpsestTestSupport"),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
@@ -57,7 +61,7 @@ let package = Package(
         .testTarget(name: "PalimpsestTests", dependencies: ["Palimpsest", "PalimpsestTestSupport", "LMDB", "PalimpsestText", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "ImporterTests", dependencies: ["PalimpsestImporters", "PalimpsestTestSupport"]),
         .executableTarget(name: "PalimpsestStressWriter", dependencies: ["Palimpsest", "LMDB"], path: "Tests/PalimpsestStressWriter"),
-        .testTarget(name: "CLITests", dependencies: ["Palimpsest", "PalimpsestTestSupport", "LMDB", "palimpsest", "PalimpsestStressWriter"]),
+        .testTarget(name: "CLITests", dependencies: ["Palimpsest", "PalimpsestTestSupport", "LMDB", "palimpsest", "PalimpsestStressWriter", "PalimpsestExample"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Palimpsest", "PalimpsestTestSupport", "palimpsest"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,4 +1,6 @@
-import LMDB
+// Projections read and write through LMDB's transactions (`WriteTransaction`, `ReadTransaction`,
+// `Database`, `BigEndianKey`): a tool that embeds the library gets them with `import Palimpsest`.
+@_exported import LMDB
 
 /// A projection: a deterministic fold over the recorded events, with its own LMDB tables and a
 /// checkpoint (the last position it has folded, and the version of its logic).

@@ -21,7 +21,7 @@ struct PalimpsestCommand: ParsableCommand {
         subcommands: [
             Init.self, Publish.self, Edit.self, Retract.self, Restore.self, Docs.self, Log.self, Show.self,
             Diff.self, Compare.self, Blame.self, Removed.self, Trace.self,
-            Replay.self, Import.self, Export.self, Verify.self, Checkpoint.self, Prove.self, Report.self, Stats.self,
+            Replay.self, Import.self, Export.self, Verify.self, Checkpoint.self, Prove.self, Report.self, Stats.self, Demo.self,
         ]
     )
 }

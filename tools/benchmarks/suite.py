@@ -251,6 +251,12 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
 
 
+def share(ratio):
+    """A ratio as a percentage with as many digits as it needs to show more than zeros."""
+    digits = 1 if ratio >= 0.01 else 2 if ratio >= 0.001 else 3 if ratio >= 0.0001 else 4
+    return f"{ratio:.{digits}%}"
+
+
 def pct(values, p):
     values = sorted(values)
     return values[min(len(values) - 1, round((len(values) - 1) * p))]
@@ -311,7 +317,7 @@ def write_report(opts, quick, runs, f, seconds):
          f"`git show REV:path`: p50 {pct(sh_['git'], 0.5):,.1f} ms, p99 {pct(sh_['git'], 0.99):,.1f} ms", f"{pct(sh_['git'], 0.5) / pct(sh_['cli'], 0.5):.2f}× (CLI)"),
         ("full rebuild of every projection / replay reading every text", f"{rb['rebuild_ev_per_s'].fmt(0)} events/s; replay {rb['replay_ev_per_s'].fmt(0)} events/s, {rb['replay_MBps'].fmt(0)} MB/s",
          f"raw LMDB cursor scan: {raw['scan_evs'].fmt(0)} events/s, {raw['scan_MBps'].fmt(0)} MB/s",
-         f"{rb['rebuild_ev_per_s'].median / raw['scan_evs'].median:.2%} of the scan's events/s; replay {rb['replay_MBps'].median / raw['scan_MBps'].median:.1%} of its MB/s"),
+         f"{share(rb['rebuild_ev_per_s'].median / raw['scan_evs'].median)} of the scan's events/s; replay {share(rb['replay_MBps'].median / raw['scan_MBps'].median)} of its MB/s"),
         (f"verify (every hash, the chain, every text, the Merkle tree, the indexes; {ve['bytes'] / 1e6:,.0f} MB of text)", f"{mbps(ve['secs'], ve['bytes'] / 1e6)}; {ve['secs'].fmt(1, ' s')}",
          f"raw LMDB cursor scan: {raw['scan_MBps'].fmt(0)} MB/s; `git fsck --full`: {ve['fsck'].fmt(1, ' s')}",
          f"{ve['bytes'] / 1e6 / ve['secs'].median / raw['scan_MBps'].median:.1%} of the scan; {ve['fsck'].median / ve['secs'].median:.2f}× git fsck's speed"),
