@@ -15,16 +15,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ledger_bench import BENCH, BIN, LIMIT, ROOT, SHARED, Stat, fresh_ledger, machine, peak_rss_mb, replace_section, results, sh  # noqa: E402
+from ledger_bench import BENCH, BIN, LIMIT, ROOT, SHARED, Stat, build_release, fresh_ledger, machine, peak_rss_mb, replace_section, results, sh, timed  # noqa: E402
 
 ANARCHISM = SHARED / "corpora" / "wikipedia" / "enwiki-Anarchism.xml.lzma"
 MILLION = 1_000_000
-
-
-def timed(args):
-    start = time.perf_counter()
-    out = sh(args)
-    return time.perf_counter() - start, out
 
 
 def main():
@@ -33,8 +27,7 @@ def main():
     ap.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
     opts = ap.parse_args()
     runs = opts.runs
-    for product in ("palimpsest", "PalimpsestBench"):
-        subprocess.run(["swift", "build", "-c", "release", "--product", product], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    build_release()
     work = Path(tempfile.mkdtemp(prefix="palimpsest-bench-audit-"))
     try:
         print("importing Anarchism…", file=sys.stderr)
@@ -46,7 +39,7 @@ def main():
         for _ in range(runs):
             secs, out = timed([BIN, "--ledger", anarchism, "verify", "--json"])
             verify_secs.append(secs)
-            summary = json.loads(out.stdout)
+            summary = json.loads(out)
         verify_rss = peak_rss_mb([BIN, "--ledger", anarchism, "verify"])[0]
 
         print("raw LMDB cursor scan…", file=sys.stderr)

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ledger_bench import BENCH, BIN, ROOT, SHARED, Stat, fresh_ledger, machine, peak_rss_mb, replace_section, results, sh  # noqa: E402
+from ledger_bench import BENCH, BIN, build_release, ROOT, SHARED, Stat, fresh_ledger, machine, peak_rss_mb, replace_section, results, sh  # noqa: E402
 
 EXPORT = SHARED / "corpora" / "wikipedia" / "enwiki-Anarchism.xml.lzma"
 
@@ -33,8 +33,7 @@ def main():
     if not EXPORT.exists():
         sys.exit(f"bench: the corpus is missing: {EXPORT}")
     print("building release binaries…", file=sys.stderr)
-    for product in ("palimpsest", "PalimpsestBench"):
-        subprocess.run(["swift", "build", "-c", "release", "--product", product], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    build_release()
 
     work = Path(tempfile.mkdtemp(prefix="palimpsest-bench-importers-"))
     try:

@@ -67,6 +67,21 @@ class Stat:
         return f"{f.format(self.median)}{unit} ({f.format(self.min)}–{f.format(self.max)})"
 
 
+def build_release():
+    """The release builds of the CLI and of PalimpsestBench, which every benchmark runs."""
+    for product in ("palimpsest", "PalimpsestBench"):
+        subprocess.run(["swift", "build", "-c", "release", "--product", product], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+
+
+def timed(args, **kw):
+    """Wall seconds and stdout of one run of a command; stops the benchmark if it fails."""
+    start = time.perf_counter()
+    p = subprocess.run([str(a) for a in args], capture_output=True, text=True, **kw)
+    if p.returncode != 0:
+        sys.exit(f"bench: {args} failed: {p.stderr[-500:]}")
+    return time.perf_counter() - start, p.stdout
+
+
 def fresh_ledger(work, name):
     path = Path(work) / name
     shutil.rmtree(path, ignore_errors=True)
@@ -85,8 +100,7 @@ def main():
         sys.exit(f"bench: the corpus is missing: {CORPUS}")
 
     print("building release binaries…", file=sys.stderr)
-    subprocess.run(["swift", "build", "-c", "release", "--product", "palimpsest"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-    subprocess.run(["swift", "build", "-c", "release", "--product", "PalimpsestBench"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    build_release()
 
     work = tempfile.mkdtemp(prefix="palimpsest-bench-")
     try:

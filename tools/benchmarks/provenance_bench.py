@@ -17,17 +17,15 @@ Usage: tools/bench-provenance [--runs N]
 """
 import argparse
 import json
-import re
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import shutil
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ledger_bench import BENCH, BIN, ROOT, SHARED, Stat, fresh_ledger, machine, peak_rss_mb, replace_section, results, sh  # noqa: E402
+from ledger_bench import BENCH, BIN, ROOT, SHARED, Stat, build_release, fresh_ledger, machine, peak_rss_mb, replace_section, results, sh, timed  # noqa: E402
 
 EXPORT = SHARED / "corpora" / "wikipedia" / "enwiki-Anarchism.xml.lzma"
 WIKIWHO = SHARED / "corpora" / "wikipedia" / "Anarchism.wikiwho.json.xz"
@@ -35,14 +33,6 @@ AGREEMENT = SHARED / "tools" / "wikiwho" / "agreement.py"
 SITE_POLICY = SHARED / "corpora" / "site-policy" / "events.jsonl.xz"
 ORACLE = SHARED / "corpora" / "site-policy" / "oracle.jsonl"
 WIKIWHO_PUBLISHED = {"seconds": 432, "revisions_per_s": 35, "peak_mb": 659}
-
-
-def timed(args, **kw):
-    start = time.perf_counter()
-    p = subprocess.run([str(a) for a in args], capture_output=True, text=True, **kw)
-    if p.returncode != 0:
-        sys.exit(f"bench: {args} failed: {p.stderr[-500:]}")
-    return time.perf_counter() - start, p.stdout
 
 
 def phrases_from(text, count=20):
@@ -85,8 +75,7 @@ def main():
         if not path.exists():
             sys.exit(f"bench: missing {path}")
     print("building release binaries…", file=sys.stderr)
-    for product in ("palimpsest", "PalimpsestBench"):
-        subprocess.run(["swift", "build", "-c", "release", "--product", product], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    build_release()
 
     work = Path(tempfile.mkdtemp(prefix="palimpsest-bench-provenance-"))
     try:

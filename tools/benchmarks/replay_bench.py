@@ -7,7 +7,6 @@ latency from another process's commit to the printed line.
 Rewrites the section of BENCHMARKS.md between the replay markers. Usage: tools/bench-replay [--runs N]
 """
 import argparse
-import json
 import os
 import select
 import statistics
@@ -18,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ledger_bench import BENCH, BIN, LIMIT, ROOT, SHARED, Stat, fresh_ledger, machine, replace_section, results, sh  # noqa: E402
+from ledger_bench import BENCH, BIN, build_release, LIMIT, ROOT, SHARED, Stat, fresh_ledger, machine, replace_section, results, sh  # noqa: E402
 
 SITE = SHARED / "corpora" / "site-policy" / "events.jsonl.xz"
 ANARCHISM = SHARED / "corpora" / "wikipedia" / "enwiki-Anarchism.xml.lzma"
@@ -30,8 +29,7 @@ def main():
     ap.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
     opts = ap.parse_args()
     runs = opts.runs
-    for product in ("palimpsest", "PalimpsestBench"):
-        subprocess.run(["swift", "build", "-c", "release", "--product", product], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    build_release()
     work = Path(tempfile.mkdtemp(prefix="palimpsest-bench-replay-"))
     try:
         print("importing the corpora…", file=sys.stderr)

@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ledger_bench import BENCH, BIN, LIMIT, ROOT, SHARED, Stat, fresh_ledger, machine, peak_rss_mb, replace_section, results, sh  # noqa: E402
-from provenance_bench import phrases_from, timed  # noqa: E402
+from ledger_bench import BENCH, BIN, LIMIT, ROOT, SHARED, Stat, build_release, fresh_ledger, machine, peak_rss_mb, replace_section, results, sh, timed  # noqa: E402
+from provenance_bench import phrases_from  # noqa: E402
 
 SITE_POLICY = SHARED / "corpora" / "site-policy" / "events.jsonl.xz"
 ANARCHISM = SHARED / "corpora" / "wikipedia" / "enwiki-Anarchism.xml.lzma"
@@ -98,8 +98,7 @@ def main():
         if not path.exists():
             sys.exit(f"bench: missing {path}")
     say("building release binaries…")
-    for product in ("palimpsest", "PalimpsestBench"):
-        subprocess.run(["swift", "build", "-c", "release", "--product", product], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    build_release()
     work = Path(tempfile.mkdtemp(prefix="palimpsest-bench-suite-"))
     f = {}  # every figure, by name
     try:
