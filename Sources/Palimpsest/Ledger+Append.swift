@@ -67,14 +67,16 @@ extension Ledger {
                 var added: [(Digest, [UInt8])] = []
                 var retracted: [Digest] = []
                 var named: [(String, Digest)] = []
+                var appended = false
                 let value = try env.write { txn in
                     added.removeAll()
                     try catchUpProjections(in: txn)
                     var writer = TransactionWriter(ledger: self)
                     let value = try body(txn, &writer)
-                    for registered in projections { try registered.projection.willCommit(tables: registered.live, in: txn) }
+                    for registered in projections where !registered.isFollowing { try registered.projection.willCommit(tables: registered.live, in: txn) }
+                    appended = writer.lastPosition != nil
                     if let last = writer.lastPosition {
-                        for registered in projections {
+                        for registered in projections where !registered.isFollowing {
                             try putCheckpoint(ProjectionCheckpoint(version: registered.projection.version, position: last), of: registered.projection.name, in: txn)
                         }
                     }
@@ -87,6 +89,7 @@ extension Ledger {
                 for (hash, text) in added { textCache.put(hash, text) }
                 recentlyRetracted.append(contentsOf: retracted)
                 textsByName.record(named)
+                if appended { projector?.wake() }
                 return .success(value)
             } catch {
                 return .failure(LedgerError.storage(error, doing: "writing to the ledger at \(directory)", directory: directory))
@@ -289,8 +292,9 @@ struct TransactionWriter {
         let entry = StreamEntry(position: position, at: event.at, textHash: info.contentHash, type: event.change.type)
         try txn.put(tables.streams, key: StreamEntry.key(document: info.key, version: version), value: entry.encode())
 
-        // Every registered projection folds the event in this same transaction.
-        for registered in ledger.projections {
+        // Every inline projection folds the event in this same transaction (following ones catch up
+        // behind, in the projector's transactions).
+        for registered in ledger.projections where !registered.isFollowing {
             try registered.projection.apply(recordedEvent, text: event.change.text, tables: registered.live, in: txn)
         }
         lastPosition = position

@@ -18,6 +18,9 @@ public struct ProjectionMismatch: Sendable, Equatable, CustomStringConvertible {
 extension Ledger {
     /// Events folded per transaction when a projection catches up or rebuilds.
     static let foldBatch = 2000
+    /// About how long a following projection's transaction folds before it commits: long enough that
+    /// commits are few, short enough that an append waiting for the writer's lock is not held up long.
+    static let followingBatchSeconds = 0.5
 
     /// The names of the registered projections (the built-in ones first).
     public var projectionNames: [String] { projections.map(\.projection.name) }
@@ -33,7 +36,8 @@ extension Ledger {
             throw LedgerError(.notFound, "there is no projection named \"\(name)\" (registered: \(projections.map(\.projection.name).sorted().joined(separator: ", ")))")
         }
         guard !isReadOnly else { throw LedgerError(.storage, "the ledger at \(directory) is read-only; a projection cannot be rebuilt") }
-        try fold(registered, from: 1, into: registered.live, clearingFirst: true, checkpointing: true)
+        try writing { txn in try clear(registered, in: txn) }
+        _ = try catchUp(registered, reportingProgress: true)
     }
 
     /// Rebuilds every registered projection into scratch tables and compares them, byte for byte,
@@ -42,7 +46,15 @@ extension Ledger {
         guard !isReadOnly else { throw LedgerError(.storage, "the ledger at \(directory) is read-only; projections cannot be rebuilt to compare") }
         var mismatches: [ProjectionMismatch] = []
         for registered in projections {
-            try fold(registered, from: 1, into: registered.scratch, clearingFirst: true, checkpointing: false)
+            try fold(registered, from: 1, into: registered.scratch, clearingFirst: true)
+            // The live tables at the same position as the scratch ones: the head, unless more was
+            // appended meanwhile (then both are brought to the new head).
+            while true {
+                if registered.isFollowing { _ = try catchUp(registered) }
+                let (live, rebuilt) = try reading { txn in (try checkpoint(of: registered.projection.name, in: txn)?.position ?? 0, try head(in: txn).position) }
+                if live == rebuilt { break }
+                try fold(registered, from: 1, into: registered.scratch, clearingFirst: true)
+            }
             if let mismatch = try firstDifference(registered) { mismatches.append(mismatch) }
             try writing { txn in
                 for table in registered.projection.tableNames { try txn.clear(registered.scratch[table]) }
@@ -52,7 +64,8 @@ extension Ledger {
     }
 
     /// Reads a registered projection's tables in one read transaction (values are valid only inside
-    /// `body`: copy what you keep).
+    /// `body`: copy what you keep). A following projection is first brought to the log's head, so
+    /// `body` sees it exactly as current as the log in the same transaction.
     public func read<R>(projection name: String, _ body: (ProjectionTables, borrowing ReadTransaction) throws -> R) throws(LedgerError) -> R {
         guard let registered = projections.first(where: { $0.projection.name == name }) else {
             if isReadOnly {
@@ -60,13 +73,49 @@ extension Ledger {
             }
             throw LedgerError(.notFound, "there is no projection named \"\(name)\"")
         }
-        return try reading { txn in
-            // Never serve a projection that disagrees with the log.
-            let current = try checkpoint(of: name, in: txn)
-            guard let current, current.version == registered.projection.version, current.position == (try head(in: txn)).position else {
-                throw LedgerError(.storage, "the projection \"\(name)\" is not current in the read-only ledger at \(directory); open it writable once to bring it up to date")
+        // Another process may append between the catch-up and the read: try again (each round folds
+        // only what was appended meanwhile).
+        for _ in 0..<100 {
+            if registered.isFollowing, !isReadOnly { try bringUpToDate(registered) }
+            let outcome: Result<R, LedgerError>? = try reading { txn in
+                // Never serve a projection that disagrees with the log.
+                let current = try checkpoint(of: name, in: txn)
+                let head = try head(in: txn).position
+                guard let current, current.version == registered.projection.version, current.position == head else {
+                    guard isReadOnly || !registered.isFollowing else { return nil }
+                    let behind = current.map { $0.version == registered.projection.version ? "\(head - min($0.position, head)) of \(head) events behind the log" : "built by another version of its logic" } ?? "never built"
+                    return .failure(LedgerError(.storage, "the projection \"\(name)\" is \(behind) in the read-only ledger at \(directory); open it writable once to bring it up to date"))
+                }
+                return .success(try body(registered.live, txn))
             }
-            return try body(registered.live, txn)
+            if let outcome { return try outcome.get() }
+        }
+        throw LedgerError(.storage, "the projection \"\(name)\" could not catch up with the log of \(directory): other writers kept appending; try again")
+    }
+
+    /// Brings every following projection to the log's head (and every inline one, which always is,
+    /// unless another process appended without it). Throws the first failure, naming the projection
+    /// and the position whose fold failed.
+    public func waitForProjections() throws(LedgerError) {
+        guard !isReadOnly else { return }
+        for registered in projections where registered.isFollowing { try bringUpToDate(registered) }
+    }
+
+    public func waitForProjections() async throws(LedgerError) {
+        try await offloaded { ledger throws(LedgerError) in try ledger.waitForProjections() }
+    }
+
+    /// Where each following projection stands against the log: events still to fold, and the last
+    /// failure of its fold, if any.
+    public func followingProjectionsLag() throws(LedgerError) -> [(projection: String, behind: UInt64, failure: ProjectionFailure?)] {
+        try reading { txn in
+            let head = try head(in: txn).position
+            return try projections.filter(\.isFollowing).map { registered in
+                let name = registered.projection.name
+                let current = try checkpoint(of: name, in: txn)
+                let position = current?.version == registered.projection.version ? current!.position : 0
+                return (name, head - min(position, head), projectionFailures[name])
+            }
         }
     }
 
@@ -83,94 +132,158 @@ extension Ledger {
         try txn.put(tables.checkpoints, key: Array(projection.utf8), value: BigEndianKey.encode(checkpoint.version) + BigEndianKey.encode(checkpoint.position))
     }
 
-    /// On open: catch each projection up with the log, or rebuild it when its logic changed. A
-    /// read-only ledger cannot, so it refuses to serve a projection that is not current.
+    /// On open: catch each inline projection up with the log, or rebuild it when its logic changed.
+    /// Following projections are left to the projector (and to their readers). A read-only ledger
+    /// cannot, so it refuses to serve a projection that is not current.
     func bringProjectionsUpToDate() throws(LedgerError) {
-        for registered in projections {
-            let projection = registered.projection
-            let head = try self.head().position
-            let current = try checkpoint(of: projection.name)
-            // A read-only ledger cannot catch up: its projections are checked when they are read.
-            if isReadOnly { continue }
-            // A checkpoint at 0 with the right version means a rebuild was started: start it again
-            // from empty tables rather than fold twice into what is there.
-            if let current, current.version == projection.version, current.position > 0 {
-                if current.position < head {
-                    try fold(registered, from: current.position + 1, into: registered.live, clearingFirst: false, checkpointing: true)
-                }
-            } else {
-                try fold(registered, from: 1, into: registered.live, clearingFirst: true, checkpointing: true)
-            }
+        if isReadOnly { return }
+        for registered in projections where !registered.isFollowing {
+            _ = try catchUp(registered, reportingProgress: true)
         }
     }
 
-    /// Folds events from `position` to the head into `target`, in batched transactions.
-    func fold(_ registered: RegisteredProjection, from position: UInt64, into target: ProjectionTables, clearingFirst: Bool, checkpointing: Bool) throws(LedgerError) {
+    /// Folds a following projection to the head, recording (and throwing) a failure.
+    func bringUpToDate(_ registered: RegisteredProjection) throws(LedgerError) {
+        try catchUp(registered, reportingProgress: true)
+        projectionFailures.clear(registered.projection.name)
+    }
+
+    /// The projector's round: folds every following projection that has not failed to the head, in
+    /// batches, stopping early when asked. Failures are recorded for readers to report.
+    func foldFollowingProjectionsInBackground(stopIf shouldStop: () -> Bool) {
+        for registered in projections where registered.isFollowing {
+            if projectionFailures[registered.projection.name] != nil { continue }
+            _ = try? catchUp(registered, stopIf: shouldStop)
+        }
+    }
+
+    /// Clears a projection's tables and sets its checkpoint to (version, 0): a rebuild starts.
+    func clear(_ registered: RegisteredProjection, in txn: borrowing WriteTransaction) throws {
+        let projection = registered.projection
+        for table in projection.tableNames { try txn.clear(registered.live[table]) }
+        try putCheckpoint(ProjectionCheckpoint(version: projection.version, position: 0), of: projection.name, in: txn)
+    }
+
+    /// Folds the projection's live tables from its checkpoint to the head, in batched transactions that
+    /// each read the checkpoint they continue from (so the projector, a reader catching up and a rebuild
+    /// may take turns). A checkpoint of another version — the projection's logic changed — or none
+    /// starts over from empty tables. Returns true when the head was reached.
+    @discardableResult
+    func catchUp(_ registered: RegisteredProjection, reportingProgress: Bool = false, stopIf shouldStop: () -> Bool = { false }) throws(LedgerError) -> Bool {
+        let projection = registered.projection
+        while !shouldStop() {
+            // The body may run more than once (a full map aborts it, grows and runs it again): it
+            // changes nothing outside the transaction.
+            let outcome: Result<(folded: Int, last: UInt64, head: UInt64), ProjectionFailure> = try writingFold { txn in
+                let head = try head(in: txn).position
+                var from: UInt64 = 1
+                if let current = try checkpoint(of: projection.name, in: txn), current.version == projection.version, current.position > 0 {
+                    from = current.position + 1
+                } else {
+                    try clear(registered, in: txn)
+                }
+                guard from <= head else { return .success((0, from - 1, head)) }
+                let (count, last): (Int, UInt64)
+                do {
+                    (count, last) = try foldEvents(of: projection, from: from, limit: Self.foldBatch, timeLimit: registered.isFollowing ? Self.followingBatchSeconds : nil, into: registered.live, in: txn)
+                    try projection.willCommit(tables: registered.live, in: txn)
+                } catch let failure as FoldFailure {
+                    // Nothing of this batch is kept: the projection stays where it was.
+                    let error = failure.error as? LedgerError ?? LedgerError(.storage, "\(failure.error)")
+                    return .failure(ProjectionFailure(projection: projection.name, position: failure.position, error: error))
+                }
+                try putCheckpoint(ProjectionCheckpoint(version: projection.version, position: last), of: projection.name, in: txn)
+                return .success((count, last, head))
+            }
+            switch outcome {
+            case .failure(let failure):
+                projectionFailures.record(failure)
+                throw LedgerError(failure.error.code, failure.description, underlying: failure.error)
+            case .success(let step):
+                if reportingProgress, step.folded > 0, let progress = projectionProgress { progress(projection.name, step.last, step.head) }
+                if step.last >= step.head { return true }
+            }
+        }
+        return false
+    }
+
+    /// Folds events from `position` to the head into scratch tables (for `verifyProjections`), in
+    /// batched transactions.
+    func fold(_ registered: RegisteredProjection, from position: UInt64, into target: ProjectionTables, clearingFirst: Bool) throws(LedgerError) {
         let projection = registered.projection
         var next = position
         var first = true
         while true {
-            // The body may run more than once (a full map aborts it, grows and runs it again): it
-            // changes nothing outside the transaction; `next` moves only after the commit.
+            // `next` moves only after the commit: a rerun of the body (a full map) starts where it did.
             let (folded, last) = try writing { txn in
                 if first, clearingFirst {
                     for table in projection.tableNames { try txn.clear(target[table]) }
-                    if checkpointing { try putCheckpoint(ProjectionCheckpoint(version: projection.version, position: 0), of: projection.name, in: txn) }
                 }
-                let (count, last) = try foldEvents(of: projection, from: next, limit: Self.foldBatch, into: target, in: txn)
+                let (count, last) = try foldEvents(of: projection, from: next, limit: Self.foldBatch, timeLimit: nil, into: target, in: txn)
                 try projection.willCommit(tables: target, in: txn)
-                if checkpointing, count > 0 || (first && clearingFirst) {
-                    try putCheckpoint(ProjectionCheckpoint(version: projection.version, position: last), of: projection.name, in: txn)
-                }
                 return (count, last)
             }
             next = last + 1
             first = false
-            if checkpointing, let progress = projectionProgress {
-                progress(projection.name, next - 1, try head().position)
-            }
             if folded < Self.foldBatch { return }
         }
     }
 
-    /// Folds up to `limit` events from `position` on into `target`, inside `txn`; returns how many and
-    /// the last position folded.
+    /// A projection's fold threw at `position`.
+    struct FoldFailure: Error {
+        let position: UInt64
+        let error: any Error
+    }
+
+    /// Folds up to `limit` events (and, with `timeLimit`, for about that many seconds) from `position`
+    /// on into `target`, inside `txn`; returns how many and the last position folded. An error of the
+    /// projection's own fold is thrown as a `FoldFailure` naming the position.
     func foldEvents(
-        of projection: any Projection, from position: UInt64, limit: Int, into target: ProjectionTables, in txn: borrowing WriteTransaction
+        of projection: any Projection, from position: UInt64, limit: Int, timeLimit: Double?, into target: ProjectionTables, in txn: borrowing WriteTransaction
     ) throws -> (count: Int, last: UInt64) {
         var count = 0
         var last = position - 1
+        let started = DispatchTime.now().uptimeNanoseconds
         try txn.scan(tables.log, from: BigEndianKey.encode(position)) { key, value in
             let event = try EventRecord.decode(value, position: BigEndianKey.decode(key))
             let text = try event.contentHash.flatMap { hash -> String? in
                 guard projection.needsText else { return nil }
-                guard let bytes = try tables.textStore.load(hash, in: txn) else {
+                // Folds run on the writer's queue: the texts the writer just committed are in its
+                // cache, and older ones decode one delta each from the text before them.
+                guard let bytes = try textCache.get(hash) ?? tables.textStore.load(hash, reusing: foldTexts, in: txn) else {
                     throw LedgerError(.integrity, "the text of the event at position \(event.position) is missing")
                 }
                 return String(decoding: bytes, as: UTF8.self)
             }
-            try projection.apply(event, text: text, tables: target, in: txn)
+            do {
+                try projection.apply(event, text: text, tables: target, in: txn)
+            } catch let error as LMDBError {
+                throw error  // storage: a full map grows and the transaction runs again
+            } catch {
+                throw FoldFailure(position: event.position, error: error)
+            }
             last = event.position
             count += 1
+            if let timeLimit, Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9 >= timeLimit { return false }
             return count < limit
         }
         return (count, last)
     }
 
-    /// At the start of a write: another process (one that does not register every projection this
-    /// one does) may have appended since this ledger was opened. Fold what a projection missed, in
-    /// the same transaction, before anything new is folded into it.
+    /// At the start of a write: another process (one that does not register every inline projection
+    /// this one does) may have appended since this ledger was opened. Fold what an inline projection
+    /// missed, in the same transaction, before anything new is folded into it.
     func catchUpProjections(in txn: borrowing WriteTransaction) throws {
         guard !projections.isEmpty else { return }
         let head = try head(in: txn).position
-        for registered in projections {
+        for registered in projections where !registered.isFollowing {
             let projection = registered.projection
             let current = try checkpoint(of: projection.name, in: txn)
             guard let current, current.version == projection.version else {
                 throw LedgerError(.conflict, "the projection \"\(projection.name)\" was rebuilt elsewhere with another version of its logic; reopen the ledger")
             }
             guard current.position < head else { continue }
-            let (_, last) = try foldEvents(of: projection, from: current.position + 1, limit: Int.max, into: registered.live, in: txn)
+            let (_, last) = try foldEvents(of: projection, from: current.position + 1, limit: Int.max, timeLimit: nil, into: registered.live, in: txn)
             try putCheckpoint(ProjectionCheckpoint(version: projection.version, position: last), of: projection.name, in: txn)
         }
     }
@@ -205,6 +318,26 @@ extension Ledger {
         }
     }
 
+    /// A write transaction whose body reports a projection's failure as a value: the transaction is
+    /// then aborted (nothing of it kept), and the failure returned.
+    func writingFold<S>(_ body: (borrowing WriteTransaction) throws -> Result<S, ProjectionFailure>) throws(LedgerError) -> Result<S, ProjectionFailure> {
+        let outcome: Result<Result<S, ProjectionFailure>, LedgerError> = writeQueue.sync {
+            do {
+                return .success(.success(try env.write { txn in
+                    switch try body(txn) {
+                    case .success(let value): return value
+                    case .failure(let failure): throw AbortedFold(failure: failure)
+                    }
+                }))
+            } catch let aborted as AbortedFold {
+                return .success(.failure(aborted.failure))
+            } catch {
+                return .failure(LedgerError.storage(error, doing: "updating projections in the ledger at \(directory)", directory: directory))
+            }
+        }
+        return try outcome.get()
+    }
+
     /// A write transaction outside the append path (projection upkeep), errors as `LedgerError`.
     func writing<R>(_ body: (borrowing WriteTransaction) throws -> R) throws(LedgerError) -> R {
         let outcome: Result<R, LedgerError> = writeQueue.sync {
@@ -217,3 +350,6 @@ extension Ledger {
         return try outcome.get()
     }
 }
+
+/// Thrown out of a projection's transaction to abort it (nothing of it kept) when its fold failed.
+private struct AbortedFold: Error { let failure: ProjectionFailure }

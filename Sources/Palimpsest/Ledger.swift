@@ -31,6 +31,11 @@ public final class Ledger: @unchecked Sendable {
         /// Maintain the built-in projections (statistics, provenance, phrases). The Merkle tree over
         /// event hashes is maintained either way: checkpoints and proofs need it.
         public var builtInProjections = true
+        /// Leave the following projections (provenance, the phrase index, any registered as
+        /// `.following`) alone while this ledger is open, instead of folding them on a thread of their
+        /// own: for a bulk load, so that the log has both cores. They are brought up to date by
+        /// `waitForProjections()` or by the first read that needs them.
+        public var deferFollowingProjections = false
         /// Called as a projection is caught up or rebuilt: its name, the last position folded, the
         /// log's last position (for a progress line; called from the opening thread).
         public var projectionProgress: (@Sendable (_ projection: String, _ position: UInt64, _ head: UInt64) -> Void)?
@@ -50,7 +55,13 @@ public final class Ledger: @unchecked Sendable {
     let projections: [RegisteredProjection]
     let projectionProgress: (@Sendable (String, UInt64, UInt64) -> Void)?
     let writeQueue = DispatchQueue(label: "palimpsest.ledger.writer")
+    /// Folds the following projections behind the writer (nil when read-only, deferred, or none).
+    let projector: Projector?
+    let projectionFailures = ProjectionFailures()
     let textCache = TextCache()
+    /// Texts decoded by projection folds (on `writeQueue` only), so a fold reading a document's
+    /// versions in order applies one delta per version.
+    let foldTexts = DecodedTexts()
     /// Texts of the documents most recently retracted through this writer: delta bases for new
     /// documents (renames). Touched only on `writeQueue`.
     let recentlyRetracted = RecentTexts()
@@ -87,8 +98,9 @@ public final class Ledger: @unchecked Sendable {
         static let head = Array("head".utf8)
     }
 
-    private init(directory: String, env: Environment, tables: Tables, projections: [RegisteredProjection], progress: (@Sendable (String, UInt64, UInt64) -> Void)?, id: UUID) {
+    private init(directory: String, env: Environment, tables: Tables, projections: [RegisteredProjection], progress: (@Sendable (String, UInt64, UInt64) -> Void)?, id: UUID, projector: Projector?) {
         self.directory = directory
+        self.projector = projector
         self.projections = projections
         self.projectionProgress = progress
         self.env = env
@@ -217,14 +229,21 @@ public final class Ledger: @unchecked Sendable {
                 }
                 return RegisteredProjection(projection: projection, live: try tables(scratch: false), scratch: try tables(scratch: true))
             }
-            let ledger = Ledger(directory: directory, env: env, tables: tables, projections: registered, progress: options.projectionProgress, id: id)
+            let following = !env.isReadOnly && !options.deferFollowingProjections && registered.contains(where: \.isFollowing)
+            let ledger = Ledger(directory: directory, env: env, tables: tables, projections: registered, progress: options.projectionProgress, id: id, projector: following ? Projector() : nil)
             try ledger.bringProjectionsUpToDate()
+            ledger.projector?.start(ledger)
+            ledger.projector?.wake()
             return ledger
         } catch let error as LedgerError {
             throw error
         } catch {
             throw LedgerError.storage(error, doing: "opening the ledger at \(directory)")
         }
+    }
+
+    deinit {
+        projector?.stop()
     }
 
     /// The ledger's ID, after checking that its storage format is one this build reads.

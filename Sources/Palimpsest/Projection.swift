@@ -5,11 +5,20 @@
 /// A projection: a deterministic fold over the recorded events, with its own LMDB tables and a
 /// checkpoint (the last position it has folded, and the version of its logic).
 ///
-/// The ledger folds every new event into every registered projection in the same write transaction
-/// that records the event, so a reader never sees a projection disagree with the log. When a ledger
-/// opens, a projection whose checkpoint is behind the log (events were appended by a process that did
-/// not register it) is caught up, and one whose `version` changed — its logic changed — is rebuilt
-/// from position 1 instead of serving stale state.
+/// Each projection declares how it keeps up with the log (its `lifecycle`):
+/// - ``ProjectionLifecycle/inline``: folded in the same write transaction that records each event. The
+///   append pays for it, so only cheap, O(1)-per-event work belongs here (catalogue-like counts, the
+///   Merkle tree, statistics).
+/// - ``ProjectionLifecycle/following``: folded behind the writer by the ledger's projector, on its own
+///   thread and in its own write transactions, each storing the projection's checkpoint with its
+///   tables, so a kill at any moment resumes exactly where it stopped. Heavy folds (provenance, the
+///   phrase index) belong here: appends and imports then run at the log's speed.
+///
+/// Either way a reader never sees a projection disagree with the log: ``Ledger/read(projection:_:)``
+/// first brings a following projection to the log's head. When a ledger opens, a projection whose
+/// checkpoint is behind the log (events were appended by a process that did not register it) is
+/// caught up, and one whose `version` changed — its logic changed — is rebuilt from position 1
+/// instead of serving stale state.
 ///
 /// Tools that embed the library register their own projections in `Ledger.Options.projections`.
 public protocol Projection: Sendable {
@@ -19,6 +28,8 @@ public protocol Projection: Sendable {
     var version: UInt64 { get }
     /// The names of its tables.
     var tableNames: [String] { get }
+    /// How the projection keeps up with the log (default: inline).
+    var lifecycle: ProjectionLifecycle { get }
     /// Whether `apply` needs the text (rebuilding is much faster for projections that do not).
     var needsText: Bool { get }
     /// Folds one event. `text` is the full text after the event (nil for a retraction). Must depend
@@ -31,7 +42,16 @@ public protocol Projection: Sendable {
     func willCommit(tables: ProjectionTables, in txn: borrowing WriteTransaction) throws
 }
 
+/// How a projection keeps up with the log.
+public enum ProjectionLifecycle: String, Sendable {
+    /// Folded in the append's own transaction (cheap work only).
+    case inline
+    /// Folded behind the writer by the projector, in its own transactions.
+    case following
+}
+
 extension Projection {
+    public var lifecycle: ProjectionLifecycle { .inline }
     public var needsText: Bool { true }
     public func willCommit(tables: ProjectionTables, in txn: borrowing WriteTransaction) throws {}
 }
@@ -56,6 +76,7 @@ public struct ProjectionCheckpoint: Sendable, Equatable {
 /// A registered projection with its opened tables.
 struct RegisteredProjection: Sendable {
     let projection: any Projection
+    var isFollowing: Bool { projection.lifecycle == .following }
     let live: ProjectionTables
     /// Scratch tables of the same shape, for `verifyProjections`.
     let scratch: ProjectionTables

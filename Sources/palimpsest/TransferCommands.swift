@@ -25,14 +25,17 @@ struct ImportJSONL: ParsableCommand {
 
     @OptionGroup var location: LedgerOptions
     @Argument(help: "The file to import, or - for standard input.") var source: String
+    @OptionGroup var wait: ImportWaitOptions
     @OptionGroup var output: OutputOptions
 
     func run() throws {
         let input = try InputFile.open(source)
         defer { input.close() }
         let ledger = try location.open()
+        var importer = JSONLImporter(ledger: ledger)
+        importer.bulk.waitForProjections = !wait.noWait
         let summary = try withProgress { progress in
-            try JSONLImporter(ledger: ledger).run(fd: input.fd, sourceName: input.name, totalBytes: input.totalBytes, progress: progress)
+            try importer.run(fd: input.fd, sourceName: input.name, totalBytes: input.totalBytes, progress: progress)
         }
         try input.finish()
         report(summary, source: input.name, json: output.json)
@@ -59,6 +62,7 @@ struct ImportMediaWiki: ParsableCommand {
     var documentPrefix: String = ""
     @Option(help: ArgumentHelp("The wiki's name for each event's source, when the export does not say (its siteinfo has no dbname).", valueName: "name"))
     var wiki: String?
+    @OptionGroup var wait: ImportWaitOptions
     @OptionGroup var output: OutputOptions
 
     func run() throws {
@@ -68,6 +72,7 @@ struct ImportMediaWiki: ParsableCommand {
         var importer = MediaWikiImporter(ledger: ledger)
         importer.documentPrefix = documentPrefix
         importer.wiki = wiki
+        importer.bulk.waitForProjections = !wait.noWait
         let summary = try withProgress { progress in
             try importer.run(fd: input.fd, sourceName: input.name, totalBytes: input.totalBytes, progress: progress)
         }
@@ -98,6 +103,7 @@ struct ImportGit: ParsableCommand {
     var encoding: String?
     @Option(name: .customLong("doc-prefix"), help: ArgumentHelp("Put this before every path to make its document ID.", valueName: "prefix"))
     var documentPrefix: String = ""
+    @OptionGroup var wait: ImportWaitOptions
     @OptionGroup var output: OutputOptions
 
     static let encodings: [String: String.Encoding] = [
@@ -118,9 +124,16 @@ struct ImportGit: ParsableCommand {
         importer.branch = branch
         importer.encoding = encoding.flatMap { Self.encodings[$0.lowercased()] }
         importer.documentPrefix = documentPrefix
+        importer.bulk.waitForProjections = !wait.noWait
         let summary = try withProgress { progress in try importer.run(repository: repository, progress: progress) }
         report(summary, source: repository, json: output.json)
     }
+}
+
+/// What every import command shares besides the ledger and the output.
+struct ImportWaitOptions: ParsableArguments {
+    @Flag(name: .customLong("no-wait"), help: "Return once the events are committed to the log, without waiting for provenance and the phrase index to fold them (the next command that needs them catches up).")
+    var noWait = false
 }
 
 /// Runs an import with a progress line on standard error when it is a terminal.
@@ -141,13 +154,17 @@ func report(_ summary: ImportSummary, source name: String, json: Bool) {
             "skipped": .int(Int64(summary.skipped)), "documents": .int(Int64(summary.documents)),
             "textBytes": .int(Int64(summary.textBytes)), "inputBytes": .int(Int64(summary.inputBytes)),
             "backdated": .int(Int64(summary.backdated)), "seconds": .double(summary.seconds),
+            "logSeconds": .double(summary.logSeconds), "projectionSeconds": summary.projectionSeconds.map { .double($0) } ?? .null,
             "passedOver": .object(summary.passedOver.mapValues { .int(Int64($0)) }),
         ])
         return
     }
     let mb = Double(summary.textBytes) / 1e6
-    let rate = summary.seconds > 0 ? mb / summary.seconds : 0
-    print("Imported \(name): \(summary.added) events added, \(summary.skipped) already present, \(summary.documents) documents, \(String(format: "%.1f", mb)) MB of text in \(String(format: "%.2f", summary.seconds)) s (\(String(format: "%.0f", rate)) MB/s).")
+    let rate = summary.logSeconds > 0 ? mb / summary.logSeconds : 0
+    let log = "the log in \(String(format: "%.2f", summary.logSeconds)) s (\(String(format: "%.0f", rate)) MB/s)"
+    let projections = summary.projectionSeconds.map { "provenance and the phrase index caught up \(String(format: "%.2f", $0)) s later" }
+        ?? "provenance and the phrase index catch up in the background and on the next command that needs them"
+    print("Imported \(name): \(summary.added) events added, \(summary.skipped) already present, \(summary.documents) documents, \(String(format: "%.1f", mb)) MB of text in \(String(format: "%.2f", summary.seconds)) s: \(log); \(projections).")
     if summary.backdated > 0 {
         print("\(summary.backdated) events take effect earlier than the previous event of their document (accepted, as real histories have them).")
     }

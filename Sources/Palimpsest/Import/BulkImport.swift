@@ -19,7 +19,13 @@ public struct ImportSummary: Sendable, Equatable {
     public var backdated = 0
     /// Input the importer passed over on purpose, by reason ("binary files": 3).
     public var passedOver: [String: Int] = [:]
+    /// Seconds in all: the log, then the following projections' catch-up (unless not waited for).
     public var seconds = 0.0
+    /// Seconds until the last event was committed to the log.
+    public var logSeconds = 0.0
+    /// Seconds the following projections (provenance, the phrase index) then took to reach the log's
+    /// head; nil when the import did not wait for them.
+    public var projectionSeconds: Double? = nil
 
     public init() {}
 }
@@ -135,6 +141,9 @@ public struct BulkImporter {
     public var commitTextBytes = 16 << 20
     /// Events per write transaction (LMDB bounds the pages one transaction may dirty).
     public var commitEvents = 50_000
+    /// Return only once every following projection has folded what was imported (true), or as soon as
+    /// the log is committed (false: the projector, or the next read that needs them, catches up).
+    public var waitForProjections = true
 
     public init(ledger: Ledger) { self.ledger = ledger }
 
@@ -220,9 +229,24 @@ public struct BulkImporter {
         summary.documents = produced.documents
         summary.inputBytes = produced.inputBytes
         summary.passedOver = produced.passedOver
-        summary.seconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
+        summary.logSeconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
+        summary.seconds = summary.logSeconds
+        var projectionError: LedgerError? = nil
+        if waitForProjections {
+            do {
+                try ledger.waitForProjections()
+            } catch {
+                projectionError = error
+            }
+            summary.seconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
+            summary.projectionSeconds = summary.seconds - summary.logSeconds
+        }
         // A producer's error starts with where ("line 12: …", "byte 822 (line 23): …").
         let producerError = produced.error.map { LedgerError($0.code, "\(sourceName) \($0.message)", underlying: $0.underlying) }
+        if stop == nil, producerError == nil, let projectionError {
+            // Every event is in the log; a projection could not fold them (said so, not hidden).
+            throw ImportFailure(error: LedgerError(projectionError.code, "all \(summary.added + summary.skipped) events were committed to the log, but \(projectionError.message)", underlying: projectionError.underlying), committed: summary)
+        }
         guard let error = stop ?? producerError else { return summary }
         let note = summary.added + summary.skipped == 0
             ? "nothing was imported"

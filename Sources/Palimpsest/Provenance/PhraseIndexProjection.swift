@@ -22,6 +22,7 @@ import TextPacking
 public final class PhraseIndexProjection: Projection, @unchecked Sendable {
     public init() {}
     public var name: String { "phrases" }
+    public var lifecycle: ProjectionLifecycle { .following }
     public var version: UInt64 { 3 }
     public var tableNames: [String] { ["zones", "postings", "documents"] }
 

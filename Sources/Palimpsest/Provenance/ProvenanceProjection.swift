@@ -20,6 +20,7 @@ import TextPacking
 public final class ProvenanceProjection: Projection, @unchecked Sendable {
     public init() {}
     public var name: String { "provenance" }
+    public var lifecycle: ProjectionLifecycle { .following }
     public var version: UInt64 { 1 }
     public var tableNames: [String] { ["documents", "tokens", "history", "versions"] }
 

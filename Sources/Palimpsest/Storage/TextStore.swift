@@ -107,14 +107,33 @@ struct TextStore {
         }
     }
 
+    /// The text stored under `hash`, or nil when there is none; `decoded` keeps the texts it decodes
+    /// and serves any link of a chain it already holds, so that reading a document's versions in order
+    /// applies one delta each instead of walking every chain from its base.
+    func load<T: Transaction & ~Copyable>(_ hash: Digest, reusing decoded: DecodedTexts, in txn: borrowing T) throws -> [UInt8]? {
+        guard let number = try number(of: hash, in: txn) else { return nil }
+        if let text = decoded[number] { return text }
+        let text = try load(hash, number: number, known: { decoded[$0] }, in: txn)
+        decoded.keep(text, as: number)
+        return text
+    }
+
     /// The text stored under `hash`, or nil when there is none.
     func load<T: Transaction & ~Copyable>(_ hash: Digest, in txn: borrowing T) throws -> [UInt8]? {
         guard let first = try number(of: hash, in: txn) else { return nil }
+        return try load(hash, number: first, known: { _ in nil }, in: txn)
+    }
+
+    private func load<T: Transaction & ~Copyable>(_ hash: Digest, number first: UInt64, known: (UInt64) -> [UInt8]?, in txn: borrowing T) throws -> [UInt8] {
         // Walk down the delta chain to a full copy, then apply the deltas on the way back up.
         var pending: [(number: UInt64, size: Int, delta: [UInt8])] = []
         var current = first
         var text: [UInt8]
         while true {
+            if !pending.isEmpty, let bytes = known(current) {
+                text = bytes
+                break
+            }
             let step: Step? = try txn.withValue(records, key: BigEndianKey.encode(current)) { value -> Step in
                 do {
                     var r = RecordReader(value)
@@ -170,5 +189,33 @@ struct TextStore {
 
     private func damaged(_ number: UInt64) -> LedgerError {
         LedgerError(.integrity, "the stored text record \(number) is damaged and cannot be read")
+    }
+}
+
+/// Texts recently decoded, by record number, within a byte budget (oldest dropped first). Records are
+/// immutable, so an entry is never stale. Not thread-safe: one owner at a time.
+final class DecodedTexts: @unchecked Sendable {
+    private var texts: [UInt64: [UInt8]] = [:]
+    private var order: [UInt64] = []
+    private var oldest = 0
+    private var bytes = 0
+    let budget: Int
+
+    init(budget: Int = 32 << 20) { self.budget = budget }
+
+    subscript(number: UInt64) -> [UInt8]? { texts[number] }
+
+    func keep(_ text: [UInt8], as number: UInt64) {
+        guard texts.updateValue(text, forKey: number) == nil else { return }
+        order.append(number)
+        bytes += text.count
+        while bytes > budget, oldest < order.count - 1 {
+            if let dropped = texts.removeValue(forKey: order[oldest]) { bytes -= dropped.count }
+            oldest += 1
+        }
+        if oldest > 4096 {
+            order.removeFirst(oldest)
+            oldest = 0
+        }
     }
 }
