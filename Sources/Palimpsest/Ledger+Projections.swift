@@ -142,19 +142,16 @@ extension Ledger {
         }
     }
 
-    /// Folds a following projection to the head, recording (and throwing) a failure.
+    /// Folds the following projections to the head (all of them: they fold together, their
+    /// computations side by side), recording and throwing a failure.
     func bringUpToDate(_ registered: RegisteredProjection) throws(LedgerError) {
-        try catchUp(registered, reportingProgress: true)
-        projectionFailures.clear(registered.projection.name)
+        try catchUpFollowing(reportingProgress: true)
     }
 
-    /// The projector's round: folds every following projection that has not failed to the head, in
+    /// The projector's round: folds the following projections that have not failed to the head, in
     /// batches, stopping early when asked. Failures are recorded for readers to report.
     func foldFollowingProjectionsInBackground(stopIf shouldStop: () -> Bool) {
-        for registered in projections where registered.isFollowing {
-            if projectionFailures[registered.projection.name] != nil { continue }
-            _ = try? catchUp(registered, stopIf: shouldStop)
-        }
+        _ = try? catchUpFollowing(skippingFailed: true, stopIf: shouldStop)
     }
 
     /// Clears a projection's tables and sets its checkpoint to (version, 0): a rebuild starts.
@@ -164,43 +161,195 @@ extension Ledger {
         try putCheckpoint(ProjectionCheckpoint(version: projection.version, position: 0), of: projection.name, in: txn)
     }
 
-    /// Folds the projection's live tables from its checkpoint to the head, in batched transactions that
-    /// each read the checkpoint they continue from (so the projector, a reader catching up and a rebuild
-    /// may take turns). A checkpoint of another version — the projection's logic changed — or none
-    /// starts over from empty tables. Returns true when the head was reached.
+    /// Folds an inline projection's live tables from its checkpoint to the head (at open, and for a
+    /// rebuild). Returns true when the head was reached.
     @discardableResult
-    func catchUp(_ registered: RegisteredProjection, reportingProgress: Bool = false, stopIf shouldStop: () -> Bool = { false }) throws(LedgerError) -> Bool {
-        let projection = registered.projection
+    func catchUp(_ registered: RegisteredProjection, reportingProgress: Bool = false) throws(LedgerError) -> Bool {
+        guard registered.isFollowing else { return try catchUp(group: [registered], reportingProgress: reportingProgress) }
+        return try catchUpFollowing(reportingProgress: reportingProgress)
+    }
+
+    /// Folds every following projection to the head.
+    @discardableResult
+    func catchUpFollowing(reportingProgress: Bool = false, skippingFailed: Bool = false, stopIf shouldStop: () -> Bool = { false }) throws(LedgerError) -> Bool {
+        var following = projections.filter(\.isFollowing)
+        if skippingFailed { following.removeAll { projectionFailures[$0.projection.name] != nil } }
+        guard !following.isEmpty else { return true }
+        foldLock.lock()
+        defer { foldLock.unlock() }
+        let reached = try follow(following, reportingProgress: reportingProgress, stopIf: shouldStop)
+        for registered in following { projectionFailures.clear(registered.projection.name) }
+        return reached
+    }
+
+    /// Bytes of text a following fold reads, computes and then writes in one transaction.
+    static let followingBatchTextBytes = 32 << 20
+
+    /// Folds following projections to the head without holding the writer while they compute
+    /// (DESIGN.md §5): each round reads a batch of events and loads the projections' state in a read
+    /// transaction, computes the staged projections side by side with no transaction open, then takes
+    /// the writer only to write the results, fold the unstaged projections, and store the checkpoints —
+    /// after checking that nobody else folded the same events meanwhile. Returns true at the head.
+    private func follow(_ group: [RegisteredProjection], reportingProgress: Bool, stopIf shouldStop: () -> Bool) throws(LedgerError) -> Bool {
+        struct Round { var from: UInt64; var folding: [RegisteredProjection]; var events: [(event: RecordedEvent, text: String?)]; var head: UInt64 }
+        while !shouldStop() {
+            // Projections never built, or built by another version of their logic, start over.
+            try writing { txn in
+                for registered in group {
+                    let projection = registered.projection
+                    let current = try checkpoint(of: projection.name, in: txn)
+                    if current == nil || current!.version != projection.version || current!.position == 0 { try clear(registered, in: txn) }
+                }
+            }
+            // 1. Read: the events after the laggards' checkpoint, their texts, the state they touch.
+            let read: Result<Round?, ProjectionFailure> = try reading { txn in
+                let head = try head(in: txn).position
+                var starts: [(registered: RegisteredProjection, from: UInt64)] = []
+                for registered in group {
+                    guard let current = try checkpoint(of: registered.projection.name, in: txn), current.version == registered.projection.version else { return .success(nil) }
+                    starts.append((registered, current.position + 1))
+                }
+                let from = starts.map(\.from).min()!
+                guard from <= head else { return .success(Round(from: from, folding: [], events: [], head: head)) }
+                let folding = starts.filter { $0.from == from }.map(\.registered)
+                var events: [(event: RecordedEvent, text: String?)] = []
+                var bytes = 0
+                try txn.scan(tables.log, from: BigEndianKey.encode(from)) { key, value in
+                    let event = try EventRecord.decode(value, position: BigEndianKey.decode(key))
+                    let text = try event.contentHash.flatMap { hash -> String? in
+                        guard let bytes = try textCache.get(hash) ?? tables.textStore.load(hash, reusing: foldTexts, in: txn) else {
+                            throw LedgerError(.integrity, "the text of the event at position \(event.position) is missing")
+                        }
+                        return String(decoding: bytes, as: UTF8.self)
+                    }
+                    bytes += text?.utf8.count ?? 0
+                    events.append((event, text))
+                    return events.count < Self.foldBatch && bytes < Self.followingBatchTextBytes
+                }
+                for registered in folding {
+                    guard let staged = registered.projection as? any StagedProjection else { continue }
+                    do {
+                        try staged.prepare(events.map(\.event), tables: registered.live, in: txn)
+                    } catch let error as LMDBError {
+                        throw error
+                    } catch {
+                        return .failure(ProjectionFailure(projection: staged.name, position: from, error: error as? LedgerError ?? LedgerError(.storage, "\(error)")))
+                    }
+                }
+                return .success(Round(from: from, folding: folding, events: events, head: head))
+            }
+            let round: Round
+            switch read {
+            case .failure(let failure):
+                projectionFailures.record(failure)
+                throw LedgerError(failure.error.code, failure.description, underlying: failure.error)
+            case .success(nil): continue  // rebuilt meanwhile: start the round again
+            case .success(let r?): round = r
+            }
+            if round.folding.isEmpty { return true }
+            // 2. Compute, side by side, with no transaction open.
+            let staged = round.folding.compactMap { registered in (registered.projection as? any StagedProjection).map { (registered, $0) } }
+            let results = ConcurrentResults<[StagedWrite]>(count: staged.count)
+            DispatchQueue.concurrentPerform(iterations: staged.count) { k in
+                results[k] = staged[k].1.compute(round.events, tables: staged[k].0.live)
+            }
+            // 3. Write, unless another process folded these events first.
+            let last = round.events.last!.event.position
+            let outcome: Result<Bool, ProjectionFailure> = try writingFold { txn in
+                for registered in round.folding {
+                    guard let current = try checkpoint(of: registered.projection.name, in: txn),
+                        current.version == registered.projection.version, current.position == round.from - 1
+                    else { return .success(false) }
+                }
+                do {
+                    for (k, item) in staged.enumerated() { try item.1.write(results[k] ?? [], tables: item.0.live, in: txn) }
+                    for registered in round.folding where !(registered.projection is any StagedProjection) {
+                        for (event, text) in round.events {
+                            do {
+                                try registered.projection.apply(event, text: text, tables: registered.live, in: txn)
+                            } catch let error as LMDBError {
+                                throw error
+                            } catch {
+                                throw FoldFailure(projection: registered.projection.name, position: event.position, error: error)
+                            }
+                        }
+                    }
+                    for registered in round.folding { try registered.projection.willCommit(tables: registered.live, in: txn) }
+                } catch let failure as FoldFailure {
+                    let error = failure.error as? LedgerError ?? LedgerError(.storage, "\(failure.error)")
+                    return .failure(ProjectionFailure(projection: failure.projection, position: failure.position, error: error))
+                }
+                for registered in round.folding {
+                    try putCheckpoint(ProjectionCheckpoint(version: registered.projection.version, position: last), of: registered.projection.name, in: txn)
+                }
+                return .success(true)
+            }
+            switch outcome {
+            case .failure(let failure):
+                projectionFailures.record(failure)
+                throw LedgerError(failure.error.code, failure.description, underlying: failure.error)
+            case .success(let wrote):
+                if wrote, reportingProgress, let progress = projectionProgress {
+                    for registered in round.folding { progress(registered.projection.name, last, round.head) }
+                }
+                if wrote, last >= round.head, round.folding.count == group.count { return true }
+            }
+        }
+        return false
+    }
+
+    /// Folds a group of projections' live tables from their checkpoints to the head, in batched
+    /// transactions that each read the checkpoints they continue from (so the projector, a reader
+    /// catching up and a rebuild may take turns). A checkpoint of another version — the projection's
+    /// logic changed — or none starts that projection over from empty tables. Projections behind the
+    /// others fold first, alone, until the group is level. Returns true when the head was reached.
+    @discardableResult
+    func catchUp(group: [RegisteredProjection], reportingProgress: Bool = false, stopIf shouldStop: () -> Bool = { false }) throws(LedgerError) -> Bool {
         while !shouldStop() {
             // The body may run more than once (a full map aborts it, grows and runs it again): it
             // changes nothing outside the transaction.
-            let outcome: Result<(folded: Int, last: UInt64, head: UInt64), ProjectionFailure> = try writingFold { txn in
+            let outcome: Result<(folded: Int, last: UInt64, head: UInt64, names: [String]), ProjectionFailure> = try writingFold { txn in
                 let head = try head(in: txn).position
-                var from: UInt64 = 1
-                if let current = try checkpoint(of: projection.name, in: txn), current.version == projection.version, current.position > 0 {
-                    from = current.position + 1
-                } else {
-                    try clear(registered, in: txn)
+                var starts: [(registered: RegisteredProjection, from: UInt64)] = []
+                for registered in group {
+                    let projection = registered.projection
+                    if let current = try checkpoint(of: projection.name, in: txn), current.version == projection.version, current.position > 0 {
+                        starts.append((registered, current.position + 1))
+                    } else {
+                        try clear(registered, in: txn)
+                        starts.append((registered, 1))
+                    }
                 }
-                guard from <= head else { return .success((0, from - 1, head)) }
+                let from = starts.map(\.from).min() ?? 1
+                guard from <= head else { return .success((0, from - 1, head, [])) }
+                let folding = starts.filter { $0.from == from }.map(\.registered)
                 let (count, last): (Int, UInt64)
                 do {
-                    (count, last) = try foldEvents(of: projection, from: from, limit: Self.foldBatch, timeLimit: registered.isFollowing ? Self.followingBatchSeconds : nil, into: registered.live, in: txn)
-                    try projection.willCommit(tables: registered.live, in: txn)
+                    (count, last) = try foldEvents(
+                        of: folding.map(\.projection), from: from, limit: Self.foldBatch,
+                        timeLimit: folding.contains(where: \.isFollowing) ? Self.followingBatchSeconds : nil,
+                        into: folding.map(\.live), in: txn)
+                    for registered in folding { try registered.projection.willCommit(tables: registered.live, in: txn) }
                 } catch let failure as FoldFailure {
-                    // Nothing of this batch is kept: the projection stays where it was.
+                    // Nothing of this batch is kept: the projections stay where they were.
                     let error = failure.error as? LedgerError ?? LedgerError(.storage, "\(failure.error)")
-                    return .failure(ProjectionFailure(projection: projection.name, position: failure.position, error: error))
+                    return .failure(ProjectionFailure(projection: failure.projection, position: failure.position, error: error))
                 }
-                try putCheckpoint(ProjectionCheckpoint(version: projection.version, position: last), of: projection.name, in: txn)
-                return .success((count, last, head))
+                for registered in folding {
+                    try putCheckpoint(ProjectionCheckpoint(version: registered.projection.version, position: last), of: registered.projection.name, in: txn)
+                }
+                // Done when every projection of the group is at the head.
+                let level = starts.allSatisfy { $0.from == from } ? last : starts.map { $0.from == from ? last : $0.from - 1 }.min()!
+                return .success((count, level, head, folding.map(\.projection.name)))
             }
             switch outcome {
             case .failure(let failure):
                 projectionFailures.record(failure)
                 throw LedgerError(failure.error.code, failure.description, underlying: failure.error)
             case .success(let step):
-                if reportingProgress, step.folded > 0, let progress = projectionProgress { progress(projection.name, step.last, step.head) }
+                if reportingProgress, step.folded > 0, let progress = projectionProgress {
+                    for name in step.names { progress(name, step.last, step.head) }
+                }
                 if step.last >= step.head { return true }
             }
         }
@@ -219,7 +368,7 @@ extension Ledger {
                 if first, clearingFirst {
                     for table in projection.tableNames { try txn.clear(target[table]) }
                 }
-                let (count, last) = try foldEvents(of: projection, from: next, limit: Self.foldBatch, timeLimit: nil, into: target, in: txn)
+                let (count, last) = try foldEvents(of: [projection], from: next, limit: Self.foldBatch, timeLimit: nil, into: [target], in: txn)
                 try projection.willCommit(tables: target, in: txn)
                 return (count, last)
             }
@@ -231,43 +380,91 @@ extension Ledger {
 
     /// A projection's fold threw at `position`.
     struct FoldFailure: Error {
+        let projection: String
         let position: UInt64
         let error: any Error
     }
 
+    /// Events handed to the projections' folds at a time (their computations run side by side).
+    static let foldChunkEvents = 64
+    static let foldChunkTextBytes = 8 << 20
+
     /// Folds up to `limit` events (and, with `timeLimit`, for about that many seconds) from `position`
-    /// on into `target`, inside `txn`; returns how many and the last position folded. An error of the
-    /// projection's own fold is thrown as a `FoldFailure` naming the position.
+    /// on into `targets`, inside `txn`; returns how many and the last position folded. Staged
+    /// projections compute side by side, off this thread, while this thread folds the others; an
+    /// error of a projection's own fold is thrown as a `FoldFailure` naming it and the position.
     func foldEvents(
-        of projection: any Projection, from position: UInt64, limit: Int, timeLimit: Double?, into target: ProjectionTables, in txn: borrowing WriteTransaction
+        of group: [any Projection], from position: UInt64, limit: Int, timeLimit: Double?, into targets: [ProjectionTables], in txn: borrowing WriteTransaction
     ) throws -> (count: Int, last: UInt64) {
         var count = 0
         var last = position - 1
         let started = DispatchTime.now().uptimeNanoseconds
+        let needsText = group.contains(where: \.needsText)
+        var chunk: [(event: RecordedEvent, text: String?)] = []
+        var chunkBytes = 0
         try txn.scan(tables.log, from: BigEndianKey.encode(position)) { key, value in
             let event = try EventRecord.decode(value, position: BigEndianKey.decode(key))
             let text = try event.contentHash.flatMap { hash -> String? in
-                guard projection.needsText else { return nil }
+                guard needsText else { return nil }
                 // Folds run on the writer's queue: the texts the writer just committed are in its
                 // cache, and older ones decode one delta each from the text before them.
                 guard let bytes = try textCache.get(hash) ?? tables.textStore.load(hash, reusing: foldTexts, in: txn) else {
                     throw LedgerError(.integrity, "the text of the event at position \(event.position) is missing")
                 }
+                chunkBytes += bytes.count
                 return String(decoding: bytes, as: UTF8.self)
             }
+            chunk.append((event, text))
+            last = event.position
+            count += 1
+            if chunk.count >= Self.foldChunkEvents || chunkBytes >= Self.foldChunkTextBytes {
+                try fold(chunk, into: group, targets: targets, in: txn)
+                chunk.removeAll(keepingCapacity: true)
+                chunkBytes = 0
+                if let timeLimit, Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9 >= timeLimit { return false }
+            }
+            return count < limit
+        }
+        if !chunk.isEmpty { try fold(chunk, into: group, targets: targets, in: txn) }
+        return (count, last)
+    }
+
+    /// Folds a few events into each projection of a group: staged projections load their state here,
+    /// compute on other threads (the first on this one, after the unstaged folds), then write here.
+    private func fold(_ chunk: [(event: RecordedEvent, text: String?)], into group: [any Projection], targets: [ProjectionTables], in txn: borrowing WriteTransaction) throws {
+        func failing<R>(_ projection: any Projection, at position: UInt64, _ body: () throws -> R) throws -> R {
             do {
-                try projection.apply(event, text: text, tables: target, in: txn)
+                return try body()
             } catch let error as LMDBError {
                 throw error  // storage: a full map grows and the transaction runs again
             } catch {
-                throw FoldFailure(position: event.position, error: error)
+                throw FoldFailure(projection: projection.name, position: position, error: error)
             }
-            last = event.position
-            count += 1
-            if let timeLimit, Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9 >= timeLimit { return false }
-            return count < limit
         }
-        return (count, last)
+        let events = chunk.map(\.event)
+        var staged: [(index: Int, projection: any StagedProjection)] = []
+        for (index, projection) in group.enumerated() {
+            if let projection = projection as? any StagedProjection {
+                try failing(projection, at: events[0].position) { try projection.prepare(events, tables: targets[index], in: txn) }
+                staged.append((index, projection))
+            }
+        }
+        let results = ConcurrentResults<[StagedWrite]>(count: staged.count)
+        let computing = DispatchGroup()
+        for (k, item) in staged.enumerated().dropFirst() {
+            let tables = targets[item.index]
+            DispatchQueue.global().async(group: computing) { results[k] = item.projection.compute(chunk, tables: tables) }
+        }
+        for (index, projection) in group.enumerated() where !(projection is any StagedProjection) {
+            for (event, text) in chunk {
+                try failing(projection, at: event.position) { try projection.apply(event, text: text, tables: targets[index], in: txn) }
+            }
+        }
+        if let first = staged.first { results[0] = first.projection.compute(chunk, tables: targets[first.index]) }
+        computing.wait()
+        for (k, item) in staged.enumerated() {
+            try failing(item.projection, at: events[0].position) { try item.projection.write(results[k] ?? [], tables: targets[item.index], in: txn) }
+        }
     }
 
     /// At the start of a write: another process (one that does not register every inline projection
@@ -283,7 +480,7 @@ extension Ledger {
                 throw LedgerError(.conflict, "the projection \"\(projection.name)\" was rebuilt elsewhere with another version of its logic; reopen the ledger")
             }
             guard current.position < head else { continue }
-            let (_, last) = try foldEvents(of: projection, from: current.position + 1, limit: Int.max, timeLimit: nil, into: registered.live, in: txn)
+            let (_, last) = try foldEvents(of: [projection], from: current.position + 1, limit: Int.max, timeLimit: nil, into: [registered.live], in: txn)
             try putCheckpoint(ProjectionCheckpoint(version: projection.version, position: last), of: projection.name, in: txn)
         }
     }

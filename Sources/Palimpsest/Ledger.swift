@@ -59,9 +59,12 @@ public final class Ledger: @unchecked Sendable {
     let projector: Projector?
     let projectionFailures = ProjectionFailures()
     let textCache = TextCache()
-    /// Texts decoded by projection folds (on `writeQueue` only), so a fold reading a document's
-    /// versions in order applies one delta per version.
+    /// Texts decoded by projection folds (under `foldLock`), so a fold reading a document's versions
+    /// in order applies one delta per version.
     let foldTexts = DecodedTexts()
+    /// Held by whoever folds the following projections in this process (the projector, or a reader
+    /// bringing them to the head): one fold at a time, never the same events twice.
+    let foldLock = NSLock()
     /// Texts of the documents most recently retracted through this writer: delta bases for new
     /// documents (renames). Touched only on `writeQueue`.
     let recentlyRetracted = RecentTexts()
@@ -331,19 +334,24 @@ extension Ledger {
 
 /// Texts recently written or read by the writer, by content hash, so that the next version of a
 /// document finds its delta base without reading it back. Content-addressed, so never stale; bounded.
+///
+/// Locked: the writer fills it and the projector, on its own thread, reads the texts just written.
 final class TextCache: @unchecked Sendable {
+    private let lock = NSLock()
     private var texts: [Digest: [UInt8]] = [:]
     private var bytes = 0
     static let budget = 64 << 20
 
-    func get(_ hash: Digest) -> [UInt8]? { texts[hash] }
+    func get(_ hash: Digest) -> [UInt8]? { lock.withLock { texts[hash] } }
 
     func put(_ hash: Digest, _ text: [UInt8]) {
-        if bytes + text.count > Self.budget {
-            texts.removeAll(keepingCapacity: true)
-            bytes = 0
+        lock.withLock {
+            if bytes + text.count > Self.budget {
+                texts.removeAll(keepingCapacity: true)
+                bytes = 0
+            }
+            if texts.updateValue(text, forKey: hash) == nil { bytes += text.count }
         }
-        if texts.updateValue(text, forKey: hash) == nil { bytes += text.count }
     }
 }
 

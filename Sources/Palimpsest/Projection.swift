@@ -89,3 +89,35 @@ struct RegisteredProjection: Sendable {
         projection.tableNames.flatMap { [tableName(projection.name, $0), tableName(projection.name, $0, scratch: true)] }
     }
 }
+
+/// A write a staged fold hands to the thread that holds the transaction.
+struct StagedWrite: Sendable {
+    let table: Database
+    let key: [UInt8]
+    let value: [UInt8]
+    var options: WriteTransaction.PutOptions = []
+}
+
+/// A projection whose fold splits into reads, computation and writes (DESIGN.md §5: "a fold never
+/// holds the writer while it computes"): the thread holding the write transaction loads state and
+/// writes, while the computation of several such projections runs on several cores at once.
+///
+/// `apply` must equal `prepare` + `compute` + `write` of one event, so that a fold gives the same
+/// tables however its events were grouped.
+protocol StagedProjection: Projection {
+    /// On the transaction's thread, before `compute`: makes sure the in-memory state of the documents
+    /// these events touch reflects the tables (reloading it when not).
+    func prepare<T: Transaction & ~Copyable>(_ events: [RecordedEvent], tables: ProjectionTables, in txn: borrowing T) throws
+    /// On any thread, without a transaction: folds the events, in order, into the in-memory state
+    /// `prepare` readied, and returns what to write, in order.
+    func compute(_ events: [(event: RecordedEvent, text: String?)], tables: ProjectionTables) -> [StagedWrite]
+    /// On the transaction's thread: writes what `compute` returned, then releases state over budget.
+    func write(_ writes: [StagedWrite], tables: ProjectionTables, in txn: borrowing WriteTransaction) throws
+}
+
+extension StagedProjection {
+    func applyStaged(_ event: RecordedEvent, text: String?, tables: ProjectionTables, in txn: borrowing WriteTransaction) throws {
+        try prepare([event], tables: tables, in: txn)
+        try write(compute([(event, text)], tables: tables), tables: tables, in: txn)
+    }
+}

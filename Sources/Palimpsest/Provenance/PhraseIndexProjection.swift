@@ -19,7 +19,7 @@ import TextPacking
 ///   same however the events were batched into transactions (so a rebuild compares byte for byte);
 /// - `documents`: doc key‖"v" → version and position last folded; doc key‖"t" → the words of the
 ///   latest version (written at commit), for the next event's zones.
-public final class PhraseIndexProjection: Projection, @unchecked Sendable {
+public final class PhraseIndexProjection: StagedProjection, @unchecked Sendable {
     public init() {}
     public var name: String { "phrases" }
     public var lifecycle: ProjectionLifecycle { .following }
@@ -50,65 +50,93 @@ public final class PhraseIndexProjection: Projection, @unchecked Sendable {
     }
 
     public func apply(_ event: RecordedEvent, text: String?, tables: ProjectionTables, in txn: borrowing WriteTransaction) throws {
+        try applyStaged(event, text: text, tables: tables, in: txn)
+    }
+
+    func prepare<T: Transaction & ~Copyable>(_ events: [RecordedEvent], tables: ProjectionTables, in txn: borrowing T) throws {
         lock.lock()
         defer { lock.unlock() }
-        let doc = ProvenanceProjection.documentKey(event.document)
-        let key = DocumentStateCache<Latest>.Key(table: tables["documents"], document: doc)
-        let stored = try Self.state(doc, tables: tables, in: txn)
-        let entry = try latest.entry(key, stored: stored.map { ($0.version, $0.position) }) {
-            let text = try txn.withValue(tables["documents"], key: doc + [UInt8(ascii: "t")]) { raw in
-                try Self.inflate(raw)
-            } ?? []
-            return Latest(text: String(decoding: text, as: UTF8.self), version: stored?.version ?? 0, position: stored?.position ?? 0)
-        }
-
-        // A retraction removes everything the document said; a restoration after it adds it back.
-        let newText = event.type == .retracted ? "" : (text ?? "")
-        var body = RecordWriter(capacity: 256)
-        var zoneCount: UInt64 = 0
-        var words = Set<UInt64>()
-        var zoneBytes = RecordWriter(capacity: 256)
-        ChangeZones.visit(old: entry.text, new: newText, context: Self.maximumWords - 1) { a, oldWords, b, newWords in
-            zoneCount += 1
-            for (bytes, side) in [(a, oldWords), (b, newWords)] {
-                zoneBytes.varint(UInt64(side.count))
-                var previous: UInt64? = nil
-                for range in side {
-                    let word = UnsafeBufferPointer(rebasing: bytes[range])
-                    zoneBytes.varint(UInt64(word.count))
-                    zoneBytes.bytes.append(contentsOf: word)
-                    let hash = Self.wordHash(word)
-                    words.insert(hash)
-                    if let previous { words.insert(Self.pairHash(previous, hash)) }
-                    previous = hash
-                }
+        var seen = Set<[UInt8]>()
+        for event in events {
+            let doc = ProvenanceProjection.documentKey(event.document)
+            guard seen.insert(doc).inserted else { continue }
+            let key = DocumentStateCache<Latest>.Key(table: tables["documents"], document: doc)
+            let stored = try Self.state(doc, tables: tables, in: txn)
+            _ = try latest.entry(key, stored: stored.map { ($0.version, $0.position) }) {
+                let text = try txn.withValue(tables["documents"], key: doc + [UInt8(ascii: "t")]) { raw in
+                    try Self.inflate(raw)
+                } ?? []
+                return Latest(text: String(decoding: text, as: UTF8.self), version: stored?.version ?? 0, position: stored?.position ?? 0)
             }
         }
-        body.varint(zoneCount)
-        body.raw(zoneBytes.bytes)
-        var w = RecordWriter(capacity: 256)
-        w.string(event.document)
-        w.varint(event.version)
-        w.string(event.type.rawValue)
-        if body.bytes.count > 512 {
-            w.byte(1)
-            w.varint(UInt64(body.bytes.count))
-            w.raw(Deflate.compress(body.bytes, level: 1))
-        } else {
-            w.byte(0)
-            w.raw(body.bytes)
-        }
-        try txn.put(tables["zones"], key: BigEndianKey.encode(event.position), value: w.bytes, options: .append)
-        pending[tables["postings"], default: []].append((Array(words), event.position, event.document, event.version))
+    }
 
-        entry.text = newText
-        entry.version = event.version
-        entry.position = event.position
-        entry.dirty = true
-        var s = RecordWriter()
-        s.varint(event.version)
-        s.varint(event.position)
-        try txn.put(tables["documents"], key: doc + [UInt8(ascii: "v")], value: s.bytes)
+    func compute(_ events: [(event: RecordedEvent, text: String?)], tables: ProjectionTables) -> [StagedWrite] {
+        lock.lock()
+        defer { lock.unlock() }
+        var writes: [StagedWrite] = []
+        for (event, text) in events {
+            let doc = ProvenanceProjection.documentKey(event.document)
+            guard let entry = latest.entries[DocumentStateCache<Latest>.Key(table: tables["documents"], document: doc)] else {
+                preconditionFailure("phrases: compute without prepare")
+            }
+            // A retraction removes everything the document said; a restoration after it adds it back.
+            let newText = event.type == .retracted ? "" : (text ?? "")
+            var body = RecordWriter(capacity: 256)
+            var zoneCount: UInt64 = 0
+            var words = Set<UInt64>()
+            var zoneBytes = RecordWriter(capacity: 256)
+            ChangeZones.visit(old: entry.text, new: newText, context: Self.maximumWords - 1) { a, oldWords, b, newWords in
+                zoneCount += 1
+                for (bytes, side) in [(a, oldWords), (b, newWords)] {
+                    zoneBytes.varint(UInt64(side.count))
+                    var previous: UInt64? = nil
+                    for range in side {
+                        let word = UnsafeBufferPointer(rebasing: bytes[range])
+                        zoneBytes.varint(UInt64(word.count))
+                        zoneBytes.bytes.append(contentsOf: word)
+                        let hash = Self.wordHash(word)
+                        words.insert(hash)
+                        if let previous { words.insert(Self.pairHash(previous, hash)) }
+                        previous = hash
+                    }
+                }
+            }
+            body.varint(zoneCount)
+            body.raw(zoneBytes.bytes)
+            var w = RecordWriter(capacity: 256)
+            w.string(event.document)
+            w.varint(event.version)
+            w.string(event.type.rawValue)
+            if body.bytes.count > 512 {
+                w.byte(1)
+                w.varint(UInt64(body.bytes.count))
+                w.raw(Deflate.compress(body.bytes, level: 1))
+            } else {
+                w.byte(0)
+                w.raw(body.bytes)
+            }
+            writes.append(StagedWrite(table: tables["zones"], key: BigEndianKey.encode(event.position), value: w.bytes, options: .append))
+            pending[tables["postings"], default: []].append((Array(words), event.position, event.document, event.version))
+
+            entry.text = newText
+            entry.version = event.version
+            entry.position = event.position
+            entry.dirty = true
+            var s = RecordWriter()
+            s.varint(event.version)
+            s.varint(event.position)
+            writes.append(StagedWrite(table: tables["documents"], key: doc + [UInt8(ascii: "v")], value: s.bytes))
+        }
+        return writes
+    }
+
+    func write(_ writes: [StagedWrite], tables: ProjectionTables, in txn: borrowing WriteTransaction) throws {
+        lock.lock()
+        defer { lock.unlock() }
+        for write in writes { try txn.put(write.table, key: write.key, value: write.value, options: write.options) }
+        guard let last = writes.last(where: { $0.table == tables["documents"] }) else { return }
+        let key = DocumentStateCache<Latest>.Key(table: tables["documents"], document: Array(last.key.dropLast()))
         try latest.evict(keeping: key) { other, entry in
             guard other.table == key.table else { return !entry.dirty }
             if entry.dirty { _ = try flush(other.document, entry, tables: tables, in: txn) }

@@ -17,7 +17,7 @@ import TextPacking
 ///
 /// The engines (`ProvenanceEngine`) stay in memory between events; a cached engine is trusted only if
 /// the `documents` table agrees with it, and is otherwise reloaded from the tables.
-public final class ProvenanceProjection: Projection, @unchecked Sendable {
+public final class ProvenanceProjection: StagedProjection, @unchecked Sendable {
     public init() {}
     public var name: String { "provenance" }
     public var lifecycle: ProjectionLifecycle { .following }
@@ -40,6 +40,10 @@ public final class ProvenanceProjection: Projection, @unchecked Sendable {
         var effectiveVersion: UInt64 = 0
         /// Tokens whose record must be written at commit.
         var dirty: Set<Int32> = []
+        /// The encoded structure of `structureVersion` (the version last folded): the next version's
+        /// delta base.
+        var structure: [UInt8] = []
+        var structureVersion: UInt64 = 0
         init(engine: ProvenanceEngine, version: UInt64, position: UInt64) { (self.engine, self.version, self.position) = (engine, version, position) }
         /// Tokens, and the engine itself (its tables and indexes, a few kilobytes even when empty)
         /// counted as a hundred more, so that a million tiny documents stay bounded too.
@@ -47,35 +51,63 @@ public final class ProvenanceProjection: Projection, @unchecked Sendable {
     }
 
     public func apply(_ event: RecordedEvent, text: String?, tables: ProjectionTables, in txn: borrowing WriteTransaction) throws {
+        try applyStaged(event, text: text, tables: tables, in: txn)
+    }
+
+    func prepare<T: Transaction & ~Copyable>(_ events: [RecordedEvent], tables: ProjectionTables, in txn: borrowing T) throws {
         lock.lock()
         defer { lock.unlock() }
-        let doc = Self.documentKey(event.document)
-        let key = DocumentStateCache<CachedEngine>.Key(table: tables["documents"], document: doc)
-        let stored = try Self.documentRecord(doc, tables: tables, in: txn)
-        let cached = try engines.entry(key, stored: stored.map { ($0.version, $0.position) }) {
-            try Self.load(doc, record: stored, tables: tables, in: txn)
+        var seen = Set<[UInt8]>()
+        for event in events {
+            let doc = Self.documentKey(event.document)
+            guard seen.insert(doc).inserted else { continue }
+            let key = DocumentStateCache<CachedEngine>.Key(table: tables["documents"], document: doc)
+            let stored = try Self.documentRecord(doc, tables: tables, in: txn)
+            _ = try engines.entry(key, stored: stored.map { ($0.version, $0.position) }) {
+                try Self.load(doc, record: stored, tables: tables, in: txn)
+            }
         }
+    }
 
-        let explained = event.metadata["minor"] == "true" && !(event.message ?? "").isEmpty
-        let change = cached.engine.apply(text: event.type == .retracted ? nil : (text ?? ""), event: event.position, explainedMinorEdit: explained)
-        if change.vandalism {
-            try txn.put(tables["history"], key: doc + [UInt8(ascii: "x")] + BigEndianKey.encode(change.textHash) + Self.u32(0), value: [])
-        } else {
-            cached.effectiveVersion = event.version
+    func compute(_ events: [(event: RecordedEvent, text: String?)], tables: ProjectionTables) -> [StagedWrite] {
+        lock.lock()
+        defer { lock.unlock() }
+        var writes: [StagedWrite] = []
+        for (event, text) in events {
+            let doc = Self.documentKey(event.document)
+            guard let cached = engines.entries[DocumentStateCache<CachedEngine>.Key(table: tables["documents"], document: doc)] else {
+                preconditionFailure("provenance: compute without prepare")
+            }
+            let explained = event.metadata["minor"] == "true" && !(event.message ?? "").isEmpty
+            let change = cached.engine.apply(text: event.type == .retracted ? nil : (text ?? ""), event: event.position, explainedMinorEdit: explained)
+            if change.vandalism {
+                writes.append(StagedWrite(table: tables["history"], key: doc + [UInt8(ascii: "x")] + BigEndianKey.encode(change.textHash) + Self.u32(0), value: []))
+            } else {
+                cached.effectiveVersion = event.version
+            }
+            for id in change.created { cached.dirty.insert(id) }
+            for id in change.removed { cached.dirty.insert(id) }
+            for id in change.restored { cached.dirty.insert(id) }
+            history(doc, change, engine: cached.engine, tables: tables, into: &writes)
+            writes.append(structure(doc, version: event.version, cached: cached, tables: tables))
+            cached.version = event.version
+            cached.position = event.position
+            var w = RecordWriter()
+            w.varint(event.version)
+            w.varint(event.position)
+            w.varint(cached.effectiveVersion)
+            w.varint(UInt64(cached.engine.effectiveLength))
+            writes.append(StagedWrite(table: tables["documents"], key: doc, value: w.bytes))
         }
-        for id in change.created { cached.dirty.insert(id) }
-        for id in change.removed { cached.dirty.insert(id) }
-        for id in change.restored { cached.dirty.insert(id) }
-        try writeHistory(doc, change, engine: cached.engine, tables: tables, in: txn)
-        try writeStructure(doc, version: event.version, engine: cached.engine, tables: tables, in: txn)
-        cached.version = event.version
-        cached.position = event.position
-        var w = RecordWriter()
-        w.varint(event.version)
-        w.varint(event.position)
-        w.varint(cached.effectiveVersion)
-        w.varint(UInt64(cached.engine.effectiveLength))
-        try txn.put(tables["documents"], key: doc, value: w.bytes)
+        return writes
+    }
+
+    func write(_ writes: [StagedWrite], tables: ProjectionTables, in txn: borrowing WriteTransaction) throws {
+        lock.lock()
+        defer { lock.unlock() }
+        for write in writes { try txn.put(write.table, key: write.key, value: write.value, options: write.options) }
+        guard let last = writes.last(where: { $0.table == tables["documents"] }) else { return }
+        let key = DocumentStateCache<CachedEngine>.Key(table: tables["documents"], document: last.key)
         try engines.evict(keeping: key) { other, entry in
             guard other.table == key.table else { return entry.dirty.isEmpty }
             _ = try flush(other.document, entry, tables: tables, in: txn)
@@ -213,13 +245,13 @@ public final class ProvenanceProjection: Projection, @unchecked Sendable {
 
     // MARK: Writing
 
-    private func writeHistory(_ doc: [UInt8], _ change: ProvenanceEngine.Change, engine: ProvenanceEngine, tables: ProjectionTables, in txn: borrowing WriteTransaction) throws {
+    private func history(_ doc: [UInt8], _ change: ProvenanceEngine.Change, engine: ProvenanceEngine, tables: ProjectionTables, into writes: inout [StagedWrite]) {
         let db = tables["history"]
         // The ordinal is the unit's place in its hash's list, which the engine has already extended.
-        func write(_ kind: Character, hash: UInt64, ordinal: Int, _ encode: (inout RecordWriter) -> Void) throws {
+        func write(_ kind: Character, hash: UInt64, ordinal: Int, _ encode: (inout RecordWriter) -> Void) {
             var w = RecordWriter()
             encode(&w)
-            try txn.put(db, key: doc + [kind.asciiValue!] + BigEndianKey.encode(hash) + Self.u32(UInt32(ordinal)), value: w.bytes)
+            writes.append(StagedWrite(table: db, key: doc + [kind.asciiValue!] + BigEndianKey.encode(hash) + Self.u32(UInt32(ordinal)), value: w.bytes))
         }
         var paragraphOrdinals: [UInt64: Int] = [:], sentenceOrdinals: [UInt64: Int] = [:]
         for p in change.newParagraphs { paragraphOrdinals[p.hash, default: engine.paragraphHistory[p.hash]?.count ?? 0] -= 1 }
@@ -227,29 +259,34 @@ public final class ProvenanceProjection: Projection, @unchecked Sendable {
         for p in change.newParagraphs {
             let ordinal = paragraphOrdinals[p.hash]!
             paragraphOrdinals[p.hash] = ordinal + 1
-            try write("p", hash: p.hash, ordinal: ordinal) { Self.encode(p, into: &$0) }
+            write("p", hash: p.hash, ordinal: ordinal) { Self.encode(p, into: &$0) }
         }
         for s in change.newSentences {
             let ordinal = sentenceOrdinals[s.hash]!
             sentenceOrdinals[s.hash] = ordinal + 1
-            try write("s", hash: s.hash, ordinal: ordinal) { Self.encode(s, into: &$0) }
+            write("s", hash: s.hash, ordinal: ordinal) { Self.encode(s, into: &$0) }
         }
     }
 
-    private func writeStructure(_ doc: [UInt8], version: UInt64, engine: ProvenanceEngine, tables: ProjectionTables, in txn: borrowing WriteTransaction) throws {
-        let structure = Self.encodeStructure(engine.current)
+    /// The record of a version's structure: a full copy every `fullCopyInterval` versions, else a
+    /// delta against the previous version's structure, which the cached engine keeps (reading it back
+    /// would walk the chain of deltas at every event).
+    private func structure(_ doc: [UInt8], version: UInt64, cached: CachedEngine, tables: ProjectionTables) -> StagedWrite {
+        let structure = Self.encodeStructure(cached.engine.current)
         var w = RecordWriter(capacity: structure.count / 8 + 16)
         if version % Self.fullCopyInterval == 1 || version == 1 {
             w.byte(0)
             w.varint(UInt64(structure.count))
             w.raw(Deflate.compress(structure, level: 1))
         } else {
-            let base = try Self.structureBytes(doc, version: version - 1, tables: tables, in: txn)
+            precondition(cached.structureVersion == version - 1, "provenance: the cached structure is not the previous version's")
             w.byte(1)
             w.varint(UInt64(structure.count))
-            w.raw(Delta.encode(base: base, target: structure))
+            w.raw(Delta.encode(base: cached.structure, target: structure))
         }
-        try txn.put(tables["versions"], key: doc + BigEndianKey.encode(version), value: w.bytes)
+        cached.structure = structure
+        cached.structureVersion = version
+        return StagedWrite(table: tables["versions"], key: doc + BigEndianKey.encode(version), value: w.bytes)
     }
 
     // MARK: Reading
@@ -314,7 +351,8 @@ public final class ProvenanceProjection: Projection, @unchecked Sendable {
             return true
         }
         if failed { throw damaged("history") }
-        let current = try decodeStructure(structureBytes(doc, version: record.version, tables: tables, in: txn))
+        let currentBytes = try structureBytes(doc, version: record.version, tables: tables, in: txn)
+        let current = try decodeStructure(currentBytes)
         for p in current { for s in p.sentences { for id in s.tokens where Int(id) >= tokens.count { throw damaged("tokens") } } }
         let effective = record.effectiveVersion == record.version ? current
             : record.effectiveVersion == 0 ? [] : try decodeStructure(structureBytes(doc, version: record.effectiveVersion, tables: tables, in: txn))
@@ -323,6 +361,8 @@ public final class ProvenanceProjection: Projection, @unchecked Sendable {
             paragraphHistory: paragraphs, sentenceHistory: sentences)
         let cached = CachedEngine(engine: engine, version: record.version, position: record.position)
         cached.effectiveVersion = record.effectiveVersion
+        cached.structure = currentBytes
+        cached.structureVersion = record.version
         return cached
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import LMDB
 import TextPacking
 
@@ -193,8 +194,9 @@ struct TextStore {
 }
 
 /// Texts recently decoded, by record number, within a byte budget (oldest dropped first). Records are
-/// immutable, so an entry is never stale. Not thread-safe: one owner at a time.
+/// immutable, so an entry is never stale. Locked: folds on several threads may share it.
 final class DecodedTexts: @unchecked Sendable {
+    private let lock = NSLock()
     private var texts: [UInt64: [UInt8]] = [:]
     private var order: [UInt64] = []
     private var oldest = 0
@@ -203,9 +205,11 @@ final class DecodedTexts: @unchecked Sendable {
 
     init(budget: Int = 32 << 20) { self.budget = budget }
 
-    subscript(number: UInt64) -> [UInt8]? { texts[number] }
+    subscript(number: UInt64) -> [UInt8]? { lock.withLock { texts[number] } }
 
     func keep(_ text: [UInt8], as number: UInt64) {
+        lock.lock()
+        defer { lock.unlock() }
         guard texts.updateValue(text, forKey: number) == nil else { return }
         order.append(number)
         bytes += text.count
