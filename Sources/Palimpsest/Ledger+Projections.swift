@@ -32,12 +32,33 @@ extension Ledger {
 
     /// Throws away a registered projection's tables and folds every event into them again.
     public func rebuildProjection(named name: String) throws(LedgerError) {
-        guard let registered = projections.first(where: { $0.projection.name == name }) else {
-            throw LedgerError(.notFound, "there is no projection named \"\(name)\" (registered: \(projections.map(\.projection.name).sorted().joined(separator: ", ")))")
+        try rebuildProjections(named: [name])
+    }
+
+    /// Throws away the tables of the named projections (default: every registered one) and folds every
+    /// event into them again: the inline ones together in one pass, the following ones together in
+    /// another, their computations side by side.
+    public func rebuildProjections(named names: [String]? = nil) throws(LedgerError) {
+        let names = names ?? projectionNames
+        var chosen: [RegisteredProjection] = []
+        for name in names {
+            guard let registered = projections.first(where: { $0.projection.name == name }) else {
+                throw LedgerError(.notFound, "there is no projection named \"\(name)\" (registered: \(projections.map(\.projection.name).sorted().joined(separator: ", ")))")
+            }
+            chosen.append(registered)
         }
         guard !isReadOnly else { throw LedgerError(.storage, "the ledger at \(directory) is read-only; a projection cannot be rebuilt") }
-        try writing { txn in try clear(registered, in: txn) }
-        _ = try catchUp(registered, reportingProgress: true)
+        // The projector waits while the tables are cleared and refolded (a reader catching up would too).
+        foldLock.lock()
+        defer { foldLock.unlock() }
+        try writing { txn in for registered in chosen { try clear(registered, in: txn) } }
+        let inline = chosen.filter { !$0.isFollowing }
+        if !inline.isEmpty { try catchUp(group: inline, reportingProgress: true) }
+        let following = projections.filter(\.isFollowing)
+        if chosen.contains(where: \.isFollowing) {
+            try follow(following, reportingProgress: true, stopIf: { false })
+            for registered in following { projectionFailures.clear(registered.projection.name) }
+        }
     }
 
     /// Rebuilds every registered projection into scratch tables and compares them, byte for byte,
@@ -250,12 +271,16 @@ extension Ledger {
             // 2. Compute, side by side, with no transaction open.
             let staged = round.folding.compactMap { registered in (registered.projection as? any StagedProjection).map { (registered, $0) } }
             let results = ConcurrentResults<[StagedWrite]>(count: staged.count)
-            DispatchQueue.concurrentPerform(iterations: staged.count) { k in
-                results[k] = staged[k].1.compute(round.events, tables: staged[k].0.live)
-            }
+            sideBySide(staged.count) { k in results[k] = staged[k].1.compute(round.events, tables: staged[k].0.live) }
             // 3. Write, unless another process folded these events first.
             let last = round.events.last!.event.position
+            var attempts = 0
             let outcome: Result<Bool, ProjectionFailure> = try writingFold { txn in
+                // A transaction run again (the map filled and grew) writes nothing: the first attempt
+                // consumed state the projections keep in memory (records written at commit), so the
+                // round starts over and the projections reload what the tables say.
+                attempts += 1
+                guard attempts == 1 else { return .success(false) }
                 for registered in round.folding {
                     guard let current = try checkpoint(of: registered.projection.name, in: txn),
                         current.version == registered.projection.version, current.position == round.from - 1
@@ -450,18 +475,13 @@ extension Ledger {
             }
         }
         let results = ConcurrentResults<[StagedWrite]>(count: staged.count)
-        let computing = DispatchGroup()
-        for (k, item) in staged.enumerated().dropFirst() {
-            let tables = targets[item.index]
-            DispatchQueue.global().async(group: computing) { results[k] = item.projection.compute(chunk, tables: tables) }
-        }
         for (index, projection) in group.enumerated() where !(projection is any StagedProjection) {
             for (event, text) in chunk {
                 try failing(projection, at: event.position) { try projection.apply(event, text: text, tables: targets[index], in: txn) }
             }
         }
-        if let first = staged.first { results[0] = first.projection.compute(chunk, tables: targets[first.index]) }
-        computing.wait()
+        let computing = staged
+        sideBySide(computing.count) { k in results[k] = computing[k].projection.compute(chunk, tables: targets[computing[k].index]) }
         for (k, item) in staged.enumerated() {
             try failing(item.projection, at: events[0].position) { try item.projection.write(results[k] ?? [], tables: targets[item.index], in: txn) }
         }
@@ -546,6 +566,28 @@ extension Ledger {
         }
         return try outcome.get()
     }
+}
+
+/// Runs `body(0..<count)` side by side: the first on this thread, the others on threads of their own
+/// with stacks as large as the main thread's (the provenance engine's matching goes deep: dispatch's
+/// worker threads have half a megabyte).
+func sideBySide(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
+    guard count > 1 else {
+        if count == 1 { body(0) }
+        return
+    }
+    let done = DispatchGroup()
+    for k in 1..<count {
+        done.enter()
+        let thread = Thread {
+            body(k)
+            done.leave()
+        }
+        thread.stackSize = 8 << 20
+        thread.start()
+    }
+    body(0)
+    done.wait()
 }
 
 /// Thrown out of a projection's transaction to abort it (nothing of it kept) when its fold failed.

@@ -38,8 +38,8 @@ struct Replay: ParsableCommand {
                 if document != nil { return }
             }
             let names = document.map { [$0] } ?? ledger.projectionNames
+            try ledger.rebuildProjections(named: names)
             for name in names {
-                try ledger.rebuildProjection(named: name)
                 print("Rebuilt the projection \"\(name)\" from position 1 to \(try ledger.checkpoint(of: name)?.position ?? 0).")
             }
             return
