@@ -56,7 +56,10 @@ extension Ledger {
         if !inline.isEmpty { try catchUp(group: inline, reportingProgress: true) }
         let following = projections.filter(\.isFollowing)
         if chosen.contains(where: \.isFollowing) {
-            try follow(following, reportingProgress: true, stopIf: { false })
+            if case .failed(let failure) = try follow(following, reportingProgress: true, stopIf: { false }) {
+                projectionFailures.record(failure)
+                throw LedgerError(failure.error.code, failure.description, underlying: failure.error)
+            }
             for registered in following { projectionFailures.clear(registered.projection.name) }
         }
     }
@@ -166,7 +169,7 @@ extension Ledger {
     /// Folds the following projections to the head (all of them: they fold together, their
     /// computations side by side), recording and throwing a failure.
     func bringUpToDate(_ registered: RegisteredProjection) throws(LedgerError) {
-        try catchUpFollowing(reportingProgress: true)
+        try catchUpFollowing(reportingProgress: true, skippingFailed: true, required: registered.projection.name)
     }
 
     /// The projector's round: folds the following projections that have not failed to the head, in
@@ -192,16 +195,33 @@ extension Ledger {
 
     /// Folds every following projection to the head.
     @discardableResult
-    func catchUpFollowing(reportingProgress: Bool = false, skippingFailed: Bool = false, stopIf shouldStop: () -> Bool = { false }) throws(LedgerError) -> Bool {
-        var following = projections.filter(\.isFollowing)
-        if skippingFailed { following.removeAll { projectionFailures[$0.projection.name] != nil } }
-        guard !following.isEmpty else { return true }
+    func catchUpFollowing(reportingProgress: Bool = false, skippingFailed: Bool = false, required: String? = nil, stopIf shouldStop: () -> Bool = { false }) throws(LedgerError) -> Bool {
+        var group = projections.filter(\.isFollowing)
+        if skippingFailed { group.removeAll { projectionFailures[$0.projection.name] != nil && $0.projection.name != required } }
+        guard !group.isEmpty else { return true }
         foldLock.lock()
         defer { foldLock.unlock() }
-        let reached = try follow(following, reportingProgress: reportingProgress, stopIf: shouldStop)
-        for registered in following { projectionFailures.clear(registered.projection.name) }
-        return reached
+        // A projection whose fold fails is set aside (its failure recorded, its checkpoint where it
+        // was) and the others go on without it: one embedder's bug holds nobody else back.
+        var firstFailure: ProjectionFailure? = nil
+        while !group.isEmpty {
+            switch try follow(group, reportingProgress: reportingProgress, stopIf: shouldStop) {
+            case .reached:
+                for registered in group { projectionFailures.clear(registered.projection.name) }
+                group = []
+            case .stopped:
+                return false
+            case .failed(let failure):
+                projectionFailures.record(failure)
+                if required == nil || required == failure.projection { firstFailure = firstFailure ?? failure }
+                group.removeAll { $0.projection.name == failure.projection }
+            }
+        }
+        if let failure = firstFailure { throw LedgerError(failure.error.code, failure.description, underlying: failure.error) }
+        return true
     }
+
+    enum FollowOutcome { case reached, stopped, failed(ProjectionFailure) }
 
     /// Bytes of text a following fold reads, computes and then writes in one transaction.
     static let followingBatchTextBytes = 32 << 20
@@ -211,7 +231,7 @@ extension Ledger {
     /// transaction, computes the staged projections side by side with no transaction open, then takes
     /// the writer only to write the results, fold the unstaged projections, and store the checkpoints —
     /// after checking that nobody else folded the same events meanwhile. Returns true at the head.
-    private func follow(_ group: [RegisteredProjection], reportingProgress: Bool, stopIf shouldStop: () -> Bool) throws(LedgerError) -> Bool {
+    private func follow(_ group: [RegisteredProjection], reportingProgress: Bool, stopIf shouldStop: () -> Bool) throws(LedgerError) -> FollowOutcome {
         struct Round { var from: UInt64; var folding: [RegisteredProjection]; var events: [(event: RecordedEvent, text: String?)]; var head: UInt64 }
         while !shouldStop() {
             // Projections never built, or built by another version of their logic, start over.
@@ -262,12 +282,11 @@ extension Ledger {
             let round: Round
             switch read {
             case .failure(let failure):
-                projectionFailures.record(failure)
-                throw LedgerError(failure.error.code, failure.description, underlying: failure.error)
+                return .failed(failure)
             case .success(nil): continue  // rebuilt meanwhile: start the round again
             case .success(let r?): round = r
             }
-            if round.folding.isEmpty { return true }
+            if round.folding.isEmpty { return .reached }
             // 2. Compute, side by side, with no transaction open.
             let staged = round.folding.compactMap { registered in (registered.projection as? any StagedProjection).map { (registered, $0) } }
             let results = ConcurrentResults<[StagedWrite]>(count: staged.count)
@@ -311,16 +330,15 @@ extension Ledger {
             }
             switch outcome {
             case .failure(let failure):
-                projectionFailures.record(failure)
-                throw LedgerError(failure.error.code, failure.description, underlying: failure.error)
+                return .failed(failure)
             case .success(let wrote):
                 if wrote, reportingProgress, let progress = projectionProgress {
                     for registered in round.folding { progress(registered.projection.name, last, round.head) }
                 }
-                if wrote, last >= round.head, round.folding.count == group.count { return true }
+                if wrote, last >= round.head, round.folding.count == group.count { return .reached }
             }
         }
-        return false
+        return .stopped
     }
 
     /// Folds a group of projections' live tables from their checkpoints to the head, in batched

@@ -58,10 +58,10 @@ public final class Ledger: @unchecked Sendable {
     /// Folds the following projections behind the writer (nil when read-only, deferred, or none).
     let projector: Projector?
     let projectionFailures = ProjectionFailures()
-    let textCache = TextCache()
+    let textCache: TextCache
     /// Texts decoded by projection folds (under `foldLock`), so a fold reading a document's versions
     /// in order applies one delta per version.
-    let foldTexts = DecodedTexts()
+    let foldTexts: DecodedTexts
     /// Held by whoever folds the following projections in this process (the projector, or a reader
     /// bringing them to the head): one fold at a time, never the same events twice.
     let foldLock = NSLock()
@@ -101,8 +101,10 @@ public final class Ledger: @unchecked Sendable {
         static let head = Array("head".utf8)
     }
 
-    private init(directory: String, env: Environment, tables: Tables, projections: [RegisteredProjection], progress: (@Sendable (String, UInt64, UInt64) -> Void)?, id: UUID, projector: Projector?) {
+    private init(directory: String, env: Environment, tables: Tables, projections: [RegisteredProjection], progress: (@Sendable (String, UInt64, UInt64) -> Void)?, id: UUID, projector: Projector?, textCache: TextCache, foldTexts: DecodedTexts) {
         self.directory = directory
+        self.textCache = textCache
+        self.foldTexts = foldTexts
         self.projector = projector
         self.projections = projections
         self.projectionProgress = progress
@@ -219,6 +221,8 @@ public final class Ledger: @unchecked Sendable {
             let buildable = projections.filter { projection in
                 !env.isReadOnly || projection.tableNames.allSatisfy { dbs[RegisteredProjection.tableName(projection.name, $0)] != nil && dbs[RegisteredProjection.tableName(projection.name, $0, scratch: true)] != nil }
             }
+            let textCache = TextCache(), foldTexts = DecodedTexts()
+            let textSource = TextSource(store: tables.textStore, written: textCache, decoded: foldTexts)
             let registered = try buildable.map { projection throws(LedgerError) -> RegisteredProjection in
                 func tables(scratch: Bool) throws(LedgerError) -> ProjectionTables {
                     var found: [String: Database] = [:]
@@ -228,12 +232,12 @@ public final class Ledger: @unchecked Sendable {
                         }
                         found[table] = db
                     }
-                    return ProjectionTables(databases: found)
+                    return ProjectionTables(databases: found, texts: textSource)
                 }
                 return RegisteredProjection(projection: projection, live: try tables(scratch: false), scratch: try tables(scratch: true))
             }
             let following = !env.isReadOnly && !options.deferFollowingProjections && registered.contains(where: \.isFollowing)
-            let ledger = Ledger(directory: directory, env: env, tables: tables, projections: registered, progress: options.projectionProgress, id: id, projector: following ? Projector() : nil)
+            let ledger = Ledger(directory: directory, env: env, tables: tables, projections: registered, progress: options.projectionProgress, id: id, projector: following ? Projector() : nil, textCache: textCache, foldTexts: foldTexts)
             try ledger.bringProjectionsUpToDate()
             ledger.projector?.start(ledger)
             ledger.projector?.wake()

@@ -59,6 +59,8 @@ extension Projection {
 /// A projection's tables, by the names it declared.
 public struct ProjectionTables: Sendable {
     let databases: [String: Database]
+    /// The ledger's texts (the built-in projections store references to them).
+    let texts: TextSource
 
     public subscript(name: String) -> Database {
         guard let db = databases[name] else { preconditionFailure("the projection has no table named \(name)") }
@@ -106,13 +108,28 @@ struct StagedWrite: Sendable {
 /// tables however its events were grouped.
 protocol StagedProjection: Projection {
     /// On the transaction's thread, before `compute`: makes sure the in-memory state of the documents
-    /// these events touch reflects the tables (reloading it when not).
+    /// these events touch reflects the tables (reloading it when not; `tables.texts` reads the ledger's
+    /// texts, so that a projection stores references to them, never copies).
     func prepare<T: Transaction & ~Copyable>(_ events: [RecordedEvent], tables: ProjectionTables, in txn: borrowing T) throws
     /// On any thread, without a transaction: folds the events, in order, into the in-memory state
     /// `prepare` readied, and returns what to write, in order.
     func compute(_ events: [(event: RecordedEvent, text: String?)], tables: ProjectionTables) -> [StagedWrite]
     /// On the transaction's thread: writes what `compute` returned, then releases state over budget.
     func write(_ writes: [StagedWrite], tables: ProjectionTables, in txn: borrowing WriteTransaction) throws
+}
+
+/// The ledger's texts, by content hash, for the built-in projections (which store references to them).
+struct TextSource: Sendable {
+    let store: TextStore
+    let written: TextCache
+    let decoded: DecodedTexts
+
+    func load<T: Transaction & ~Copyable>(_ hash: Digest, in txn: borrowing T) throws -> [UInt8] {
+        guard let text = try written.get(hash) ?? store.load(hash, reusing: decoded, in: txn) else {
+            throw LedgerError(.integrity, "the text \(hash.hex) is missing from the ledger")
+        }
+        return text
+    }
 }
 
 extension StagedProjection {

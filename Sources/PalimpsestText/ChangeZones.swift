@@ -29,6 +29,16 @@ public enum ChangeZones {
         old: String, new: String, context: Int,
         _ body: (UnsafeBufferPointer<UInt8>, ArraySlice<Range<Int>>, UnsafeBufferPointer<UInt8>, ArraySlice<Range<Int>>) -> Void
     ) {
+        visitWindows(old: old, new: new, context: context) { a, _, oldWords, b, _, newWords in body(a, oldWords, b, newWords) }
+    }
+
+    /// The same, with the window of each text that was tokenised (byte offsets): `words(text, window)`
+    /// gives the words again, and the slices' indexes are positions in that list. A zone can then be
+    /// stored as a reference (text, window, word range) instead of a copy of its words.
+    public static func visitWindows(
+        old: String, new: String, context: Int,
+        _ body: (UnsafeBufferPointer<UInt8>, Range<Int>, ArraySlice<Range<Int>>, UnsafeBufferPointer<UInt8>, Range<Int>, ArraySlice<Range<Int>>) -> Void
+    ) {
         var old = old, new = new
         old.withUTF8 { a in new.withUTF8 { b in visit(a, b, context: context, body) } }
     }
@@ -53,7 +63,7 @@ public enum ChangeZones {
 
     static func visit(
         _ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>, context: Int,
-        _ body: (UnsafeBufferPointer<UInt8>, ArraySlice<Range<Int>>, UnsafeBufferPointer<UInt8>, ArraySlice<Range<Int>>) -> Void
+        _ body: (UnsafeBufferPointer<UInt8>, Range<Int>, ArraySlice<Range<Int>>, UnsafeBufferPointer<UInt8>, Range<Int>, ArraySlice<Range<Int>>) -> Void
     ) {
         var prefix = 0
         let limit = min(a.count, b.count)
@@ -100,17 +110,17 @@ public enum ChangeZones {
                 if let c = current, zx.lowerBound <= c.0.upperBound {
                     current = (c.0.lowerBound..<zx.upperBound, c.1.lowerBound..<zy.upperBound)
                 } else {
-                    if let c = current { body(a, wordsA[c.0], b, wordsB[c.1]) }
+                    if let c = current { body(a, start..<endA, wordsA[c.0], b, start..<endB, wordsB[c.1]) }
                     current = (zx, zy)
                 }
             }
-            if let c = current { body(a, wordsA[c.0], b, wordsB[c.1]) }
+            if let c = current { body(a, start..<endA, wordsA[c.0], b, start..<endB, wordsB[c.1]) }
             return
         }
     }
 
     /// The byte ranges of the words in `window`, as offsets into `bytes`.
-    static func words(_ bytes: UnsafeBufferPointer<UInt8>, _ window: Range<Int>) -> [Range<Int>] {
+    public static func words(_ bytes: UnsafeBufferPointer<UInt8>, _ window: Range<Int>) -> [Range<Int>] {
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[window]), as: UTF8.self)
         return Tokenizer.wordRanges(of: text).map { ($0.lowerBound + window.lowerBound)..<($0.upperBound + window.lowerBound) }
     }

@@ -206,7 +206,7 @@ enum RollingHash {
     }
 }
 
-@inline(__always)
+@inlinable @inline(__always)
 public func writeVarint(_ value: UInt64, into out: inout [UInt8]) {
     var v = value
     while v >= 0x80 {

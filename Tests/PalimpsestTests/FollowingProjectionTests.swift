@@ -96,7 +96,8 @@ func followingCounts(_ ledger: Ledger) throws -> [String: UInt64] {
             let error = #expect(throws: LedgerError.self) { try ledger.waitForProjections() }
             #expect(error?.message.contains("\"following-words\"") == true)
             #expect(error?.message.contains("position 2") == true)
-            #expect(try ledger.checkpoint(of: "following-words")?.position == 1)
+            // Nothing at or after the failing event was folded into it.
+            #expect(try ledger.checkpoint(of: "following-words").map(\.position) ?? 0 < 2)
             // The log goes on, and the other following projections are not held back.
             try ledger.append(edit("good", "one again", at: at(1)))
             #expect(try ledger.head().position == 4)

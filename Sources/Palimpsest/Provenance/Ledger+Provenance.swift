@@ -237,8 +237,9 @@ extension Ledger {
                 return true
             }
             var result: [(UInt64, Int)] = []
+            let referenced = ReferencedZones()
             for position in positions {
-                guard let delta = try PhraseIndexProjection.countChange(at: position, of: matcher, document: document, tables: tables, in: txn)
+                guard let delta = try PhraseIndexProjection.countChange(at: position, of: matcher, document: document, tables: tables, referenced: referenced, in: txn)
                 else { continue }
                 if delta != 0 { result.append((position, delta)) }
             }

@@ -12,18 +12,22 @@ import TextPacking
 /// `maximumWords` words; longer phrases are answered by a scan of the versions.
 ///
 /// Tables:
-/// - `zones`: position → document, version, type and the zones (deflated when large);
+/// - `zones`: position → document, version, type and the zones (deflated when large). A zone side of
+///   more than `referenceWords` words (a blanked page, its revert, a large paste) is stored as a
+///   reference — the text's hash, the window of it that was tokenised, the range of words — never as a
+///   copy of the words; small sides keep their words, so most queries read no text at all;
 /// - `postings`: word hash‖bucket → the positions of that bucket (4,096 positions wide) whose zones
 ///   hold the word: a count, the last position, then the positions as varint deltas. Written when the
 ///   transaction commits, one read-modify-write per word and bucket; fixed buckets keep the table the
 ///   same however the events were batched into transactions (so a rebuild compares byte for byte);
-/// - `documents`: doc key‖"v" → version and position last folded; doc key‖"t" → the words of the
-///   latest version (written at commit), for the next event's zones.
+/// - `documents`: doc key‖"v" → version and position last folded, and the hash of the latest text
+///   (absent when it is empty: retracted, or never published), read back from the ledger's texts for
+///   the next event's zones.
 public final class PhraseIndexProjection: StagedProjection, @unchecked Sendable {
     public init() {}
     public var name: String { "phrases" }
     public var lifecycle: ProjectionLifecycle { .following }
-    public var version: UInt64 { 3 }
+    public var version: UInt64 { 4 }
     public var tableNames: [String] { ["zones", "postings", "documents"] }
 
     /// Positions per postings bucket (a power of two).
@@ -31,6 +35,8 @@ public final class PhraseIndexProjection: StagedProjection, @unchecked Sendable 
 
     /// The longest phrase, in words, that the index answers exactly.
     public static let maximumWords = 32
+    /// A zone side with more words than this is stored as a reference to its text.
+    static let referenceWords = 256
 
     private let lock = NSLock()
     /// The latest text of each document, up to about 4 million words in all.
@@ -39,11 +45,12 @@ public final class PhraseIndexProjection: StagedProjection, @unchecked Sendable 
 
     final class Latest: CachedDocumentState {
         var text: String
+        /// The content hash of `text` (nil when it is empty because the document is retracted or new).
+        var hash: Digest?
         var version: UInt64
         var position: UInt64
-        var dirty = false
         var lastUse: UInt64 = 0
-        init(text: String, version: UInt64, position: UInt64) { (self.text, self.version, self.position) = (text, version, position) }
+        init(text: String, hash: Digest?, version: UInt64, position: UInt64) { (self.text, self.hash, self.version, self.position) = (text, hash, version, position) }
         /// Words, roughly, and the entry itself counted as sixteen more (a million tiny documents must
         /// still be bounded).
         var weight: Int { text.utf8.count / 6 + 16 }
@@ -63,10 +70,8 @@ public final class PhraseIndexProjection: StagedProjection, @unchecked Sendable 
             let key = DocumentStateCache<Latest>.Key(table: tables["documents"], document: doc)
             let stored = try Self.state(doc, tables: tables, in: txn)
             _ = try latest.entry(key, stored: stored.map { ($0.version, $0.position) }) {
-                let text = try txn.withValue(tables["documents"], key: doc + [UInt8(ascii: "t")]) { raw in
-                    try Self.inflate(raw)
-                } ?? []
-                return Latest(text: String(decoding: text, as: UTF8.self), version: stored?.version ?? 0, position: stored?.position ?? 0)
+                let text = try stored?.hash.map { try tables.texts.load($0, in: txn) } ?? []
+                return Latest(text: String(decoding: text, as: UTF8.self), hash: stored?.hash, version: stored?.version ?? 0, position: stored?.position ?? 0)
             }
         }
     }
@@ -86,15 +91,28 @@ public final class PhraseIndexProjection: StagedProjection, @unchecked Sendable 
             var zoneCount: UInt64 = 0
             var words = Set<UInt64>()
             var zoneBytes = RecordWriter(capacity: 256)
-            ChangeZones.visit(old: entry.text, new: newText, context: Self.maximumWords - 1) { a, oldWords, b, newWords in
+            let newHash = event.type == .retracted ? nil : event.contentHash
+            ChangeZones.visitWindows(old: entry.text, new: newText, context: Self.maximumWords - 1) { a, windowA, oldWords, b, windowB, newWords in
                 zoneCount += 1
-                for (bytes, side) in [(a, oldWords), (b, newWords)] {
-                    zoneBytes.varint(UInt64(side.count))
+                for (bytes, window, side, hash) in [(a, windowA, oldWords, entry.hash), (b, windowB, newWords, newHash)] {
+                    if side.count > Self.referenceWords, let hash {
+                        zoneBytes.byte(1)
+                        zoneBytes.raw(hash.bytes)
+                        zoneBytes.varint(UInt64(window.lowerBound))
+                        zoneBytes.varint(UInt64(window.count))
+                        zoneBytes.varint(UInt64(side.startIndex))
+                        zoneBytes.varint(UInt64(side.count))
+                    } else {
+                        zoneBytes.byte(0)
+                        zoneBytes.varint(UInt64(side.count))
+                    }
                     var previous: UInt64? = nil
                     for range in side {
                         let word = UnsafeBufferPointer(rebasing: bytes[range])
-                        zoneBytes.varint(UInt64(word.count))
-                        zoneBytes.bytes.append(contentsOf: word)
+                        if side.count <= Self.referenceWords || hash == nil {
+                            zoneBytes.varint(UInt64(word.count))
+                            zoneBytes.bytes.append(contentsOf: word)
+                        }
                         let hash = Self.wordHash(word)
                         words.insert(hash)
                         if let previous { words.insert(Self.pairHash(previous, hash)) }
@@ -120,12 +138,13 @@ public final class PhraseIndexProjection: StagedProjection, @unchecked Sendable 
             pending[tables["postings"], default: []].append((Array(words), event.position, event.document, event.version))
 
             entry.text = newText
+            entry.hash = newText.isEmpty ? nil : newHash
             entry.version = event.version
             entry.position = event.position
-            entry.dirty = true
             var s = RecordWriter()
             s.varint(event.version)
             s.varint(event.position)
+            if let hash = entry.hash { s.raw(hash.bytes) }
             writes.append(StagedWrite(table: tables["documents"], key: doc + [UInt8(ascii: "v")], value: s.bytes))
         }
         return writes
@@ -137,11 +156,8 @@ public final class PhraseIndexProjection: StagedProjection, @unchecked Sendable 
         for write in writes { try txn.put(write.table, key: write.key, value: write.value, options: write.options) }
         guard let last = writes.last(where: { $0.table == tables["documents"] }) else { return }
         let key = DocumentStateCache<Latest>.Key(table: tables["documents"], document: Array(last.key.dropLast()))
-        try latest.evict(keeping: key) { other, entry in
-            guard other.table == key.table else { return !entry.dirty }
-            if entry.dirty { _ = try flush(other.document, entry, tables: tables, in: txn) }
-            return true
-        }
+        // The tables hold all an entry knows (written event by event): any entry may go.
+        latest.evict(keeping: key) { _, _ in true }
     }
 
     public func willCommit(tables: ProjectionTables, in txn: borrowing WriteTransaction) throws {
@@ -175,23 +191,6 @@ public final class PhraseIndexProjection: StagedProjection, @unchecked Sendable 
                 try txn.put(postings, key: key, value: Self.encodePostings(list))
             }
         }
-        let table = tables["documents"]
-        for (key, entry) in latest.entries where key.table == table && entry.dirty {
-            if try !flush(key.document, entry, tables: tables, in: txn) { latest.remove(key) }
-        }
-    }
-
-    /// Returns false, writing nothing, when the entry is not current: the caller drops it.
-    private func flush(_ doc: [UInt8], _ entry: Latest, tables: ProjectionTables, in txn: borrowing WriteTransaction) throws -> Bool {
-        let stored = try Self.state(doc, tables: tables, in: txn)
-        guard stored?.version == entry.version, stored?.position == entry.position else { return false }
-        let bytes = Array(entry.text.utf8)
-        var w = RecordWriter(capacity: bytes.count / 3 + 16)
-        w.varint(UInt64(bytes.count))
-        w.raw(Deflate.compress(bytes, level: 1))
-        try txn.put(tables["documents"], key: doc + [UInt8(ascii: "t")], value: w.bytes)
-        entry.dirty = false
-        return true
     }
 
     // MARK: Records
@@ -268,21 +267,17 @@ public final class PhraseIndexProjection: StagedProjection, @unchecked Sendable 
         return Int(count)
     }
 
-    struct State { var version: UInt64; var position: UInt64 }
+    struct State { var version: UInt64; var position: UInt64; var hash: Digest? }
 
     static func state<T: Transaction & ~Copyable>(_ doc: [UInt8], tables: ProjectionTables, in txn: borrowing T) throws -> State? {
         try txn.withValue(tables["documents"], key: doc + [UInt8(ascii: "v")]) { raw in
             var r = RecordReader(raw)
-            do { return State(version: try r.varint(), position: try r.varint()) } catch { throw damaged("documents") }
+            do {
+                let version = try r.varint(), position = try r.varint()
+                let hash = r.p < raw.count ? Digest(bytes: Array(try r.raw(32))) : nil
+                return State(version: version, position: position, hash: hash)
+            } catch { throw damaged("documents") }
         }
-    }
-
-    static func inflate(_ raw: UnsafeRawBufferPointer) throws -> [UInt8] {
-        var r = RecordReader(raw)
-        do {
-            let size = Int(try r.varint())
-            return try Deflate.decompress(UnsafeRawBufferPointer(rebasing: raw[r.p...]), size: size)
-        } catch { throw damaged("documents") }
     }
 
     static func damaged(_ table: String) -> LedgerError {
@@ -300,7 +295,7 @@ public final class PhraseIndexProjection: StagedProjection, @unchecked Sendable 
     /// (the query's inner loop: a blanked page's zones hold every word of it). Nil when the event is
     /// in another document than `document`.
     static func countChange<T: Transaction & ~Copyable>(
-        at position: UInt64, of phrase: PhraseMatcher, document: String?, tables: ProjectionTables, in txn: borrowing T
+        at position: UInt64, of phrase: PhraseMatcher, document: String?, tables: ProjectionTables, referenced: ReferencedZones, in txn: borrowing T
     ) throws -> Int? {
         try txn.withValue(tables["zones"], key: BigEndianKey.encode(position)) { raw -> Int? in
             do {
@@ -310,33 +305,73 @@ public final class PhraseIndexProjection: StagedProjection, @unchecked Sendable 
                 _ = try r.varint()
                 _ = try r.raw(Int(try r.varint()))
                 let packed = try r.byte()
+                // Words of sides stored as references, counted in the text they refer to.
+                func count(_ reference: ReferencedZones.Side) throws -> Int {
+                    try referenced.count(phrase, in: reference) { hash in try tables.texts.load(hash, in: txn) }
+                }
                 if packed == 1 {
                     let size = Int(try r.varint())
                     let body = try Deflate.decompress(UnsafeRawBufferPointer(rebasing: raw[r.p...]), size: size)
-                    return try body.withUnsafeBytes { try countChange(in: $0, of: phrase) }
+                    return try body.withUnsafeBytes { try countChange(in: $0, of: phrase, referenced: count) }
                 }
-                return try countChange(in: UnsafeRawBufferPointer(rebasing: raw[r.p...]), of: phrase)
+                return try countChange(in: UnsafeRawBufferPointer(rebasing: raw[r.p...]), of: phrase, referenced: count)
             } catch let error as LedgerError { throw error } catch { throw damaged("zones") }
         } ?? { throw damaged("postings") }()
     }
 
-    static func countChange(in body: UnsafeRawBufferPointer, of phrase: PhraseMatcher) throws(RecordReader.Damaged) -> Int {
+    static func countChange(in body: UnsafeRawBufferPointer, of phrase: PhraseMatcher, referenced: (ReferencedZones.Side) throws -> Int) throws -> Int {
         var r = RecordReader(body)
         var words: [Range<Int>] = []
         var delta = 0
         for _ in 0..<min(try r.varint(), UInt64(body.count)) {
             for side in 0..<2 {
-                words.removeAll(keepingCapacity: true)
-                for _ in 0..<min(try r.varint(), UInt64(body.count)) {
-                    let length = Int(try r.varint())
-                    guard length <= body.count - r.p else { throw RecordReader.Damaged() }
-                    words.append(r.p..<(r.p + length))
-                    r.p += length
+                let count: Int
+                if try r.byte() == 1 {
+                    let hash = Digest(bytes: Array(try r.raw(32)))
+                    let start = Int(try r.varint()), length = Int(try r.varint())
+                    let first = Int(try r.varint()), wordCount = Int(try r.varint())
+                    count = try referenced(ReferencedZones.Side(hash: hash, window: start..<(start + length), words: first..<(first + wordCount)))
+                } else {
+                    words.removeAll(keepingCapacity: true)
+                    for _ in 0..<min(try r.varint(), UInt64(body.count)) {
+                        let length = Int(try r.varint())
+                        guard length <= body.count - r.p else { throw RecordReader.Damaged() }
+                        words.append(r.p..<(r.p + length))
+                        r.p += length
+                    }
+                    count = phrase.occurrences(inWords: words, of: body).count
                 }
-                let count = phrase.occurrences(inWords: words, of: body).count
                 delta += side == 0 ? -count : count
             }
         }
         return delta
+    }
+}
+
+/// The texts that zone references point to, tokenised once per query (a blank-and-revert vandal refers
+/// to the same text again and again).
+final class ReferencedZones {
+    struct Side { let hash: Digest; let window: Range<Int>; let words: Range<Int> }
+    private struct Key: Hashable { let hash: Digest; let window: Range<Int> }
+    private var texts: [Digest: [UInt8]] = [:]
+    private var windows: [Key: [Range<Int>]] = [:]
+
+    func count(_ phrase: PhraseMatcher, in side: Side, load: (Digest) throws -> [UInt8]) throws -> Int {
+        let text: [UInt8]
+        if let known = texts[side.hash] { text = known } else {
+            text = try load(side.hash)
+            if texts.count > 64 { texts.removeAll() }
+            texts[side.hash] = text
+        }
+        guard side.window.upperBound <= text.count else { throw PhraseIndexProjection.damaged("zones") }
+        let key = Key(hash: side.hash, window: side.window)
+        let words: [Range<Int>]
+        if let known = windows[key] { words = known } else {
+            words = text.withUnsafeBufferPointer { ChangeZones.words($0, side.window) }
+            if windows.count > 64 { windows.removeAll() }
+            windows[key] = words
+        }
+        guard side.words.upperBound <= words.count else { throw PhraseIndexProjection.damaged("zones") }
+        return text.withUnsafeBytes { phrase.occurrences(inWords: words[side.words], of: $0).count }
     }
 }

@@ -13,7 +13,8 @@ import TextPacking
 ///   event by event: a blanked page and its revert touch every token);
 /// - `history`: doc‖kind‖hash‖ordinal → every paragraph ("p") and sentence ("s") the document ever had;
 /// - `versions`: doc‖version → the structure of that version (paragraphs, sentences, token IDs),
-///   stored as a delta against the previous version with a full copy every 32 versions.
+///   stored as a delta against the previous version (deflated when that pays) with a full copy every
+///   128 versions (the full copies, deflated, were most of the table at one in 32).
 ///
 /// The engines (`ProvenanceEngine`) stay in memory between events; a cached engine is trusted only if
 /// the `documents` table agrees with it, and is otherwise reloaded from the tables.
@@ -21,7 +22,7 @@ public final class ProvenanceProjection: StagedProjection, @unchecked Sendable {
     public init() {}
     public var name: String { "provenance" }
     public var lifecycle: ProjectionLifecycle { .following }
-    public var version: UInt64 { 1 }
+    public var version: UInt64 { 2 }
     public var tableNames: [String] { ["documents", "tokens", "history", "versions"] }
 
     /// Engines by (documents table, document key); guarded by `lock` (folds run on the writer queue,
@@ -29,7 +30,7 @@ public final class ProvenanceProjection: StagedProjection, @unchecked Sendable {
     private let lock = NSLock()
     /// Engines, up to 6 million tokens in all (the least recently used are dropped beyond).
     private var engines = DocumentStateCache<CachedEngine>(limit: 6_000_000)
-    static let fullCopyInterval: UInt64 = 32
+    static let fullCopyInterval: UInt64 = 128
 
     final class CachedEngine: CachedDocumentState {
         var engine: ProvenanceEngine
@@ -223,8 +224,8 @@ public final class ProvenanceProjection: StagedProjection, @unchecked Sendable {
         return ProvenanceEngine.Paragraph(hash: hash, sentences: sentences)
     }
 
-    static func encodeStructure(_ paragraphs: [ProvenanceEngine.Paragraph]) -> [UInt8] {
-        var w = RecordWriter(capacity: 1024)
+    static func encodeStructure(_ paragraphs: [ProvenanceEngine.Paragraph], capacity: Int = 1024) -> [UInt8] {
+        var w = RecordWriter(capacity: capacity)
         w.varint(UInt64(paragraphs.count))
         for p in paragraphs { encode(p, into: &w) }
         return w.bytes
@@ -272,7 +273,7 @@ public final class ProvenanceProjection: StagedProjection, @unchecked Sendable {
     /// delta against the previous version's structure, which the cached engine keeps (reading it back
     /// would walk the chain of deltas at every event).
     private func structure(_ doc: [UInt8], version: UInt64, cached: CachedEngine, tables: ProjectionTables) -> StagedWrite {
-        let structure = Self.encodeStructure(cached.engine.current)
+        let structure = Self.encodeStructure(cached.engine.current, capacity: cached.structure.count + 64)
         var w = RecordWriter(capacity: structure.count / 8 + 16)
         if version % Self.fullCopyInterval == 1 || version == 1 {
             w.byte(0)
@@ -280,9 +281,20 @@ public final class ProvenanceProjection: StagedProjection, @unchecked Sendable {
             w.raw(Deflate.compress(structure, level: 1))
         } else {
             precondition(cached.structureVersion == version - 1, "provenance: the cached structure is not the previous version's")
-            w.byte(1)
-            w.varint(UInt64(structure.count))
-            w.raw(Delta.encode(base: cached.structure, target: structure))
+            let delta = Delta.encode(base: cached.structure, target: structure)
+            // Deltas deflated when that pays (format 2): a third of the table's bytes, for an inflate
+            // of a few hundred bytes per version read.
+            let packed = delta.count > 64 ? Deflate.compress(delta, level: 1) : nil
+            if let packed, packed.count + 4 < delta.count {
+                w.byte(2)
+                w.varint(UInt64(structure.count))
+                w.varint(UInt64(delta.count))
+                w.raw(packed)
+            } else {
+                w.byte(1)
+                w.varint(UInt64(structure.count))
+                w.raw(delta)
+            }
         }
         cached.structure = structure
         cached.structureVersion = version
@@ -300,7 +312,7 @@ public final class ProvenanceProjection: StagedProjection, @unchecked Sendable {
             guard let record = try txn.get(db, key: doc + BigEndianKey.encode(v)), let format = record.first else { throw damaged("versions") }
             chain.append(record)
             if format == 0 { break }
-            guard format == 1, v > 1 else { throw damaged("versions") }
+            guard format == 1 || format == 2, v > 1 else { throw damaged("versions") }
             v -= 1
         }
         var bytes: [UInt8] = []
@@ -309,8 +321,16 @@ public final class ProvenanceProjection: StagedProjection, @unchecked Sendable {
                 try record.withUnsafeBytes { raw in
                     var r = RecordReader(UnsafeRawBufferPointer(rebasing: raw[1...]))
                     let size = Int(try r.varint())
-                    let payload = UnsafeRawBufferPointer(rebasing: raw[(1 + r.p)...])
-                    bytes = record[0] == 0 ? try Deflate.decompress(payload, size: size) : try Delta.apply(payload, to: bytes, size: size)
+                    switch record[0] {
+                    case 0:
+                        bytes = try Deflate.decompress(UnsafeRawBufferPointer(rebasing: raw[(1 + r.p)...]), size: size)
+                    case 1:
+                        bytes = try Delta.apply(UnsafeRawBufferPointer(rebasing: raw[(1 + r.p)...]), to: bytes, size: size)
+                    default:
+                        let deltaSize = Int(try r.varint())
+                        let delta = try Deflate.decompress(UnsafeRawBufferPointer(rebasing: raw[(1 + r.p)...]), size: deltaSize)
+                        bytes = try delta.withUnsafeBytes { try Delta.apply($0, to: bytes, size: size) }
+                    }
                 }
             } catch { throw damaged("versions") }
         }

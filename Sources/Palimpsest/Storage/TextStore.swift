@@ -13,7 +13,7 @@ import TextPacking
 /// maps each text's SHA-256 to its number. Appending in order matters: an LMDB commit copies every
 /// page it touches, and records keyed by hash would land on random pages, so every bulk commit would
 /// rewrite (and leave free) most of the table. Deltas name their base by number, too.
-struct TextStore {
+struct TextStore: Sendable {
     let records: Database
     let index: Database
 
