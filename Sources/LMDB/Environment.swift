@@ -1,4 +1,5 @@
 import CLMDB
+import Foundation
 
 #if canImport(Glibc)
 import Glibc
@@ -35,13 +36,31 @@ public final class Environment: @unchecked Sendable {
     let handle: OpaquePointer
     public let path: String
     public let isReadOnly: Bool
+    /// This environment's entry in `OpenEnvironments`.
+    private let registryKey: String
     private let resizeLock: UnsafeMutablePointer<pthread_rwlock_t>
 
     /// Opens (creating the files when allowed) the environment in the existing directory `path`.
-    public init(path: String, options: Options = Options()) throws(LMDBError) {
+    ///
+    /// LMDB allows one environment per file per process: closing a second one would take the file lock
+    /// and destroy the shared mutexes under the first. So while another `Environment` of this process
+    /// has the same directory open, this waits (up to `openWait` seconds) for it to close, then fails.
+    public init(path: String, options: Options = Options(), openWait: Double = 30) throws(LMDBError) {
+        let key = OpenEnvironments.key(path)
+        guard OpenEnvironments.shared.claim(key, waiting: openWait) else {
+            throw LMDBError(code: .busy, operation: "opening \(path): another environment of this process still has it open")
+        }
         var env: OpaquePointer?
-        try check(mdb_env_create(&env), "creating an LMDB environment")
-        guard let env else { throw LMDBError(code: .invalid, operation: "creating an LMDB environment") }
+        do {
+            try check(mdb_env_create(&env), "creating an LMDB environment")
+        } catch {
+            OpenEnvironments.shared.release(key)
+            throw error
+        }
+        guard let env else {
+            OpenEnvironments.shared.release(key)
+            throw LMDBError(code: .invalid, operation: "creating an LMDB environment")
+        }
         do {
             try check(mdb_env_set_maxdbs(env, options.maxDatabases), "setting the number of databases")
             try check(mdb_env_set_maxreaders(env, options.maxReaders), "setting the number of readers")
@@ -52,10 +71,12 @@ public final class Environment: @unchecked Sendable {
             try check(mdb_env_open(env, path, flags, options.fileMode), "opening \(path)")
         } catch {
             mdb_env_close(env)
+            OpenEnvironments.shared.release(key)
             throw error
         }
         handle = env
         self.path = path
+        self.registryKey = key
         isReadOnly = options.readOnly
         resizeLock = .allocate(capacity: 1)
         pthread_rwlock_init(resizeLock, nil)
@@ -70,7 +91,12 @@ public final class Environment: @unchecked Sendable {
         mdb_env_close(handle)
         pthread_rwlock_destroy(resizeLock)
         resizeLock.deallocate()
+        OpenEnvironments.shared.release(registryKey)
     }
+
+    /// True while another part of this process waits to open this environment's directory: whoever
+    /// keeps it open for background work should let go.
+    public var isWantedElsewhere: Bool { OpenEnvironments.shared.isWanted(registryKey) }
 
     /// The current map size in bytes (the most the data file may grow to before the map grows).
     public var mapSize: Int {
@@ -236,5 +262,45 @@ extension Environment {
             return total
         }
         return SpaceUsage(pageSize: Int(stat.ms_psize), pagesUsed: info.me_last_pgno + 1, freePages: free)
+    }
+}
+
+/// The directories this process has an environment open in, and how many openers wait for each.
+final class OpenEnvironments: @unchecked Sendable {
+    static let shared = OpenEnvironments()
+    private let condition = NSCondition()
+    private var open: Set<String> = []
+    private var waiting: [String: Int] = [:]
+
+    static func key(_ path: String) -> String {
+        guard let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    func claim(_ key: String, waiting seconds: Double) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        let deadline = Date(timeIntervalSinceNow: seconds)
+        waiting[key, default: 0] += 1
+        defer { waiting[key, default: 1] -= 1 }
+        while open.contains(key) {
+            guard condition.wait(until: deadline) else { return false }
+        }
+        open.insert(key)
+        return true
+    }
+
+    func release(_ key: String) {
+        condition.lock()
+        open.remove(key)
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    func isWanted(_ key: String) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return (waiting[key] ?? 0) > 0
     }
 }

@@ -23,6 +23,7 @@ public struct LMDBError: Error, CustomStringConvertible, Sendable {
         public static let fileTooLarge = Code(rawValue: 27)  // EFBIG: past the process's file-size limit
         public static let quotaExceeded = Code(rawValue: 122)  // EDQUOT
         public static let noSuchFile = Code(rawValue: 2)  // ENOENT
+        public static let busy = Code(rawValue: 16)  // EBUSY: another environment of this process has the file open
     }
 
     public let code: Code

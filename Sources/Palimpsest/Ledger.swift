@@ -194,6 +194,8 @@ public final class Ledger: @unchecked Sendable {
                 throw LedgerError(.storage, "\(directory) is not a Palimpsest ledger (its data.mdb is not an LMDB file this build can read)", underlying: error)
             case .permissionDenied, .readOnlyFileSystem:
                 throw LedgerError(.storage, "the ledger at \(directory) cannot be opened: permission denied", underlying: error)
+            case .busy:
+                throw LedgerError(.storage, "the ledger at \(directory) is still open in this process (a Ledger not yet released); open each ledger once per process", underlying: error)
             default:
                 throw LedgerError(.storage, "the ledger at \(directory) cannot be opened: \(error.reason)", underlying: error)
             }
@@ -222,7 +224,7 @@ public final class Ledger: @unchecked Sendable {
                 !env.isReadOnly || projection.tableNames.allSatisfy { dbs[RegisteredProjection.tableName(projection.name, $0)] != nil && dbs[RegisteredProjection.tableName(projection.name, $0, scratch: true)] != nil }
             }
             let textCache = TextCache(), foldTexts = DecodedTexts()
-            let textSource = TextSource(store: tables.textStore, written: textCache, decoded: foldTexts)
+            let textSource = TextSource(store: tables.textStore, written: textCache, decoded: foldTexts, log: tables.log)
             let registered = try buildable.map { projection throws(LedgerError) -> RegisteredProjection in
                 func tables(scratch: Bool) throws(LedgerError) -> ProjectionTables {
                     var found: [String: Database] = [:]

@@ -123,6 +123,17 @@ struct TextSource: Sendable {
     let store: TextStore
     let written: TextCache
     let decoded: DecodedTexts
+    let log: Database
+
+    /// The document's text right after the event at `position` (empty after a retraction): a
+    /// projection that records the position it folded last needs no copy, nor even the hash, of it.
+    func textAfter<T: Transaction & ~Copyable>(position: UInt64, in txn: borrowing T) throws -> (text: [UInt8], hash: Digest?) {
+        guard let event = try txn.withValue(log, key: BigEndianKey.encode(position), { raw in try EventRecord.decode(raw, position: position) }) else {
+            throw LedgerError(.integrity, "the event at position \(position) is missing from the log")
+        }
+        guard event.type != .retracted, let hash = event.contentHash else { return ([], nil) }
+        return (try load(hash, in: txn), hash)
+    }
 
     func load<T: Transaction & ~Copyable>(_ hash: Digest, in txn: borrowing T) throws -> [UInt8] {
         guard let text = try written.get(hash) ?? store.load(hash, reusing: decoded, in: txn) else {

@@ -68,7 +68,9 @@ final class Projector: @unchecked Sendable {
             if shouldStop { return }
             // A strong reference only while folding: the ledger may close between rounds.
             guard let ledger else { return }
-            ledger.foldFollowingProjectionsInBackground(stopIf: { [self] in shouldStop })
+            // Another opener of this directory in this process waits for this ledger to close: let
+            // go of it between rounds rather than keep it open for background work.
+            ledger.foldFollowingProjectionsInBackground(stopIf: { [self] in shouldStop || ledger.env.isWantedElsewhere })
         }
     }
 }

@@ -128,18 +128,24 @@ def main():
         f["raw"] = {k: Stat(v) for k, v in raw.items()}
 
         say("durable appends through the library…")
-        lib1, lib100 = [], []
+        lib1, lib100, catch1, catch100 = [], [], [], []
         for _ in range(runs):
             d = work / "append"
             shutil.rmtree(d, ignore_errors=True)
-            lib1.append(float(results(sh([BENCH, "append", d, str(n1 // 5 if quick else 3000), "1"]).stdout, "append")[0]["ev_per_s"]))
+            r = results(sh([BENCH, "append", d, str(n1 // 5 if quick else 3000), "1"]).stdout, "append")[0]
+            lib1.append(float(r["ev_per_s"]))
+            catch1.append(float(r["catchup_secs"]))
             shutil.rmtree(d, ignore_errors=True)
-            lib100.append(float(results(sh([BENCH, "append", d, str(n100 // 10), "100"]).stdout, "append")[0]["ev_per_s"]))
+            r = results(sh([BENCH, "append", d, str(n100 // 10), "100"]).stdout, "append")[0]
+            lib100.append(float(r["ev_per_s"]))
+            catch100.append(float(r["catchup_secs"]))
         f["append1"], f["append100"] = Stat(lib1), Stat(lib100)
+        f["catchup1"], f["catchup100"] = Stat(catch1), Stat(catch100)
+        f["append_n"] = (n1 // 5 if quick else 3000, n100 // 10)
 
         say("imports (site-policy, Anarchism) and git fast-import of the same histories…")
         for name, command in (("site", ["import", "jsonl", site, "--json"]), ("anarchism", ["import", "mediawiki", xml, "--json"])):
-            secs, rss, inner = [], [], []
+            secs, rss, inner, log = [], [], [], []
             for _ in range(runs):
                 ledger = fresh_ledger(work, f"{name}.ledger")
                 m, s, out = peak_rss_mb([BIN, "--ledger", ledger] + command)
@@ -147,7 +153,8 @@ def main():
                 secs.append(s)
                 rss.append(m)
                 inner.append(summary["seconds"])
-            f[name] = {"secs": Stat(secs), "rss": Stat(rss), "inner": Stat(inner), "events": summary["added"], "text": summary["textBytes"], "ledger": ledger}
+                log.append(summary["logSeconds"])
+            f[name] = {"secs": Stat(secs), "rss": Stat(rss), "inner": Stat(inner), "log": Stat(log), "events": summary["added"], "text": summary["textBytes"], "ledger": ledger}
         f["site"]["text"] = site_text
         streams = {"site": f"python3 '{TOOLS}/jsonl_to_git.py' '{site}'", "anarchism": f"python3 '{TOOLS}/mediawiki_to_git.py' '{xml}'"}
         for name, stream in streams.items():
@@ -243,11 +250,39 @@ def main():
         size = results(sh([BENCH, "size", an_ledger]).stdout, "size")[0]
         gc_s = timed(["git", "-C", an_repo, "gc", "--aggressive", "--quiet"])[0]
         pack = sum(p.stat().st_size for p in (an_repo / ".git" / "objects" / "pack").glob("*.pack"))
-        f["storage"] = {"used": int(size["used_bytes"]), "live": int(size["live_bytes"]), "pack": pack, "gc_secs": gc_s}
+        f["storage"] = {"used": int(size["used_bytes"]), "live": int(size["live_bytes"]), "pack": pack, "gc_secs": gc_s,
+                        "tables": table_bytes(an_ledger)}
+        site_repo = f["site"]["repo"]
+        sh(["git", "-C", site_repo, "gc", "--aggressive", "--quiet"])
+        f["site_storage"] = {"pack": sum(p.stat().st_size for p in (site_repo / ".git" / "objects" / "pack").glob("*.pack")),
+                             "tables": table_bytes(f["site"]["ledger"])}
 
         write_report(opts, quick, runs, f, time.perf_counter() - began)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+# The log and the texts (the record), as opposed to the tables derived from them.
+CORE_TABLES = ("log", "texts", "textIndex")
+
+
+def table_bytes(ledger):
+    """Live bytes of each named table (branch, leaf and overflow pages), as `mdb_stat -ea` counts them."""
+    out = sh(["mdb_stat", "-ea", ledger]).stdout
+    tables, name = {}, None
+    pages = {}
+    for line in out.splitlines():
+        line = line.strip()
+        if line.startswith("Status of "):
+            name = line[len("Status of "):]
+            pages = {}
+        elif name and ":" in line:
+            key, _, value = line.partition(":")
+            if key in ("Branch pages", "Leaf pages", "Overflow pages"):
+                pages[key] = int(value)
+                if len(pages) == 3:
+                    tables[name] = sum(pages.values()) * 4096
+    return tables
 
 
 def share(ratio):
@@ -285,6 +320,15 @@ def write_report(opts, quick, runs, f, seconds):
     rem_doc, rem_whole, rem_git = Stat(rem["doc"]), Stat(rem["whole"]), Stat(rem["git"])
     agree, gagree = f["agreement"], f["git_agreement"]
 
+    ss = f["site_storage"]
+
+    def core(storage):
+        return sum(v for k, v in storage["tables"].items() if k in CORE_TABLES)
+
+    def largest(storage):
+        top = sorted(storage["tables"].items(), key=lambda kv: -kv[1])[:4]
+        return ", ".join(f"{k} {v / 1e6:,.1f} MB" for k, v in top)
+
     def mbps(stat, mb):
         return f"{mb / stat.median:,.1f} MB/s ({mb / stat.max:,.1f}–{mb / stat.min:,.1f})"
 
@@ -299,6 +343,14 @@ def write_report(opts, quick, runs, f, seconds):
         (f"bulk import, Anarchism ({an['events']:,} revisions, {an_mb:,.0f} MB of text), whole CLI process", mbps(an["secs"], an_mb),
          f"raw LMDB 20 KB bodies: {raw['body_MBps'].fmt(0)} MB/s; `git fast-import`: {mbps(an['git_secs'], an_mb)}",
          f"{an_mb / an['secs'].median / raw['body_MBps'].median:.1%} of raw; {an['git_secs'].median / an['secs'].median:.2f}× git"),
+        ("the log alone: until the last event is committed (the imports above; following projections still folding)",
+         f"site-policy {mbps(site['log'], site_mb)}; Anarchism {mbps(an['log'], an_mb)}",
+         f"`git fast-import`: site-policy {mbps(site['git_secs'], site_mb)}; Anarchism {mbps(an['git_secs'], an_mb)}",
+         f"{site['git_secs'].median / site['log'].median:.2f}× / {an['git_secs'].median / an['log'].median:.2f}× git's MB/s"),
+        ("Anarchism import, the command returning with every projection current", f"{an['secs'].fmt(1, ' s')} (log {an['log'].median:.1f} s, then the catch-up)",
+         f"`git fast-import` of the same history: {an['git_secs'].fmt(1, ' s')}", f"{an['secs'].median / an['git_secs'].median:.1f}× git's time"),
+        ("following projections catching up after the durable appends above (deferred)",
+         f"{f['append_n'][0]:,} events: {f['catchup1'].fmt(2, ' s')}; {f['append_n'][1]:,} events: {f['catchup100'].fmt(2, ' s')}", "—", "—"),
         ("ingest with full provenance (the Anarchism import above: every projection)", f"{an['events'] / an['secs'].median:,.0f} revisions/s; {an['secs'].fmt(1, ' s')}; peak RSS {an['rss'].fmt(0, ' MB')}",
          f"WikiWho {ww['secs']:.1f} s (one run), {an['events'] / ww['secs']:,.0f} revisions/s, peak RSS {ww['rss']:.0f} MB",
          f"{ww['secs'] / an['secs'].median:.1f}× faster; {an['rss'].median / ww['rss']:.2f}× WikiWho's memory"),
@@ -320,6 +372,10 @@ def write_report(opts, quick, runs, f, seconds):
         (f"verify (every hash, the chain, every text, the Merkle tree, the indexes; {ve['bytes'] / 1e6:,.0f} MB of text)", f"{mbps(ve['secs'], ve['bytes'] / 1e6)}; {ve['secs'].fmt(1, ' s')}",
          f"raw LMDB cursor scan: {raw['scan_MBps'].fmt(0)} MB/s; `git fsck --full`: {ve['fsck'].fmt(1, ' s')}",
          f"{ve['bytes'] / 1e6 / ve['secs'].median / raw['scan_MBps'].median:.1%} of the scan; {ve['fsck'].median / ve['secs'].median:.2f}× git fsck's speed"),
+        ("storage by part, Anarchism (live bytes by table, `mdb_stat -ea`)", f"log and texts {core(st) / 1e6:,.1f} MB; every table {sum(st['tables'].values()) / 1e6:,.1f} MB; largest: {largest(st)}",
+         f"`git gc --aggressive` pack {st['pack'] / 1e6:,.1f} MB", f"log and texts {core(st) / st['pack']:.2f}×; everything {sum(st['tables'].values()) / st['pack']:.1f}× git's pack"),
+        ("storage by part, site-policy", f"log and texts {core(ss) / 1e6:,.1f} MB; every table {sum(ss['tables'].values()) / 1e6:,.1f} MB; largest: {largest(ss)}",
+         f"`git gc --aggressive` pack {ss['pack'] / 1e6:,.2f} MB", f"log and texts {core(ss) / ss['pack']:.2f}×; everything {sum(ss['tables'].values()) / ss['pack']:.1f}× git's pack"),
         ("storage after the Anarchism import", f"data file {st['used'] / 1e6:,.1f} MB, of which live {st['live'] / 1e6:,.1f} MB",
          f"sum of the texts {an_mb:,.1f} MB; `git gc --aggressive` pack {st['pack'] / 1e6:,.1f} MB ({st['gc_secs']:.0f} s)",
          f"live {st['live'] / st['pack']:,.1f}× git's pack; {st['live'] / an['text']:.1%} of the texts"),
@@ -339,6 +395,20 @@ def write_report(opts, quick, runs, f, seconds):
         ("ingest peak RSS < 500 MB (provenance)", None if quick else an["rss"].median < 500, f"{an['rss'].median:.0f} MB"),
         ("`removed` p50 < 10 ms (provenance)", rem_doc.median < 10, f"{rem_doc.median:.1f} ms"),
         ("`blame` < 100 ms (provenance)", lib_blame_ms < 100, f"{lib_blame_ms:.1f} ms"),
+        ("Anarchism import with every projection current ≤ 15 s (write path)", None if quick else an["secs"].median <= 15, f"{an['secs'].median:.1f} s"),
+        ("… and ≤ 3× `git fast-import` of the same history (write path)", an["secs"].median <= 3 * an["git_secs"].median, f"{an['secs'].median / an['git_secs'].median:.1f}×"),
+        ("… peak RSS ≤ 300 MB (write path)", None if quick else an["rss"].median <= 300, f"{an['rss'].median:.0f} MB"),
+        ("the log alone ≥ `git fast-import`'s MB/s, Anarchism (write path)", an["log"].median <= an["git_secs"].median, f"{an['git_secs'].median / an['log'].median:.2f}×"),
+        ("storage, everything ≤ 3× git's pack, Anarchism (write path)", sum(st["tables"].values()) <= 3 * st["pack"], f"{sum(st['tables'].values()) / st['pack']:.1f}×"),
+        ("storage, log and texts ≤ 1.5× git's pack, Anarchism (write path)", core(st) <= 1.5 * st["pack"], f"{core(st) / st['pack']:.2f}×"),
+        ("storage, everything ≤ 3× git's pack, site-policy (write path)", sum(ss["tables"].values()) <= 3 * ss["pack"], f"{sum(ss['tables'].values()) / ss['pack']:.1f}×"),
+        ("storage, log and texts ≤ 1.5× git's pack, site-policy (write path)", core(ss) <= 1.5 * ss["pack"], f"{core(ss) / ss['pack']:.2f}×"),
+        ("rebuild of every projection ≤ 10 s and ≤ 2× `git fast-import`, Anarchism (write path)",
+         None if quick else an["events"] / rb["rebuild_ev_per_s"].median <= min(10, 2 * an["git_secs"].median), f"{an['events'] / rb['rebuild_ev_per_s'].median:.1f} s"),
+        ("durable appends ≥ 50% of raw at 1 event per transaction (write path)", f["append1"].median / raw["commit1"].median >= 0.5, f"{f['append1'].median / raw['commit1'].median:.0%}"),
+        ("durable appends ≥ 25% of raw at 100 per transaction (write path)", f["append100"].median / raw["commit100"].median >= 0.25, f"{f['append100'].median / raw['commit100'].median:.1%}"),
+        ("origin agreement ≥ 0.97, removal ≥ 0.945 on Anarchism (write path, no regression)",
+         None if quick else agree["origin_agreement"] >= 0.97 and (agree["removal_agreement"] or 0) >= 0.945, f"{agree['origin_agreement']:.4f} / {agree['removal_agreement']}"),
     ]
     command = "tools/bench" + (" --quick" if quick else "") + (f" --runs {runs}" if runs != 5 else "")
     lines = [
@@ -374,7 +444,7 @@ def write_report(opts, quick, runs, f, seconds):
         "PalimpsestBench blame DIR Anarchism RUNS; palimpsest --ledger DIR blame Anarchism; git -C REPO blame --porcelain main -- Anarchism.wiki",
         "PalimpsestBench show DIR Anarchism 500; palimpsest --ledger DIR show Anarchism --version N; git -C REPO show REV:Anarchism.wiki",
         "PalimpsestBench rebuild DIR; palimpsest --ledger DIR verify --json; git -C REPO fsck --full",
-        "PalimpsestBench size DIR; git -C REPO gc --aggressive",
+        "PalimpsestBench size DIR; mdb_stat -ea DIR   # live bytes by table; git -C REPO gc --aggressive",
         "```",
         "<!-- suite:end -->",
     ]

@@ -20,9 +20,8 @@ import TextPacking
 ///   hold the word: a count, the last position, then the positions as varint deltas. Written when the
 ///   transaction commits, one read-modify-write per word and bucket; fixed buckets keep the table the
 ///   same however the events were batched into transactions (so a rebuild compares byte for byte);
-/// - `documents`: doc key‖"v" → version and position last folded, and the hash of the latest text
-///   (absent when it is empty: retracted, or never published), read back from the ledger's texts for
-///   the next event's zones.
+/// - `documents`: doc key‖"v" → version and position last folded: the latest text (for the next
+///   event's zones) is the text after that event, read back from the ledger's texts, never copied.
 public final class PhraseIndexProjection: StagedProjection, @unchecked Sendable {
     public init() {}
     public var name: String { "phrases" }
@@ -70,8 +69,10 @@ public final class PhraseIndexProjection: StagedProjection, @unchecked Sendable 
             let key = DocumentStateCache<Latest>.Key(table: tables["documents"], document: doc)
             let stored = try Self.state(doc, tables: tables, in: txn)
             _ = try latest.entry(key, stored: stored.map { ($0.version, $0.position) }) {
-                let text = try stored?.hash.map { try tables.texts.load($0, in: txn) } ?? []
-                return Latest(text: String(decoding: text, as: UTF8.self), hash: stored?.hash, version: stored?.version ?? 0, position: stored?.position ?? 0)
+                // The latest text is the one after the event folded last (none yet: empty).
+                guard let stored else { return Latest(text: "", hash: nil, version: 0, position: 0) }
+                let (text, hash) = try tables.texts.textAfter(position: stored.position, in: txn)
+                return Latest(text: String(decoding: text, as: UTF8.self), hash: text.isEmpty ? nil : hash, version: stored.version, position: stored.position)
             }
         }
     }
@@ -144,7 +145,6 @@ public final class PhraseIndexProjection: StagedProjection, @unchecked Sendable 
             var s = RecordWriter()
             s.varint(event.version)
             s.varint(event.position)
-            if let hash = entry.hash { s.raw(hash.bytes) }
             writes.append(StagedWrite(table: tables["documents"], key: doc + [UInt8(ascii: "v")], value: s.bytes))
         }
         return writes
@@ -267,16 +267,12 @@ public final class PhraseIndexProjection: StagedProjection, @unchecked Sendable 
         return Int(count)
     }
 
-    struct State { var version: UInt64; var position: UInt64; var hash: Digest? }
+    struct State { var version: UInt64; var position: UInt64 }
 
     static func state<T: Transaction & ~Copyable>(_ doc: [UInt8], tables: ProjectionTables, in txn: borrowing T) throws -> State? {
         try txn.withValue(tables["documents"], key: doc + [UInt8(ascii: "v")]) { raw in
             var r = RecordReader(raw)
-            do {
-                let version = try r.varint(), position = try r.varint()
-                let hash = r.p < raw.count ? Digest(bytes: Array(try r.raw(32))) : nil
-                return State(version: version, position: position, hash: hash)
-            } catch { throw damaged("documents") }
+            do { return State(version: try r.varint(), position: try r.varint()) } catch { throw damaged("documents") }
         }
     }
 
