@@ -45,7 +45,7 @@ public final class Environment: @unchecked Sendable {
     /// LMDB allows one environment per file per process: closing a second one would take the file lock
     /// and destroy the shared mutexes under the first. So while another `Environment` of this process
     /// has the same directory open, this waits (up to `openWait` seconds) for it to close, then fails.
-    public init(path: String, options: Options = Options(), openWait: Double = 30) throws(LMDBError) {
+    public init(path: String, options: Options = Options(), openWait: Double = 10) throws(LMDBError) {
         let key = OpenEnvironments.key(path)
         guard OpenEnvironments.shared.claim(key, waiting: openWait) else {
             throw LMDBError(code: .busy, operation: "opening \(path): another environment of this process still has it open")

@@ -112,26 +112,29 @@ func randomDigests(_ count: Int, seed: UInt64) -> [Palimpsest.Digest] {
     @Test func theKeyIsMadeAtCreationOwnerOnlyAndSignsCheckpoints() throws {
         try withTemporaryDirectory { dir throws in
             let path = dir + "/l"
-            let ledger = try Ledger.create(at: path)
-            let keyFile = path + "/" + Ledger.signingKeyFile
-            let mode = try #require(try FileManager.default.attributesOfItem(atPath: keyFile)[.posixPermissions] as? Int)
-            #expect(mode == 0o600)
-            let publicKey = try #require(try ledger.publicKey())
-            try ledger.append(contentsOf: [publish("a", "one"), edit("a", "two", at: at(1))])
-            let first = try ledger.signCheckpoint()
-            try ledger.append(publish("b", "three"))
-            let second = try ledger.signCheckpoint()
-            #expect(first.number == 1 && first.treeSize == 2 && second.number == 2 && second.treeSize == 3)
-            #expect(first.isSigned(by: publicKey) && second.isSigned(by: publicKey))
-            #expect(!first.isSigned(by: Array(Curve25519.Signing.PrivateKey().publicKey.rawRepresentation)))
-            var forged = second
-            forged.treeSize = 2
-            #expect(!forged.isSigned(by: publicKey))
-            // The signature is over the canonical JSON of the four fields, checkable by any Ed25519 library.
-            let key = try Curve25519.Signing.PublicKey(rawRepresentation: publicKey)
-            let body = CanonicalJSON.encode(["ledgerId": .string(ledger.id.uuidString.lowercased()), "rootHash": .string(second.rootHash.hex), "time": .string(second.time.iso8601), "treeSize": 3])
-            #expect(key.isValidSignature(second.signature, for: body))
-            // Reopening (and `create` again) keeps the key and the checkpoints.
+            let (publicKey, first, second) = try { () throws -> ([UInt8], SignedCheckpoint, SignedCheckpoint) in
+                let ledger = try Ledger.create(at: path)
+                let keyFile = path + "/" + Ledger.signingKeyFile
+                let mode = try #require(try FileManager.default.attributesOfItem(atPath: keyFile)[.posixPermissions] as? Int)
+                #expect(mode == 0o600)
+                let publicKey = try #require(try ledger.publicKey())
+                try ledger.append(contentsOf: [publish("a", "one"), edit("a", "two", at: at(1))])
+                let first = try ledger.signCheckpoint()
+                try ledger.append(publish("b", "three"))
+                let second = try ledger.signCheckpoint()
+                #expect(first.number == 1 && first.treeSize == 2 && second.number == 2 && second.treeSize == 3)
+                #expect(first.isSigned(by: publicKey) && second.isSigned(by: publicKey))
+                #expect(!first.isSigned(by: Array(Curve25519.Signing.PrivateKey().publicKey.rawRepresentation)))
+                var forged = second
+                forged.treeSize = 2
+                #expect(!forged.isSigned(by: publicKey))
+                // The signature is over the canonical JSON of the four fields, checkable by any Ed25519 library.
+                let key = try Curve25519.Signing.PublicKey(rawRepresentation: publicKey)
+                let body = CanonicalJSON.encode(["ledgerId": .string(ledger.id.uuidString.lowercased()), "rootHash": .string(second.rootHash.hex), "time": .string(second.time.iso8601), "treeSize": 3])
+                #expect(key.isValidSignature(second.signature, for: body))
+                return (publicKey, first, second)
+            }()
+            // Reopening (and `create` again), once the first is closed, keeps the key and the checkpoints.
             let reopened = try Ledger.create(at: path)
             #expect(try reopened.publicKey() == publicKey)
             #expect(try reopened.checkpoints() == [first, second])
@@ -154,10 +157,12 @@ func randomDigests(_ count: Int, seed: UInt64) -> [Palimpsest.Digest] {
                 let meta = try #require(try env.openDatabases(["meta"])["meta"])
                 try env.write { txn in _ = try txn.delete(meta, key: Array("publicKey".utf8)) }
             }
-            let old = try Ledger.open(at: path)
-            #expect(try old.publicKey() == nil)
-            let error = try #require(throws: LedgerError.self) { try old.signCheckpoint() }
-            #expect(error.code == .notFound && error.message.contains("palimpsest init"))
+            do {
+                let old = try Ledger.open(at: path)
+                #expect(try old.publicKey() == nil)
+                let error = try #require(throws: LedgerError.self) { try old.signCheckpoint() }
+                #expect(error.code == .notFound && error.message.contains("palimpsest init"))
+            }
             let created = try Ledger.create(at: path)
             #expect(try created.publicKey() != nil)
             #expect(try created.signCheckpoint().treeSize == 1)

@@ -21,14 +21,16 @@ import Testing
                 try ledger.append(contentsOf: [publish("a", "one", actor: "Alice"), edit("a", "two", at: at(1), actor: "Alice")])
             }
             // Change one letter of the second event's actor, keeping the record's shape.
-            let env = try Environment(path: path)
-            let log = try #require(try env.openDatabases(["log"])["log"])
-            try env.write { txn in
-                var record = try #require(try txn.get(log, key: BigEndianKey.encode(2)))
-                let name = Array("Alice".utf8)
-                let at = try #require((0...(record.count - name.count)).first { Array(record[$0..<$0 + name.count]) == name })
-                record[at] = UInt8(ascii: "M")
-                try txn.put(log, key: BigEndianKey.encode(2), value: record)
+            do {
+                let env = try Environment(path: path)
+                let log = try #require(try env.openDatabases(["log"])["log"])
+                try env.write { txn in
+                    var record = try #require(try txn.get(log, key: BigEndianKey.encode(2)))
+                    let name = Array("Alice".utf8)
+                    let at = try #require((0...(record.count - name.count)).first { Array(record[$0..<$0 + name.count]) == name })
+                    record[at] = UInt8(ascii: "M")
+                    try txn.put(log, key: BigEndianKey.encode(2), value: record)
+                }
             }
             let ledger = try Ledger.open(at: path, options: { var o = Ledger.Options(); o.readOnly = true; return o }())
             let report = try ledger.verify()
