@@ -26,9 +26,11 @@ import Testing
             var readOnly = Ledger.Options()
             readOnly.readOnly = true
             try FileManager.default.setAttributes([.posixPermissions: 0o500], ofItemAtPath: path)
-            let reader = try Ledger.open(at: path, options: readOnly)
-            let stale = #expect(throws: LedgerError.self) { _ = try reader.blame(Communique.whiteHouse) }
-            #expect(stale?.message.contains("built by another version of its logic") == true, "\(stale?.message ?? "")")
+            do {
+                let reader = try Ledger.open(at: path, options: readOnly)
+                let stale = #expect(throws: LedgerError.self) { _ = try reader.blame(Communique.whiteHouse) }
+                #expect(stale?.message.contains("built by another version of its logic") == true, "\(stale?.message ?? "")")
+            }
             try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: path)
             // Writable: every event, hash, position and signed checkpoint as it was; projections rebuilt.
             let export = try palimpsest(["--ledger", path, "export"])
