@@ -18,9 +18,6 @@ public struct ProjectionMismatch: Sendable, Equatable, CustomStringConvertible {
 extension Ledger {
     /// Events folded per transaction when a projection catches up or rebuilds.
     static let foldBatch = 2000
-    /// About how long a following projection's transaction folds before it commits: long enough that
-    /// commits are few, short enough that an append waiting for the writer's lock is not held up long.
-    static let followingBatchSeconds = 0.5
 
     /// The names of the registered projections (the built-in ones first).
     public var projectionNames: [String] { projections.map(\.projection.name) }
@@ -74,7 +71,7 @@ extension Ledger {
             // The live tables at the same position as the scratch ones: the head, unless more was
             // appended meanwhile (then both are brought to the new head).
             while true {
-                if registered.isFollowing { _ = try catchUp(registered) }
+                _ = try catchUp(registered)
                 let (live, rebuilt) = try reading { txn in (try checkpoint(of: registered.projection.name, in: txn)?.position ?? 0, try head(in: txn).position) }
                 if live == rebuilt { break }
                 try fold(registered, from: 1, into: registered.scratch, clearingFirst: true)
@@ -122,7 +119,7 @@ extension Ledger {
     /// and the position whose fold failed.
     public func waitForProjections() throws(LedgerError) {
         guard !isReadOnly else { return }
-        for registered in projections where registered.isFollowing { try bringUpToDate(registered) }
+        try catchUpFollowing(reportingProgress: true)
     }
 
     public func waitForProjections() async throws(LedgerError) {
@@ -234,30 +231,25 @@ extension Ledger {
     private func follow(_ group: [RegisteredProjection], reportingProgress: Bool, stopIf shouldStop: () -> Bool) throws(LedgerError) -> FollowOutcome {
         struct Round { var from: UInt64; var folding: [RegisteredProjection]; var events: [(event: RecordedEvent, text: String?)]; var head: UInt64 }
         while !shouldStop() {
-            // Projections never built, or built by another version of their logic, start over.
-            try writing { txn in
-                for registered in group {
-                    let projection = registered.projection
-                    let current = try checkpoint(of: projection.name, in: txn)
-                    if current == nil || current!.version != projection.version || current!.position == 0 { try clear(registered, in: txn) }
-                }
-            }
             // 1. Read: the events after the laggards' checkpoint, their texts, the state they touch.
             let read: Result<Round?, ProjectionFailure> = try reading { txn in
                 let head = try head(in: txn).position
                 var starts: [(registered: RegisteredProjection, from: UInt64)] = []
                 for registered in group {
+                    // Never built, or built by another version of its logic: cleared, then refolded.
                     guard let current = try checkpoint(of: registered.projection.name, in: txn), current.version == registered.projection.version else { return .success(nil) }
                     starts.append((registered, current.position + 1))
                 }
                 let from = starts.map(\.from).min()!
                 guard from <= head else { return .success(Round(from: from, folding: [], events: [], head: head)) }
                 let folding = starts.filter { $0.from == from }.map(\.registered)
+                let needsText = folding.contains { $0.projection.needsText }
                 var events: [(event: RecordedEvent, text: String?)] = []
                 var bytes = 0
                 try txn.scan(tables.log, from: BigEndianKey.encode(from)) { key, value in
                     let event = try EventRecord.decode(value, position: BigEndianKey.decode(key))
                     let text = try event.contentHash.flatMap { hash -> String? in
+                        guard needsText else { return nil }
                         guard let bytes = try textCache.get(hash) ?? tables.textStore.load(hash, reusing: foldTexts, in: txn) else {
                             throw LedgerError(.integrity, "the text of the event at position \(event.position) is missing")
                         }
@@ -283,7 +275,14 @@ extension Ledger {
             switch read {
             case .failure(let failure):
                 return .failed(failure)
-            case .success(nil): continue  // rebuilt meanwhile: start the round again
+            case .success(nil):
+                try writing { txn in
+                    for registered in group {
+                        let current = try checkpoint(of: registered.projection.name, in: txn)
+                        if current?.version != registered.projection.version { try clear(registered, in: txn) }
+                    }
+                }
+                continue
             case .success(let r?): round = r
             }
             if round.folding.isEmpty { return .reached }
@@ -341,14 +340,14 @@ extension Ledger {
         return .stopped
     }
 
-    /// Folds a group of projections' live tables from their checkpoints to the head, in batched
-    /// transactions that each read the checkpoints they continue from (so the projector, a reader
-    /// catching up and a rebuild may take turns). A checkpoint of another version — the projection's
-    /// logic changed — or none starts that projection over from empty tables. Projections behind the
-    /// others fold first, alone, until the group is level. Returns true when the head was reached.
+    /// Folds a group of inline projections' live tables from their checkpoints to the head (at open,
+    /// for a rebuild, for a verification), in batched transactions that each read the checkpoints they
+    /// continue from. A checkpoint of another version — the projection's logic changed — or none starts
+    /// that projection over from empty tables. Projections behind the others fold first, alone, until
+    /// the group is level. Returns true when the head was reached.
     @discardableResult
-    func catchUp(group: [RegisteredProjection], reportingProgress: Bool = false, stopIf shouldStop: () -> Bool = { false }) throws(LedgerError) -> Bool {
-        while !shouldStop() {
+    func catchUp(group: [RegisteredProjection], reportingProgress: Bool = false) throws(LedgerError) -> Bool {
+        while true {
             // The body may run more than once (a full map aborts it, grows and runs it again): it
             // changes nothing outside the transaction.
             let outcome: Result<(folded: Int, last: UInt64, head: UInt64, names: [String]), ProjectionFailure> = try writingFold { txn in
@@ -369,9 +368,7 @@ extension Ledger {
                 let (count, last): (Int, UInt64)
                 do {
                     (count, last) = try foldEvents(
-                        of: folding.map(\.projection), from: from, limit: Self.foldBatch,
-                        timeLimit: folding.contains(where: \.isFollowing) ? Self.followingBatchSeconds : nil,
-                        into: folding.map(\.live), in: txn)
+                        of: folding.map(\.projection), from: from, limit: Self.foldBatch, into: folding.map(\.live), in: txn)
                     for registered in folding { try registered.projection.willCommit(tables: registered.live, in: txn) }
                 } catch let failure as FoldFailure {
                     // Nothing of this batch is kept: the projections stay where they were.
@@ -396,7 +393,6 @@ extension Ledger {
                 if step.last >= step.head { return true }
             }
         }
-        return false
     }
 
     /// Folds events from `position` to the head into scratch tables (for `verifyProjections`), in
@@ -411,7 +407,7 @@ extension Ledger {
                 if first, clearingFirst {
                     for table in projection.tableNames { try txn.clear(target[table]) }
                 }
-                let (count, last) = try foldEvents(of: [projection], from: next, limit: Self.foldBatch, timeLimit: nil, into: [target], in: txn)
+                let (count, last) = try foldEvents(of: [projection], from: next, limit: Self.foldBatch, into: [target], in: txn)
                 try projection.willCommit(tables: target, in: txn)
                 return (count, last)
             }
@@ -432,16 +428,15 @@ extension Ledger {
     static let foldChunkEvents = 64
     static let foldChunkTextBytes = 8 << 20
 
-    /// Folds up to `limit` events (and, with `timeLimit`, for about that many seconds) from `position`
+    /// Folds up to `limit` events from `position`
     /// on into `targets`, inside `txn`; returns how many and the last position folded. Staged
     /// projections compute side by side, off this thread, while this thread folds the others; an
     /// error of a projection's own fold is thrown as a `FoldFailure` naming it and the position.
     func foldEvents(
-        of group: [any Projection], from position: UInt64, limit: Int, timeLimit: Double?, into targets: [ProjectionTables], in txn: borrowing WriteTransaction
+        of group: [any Projection], from position: UInt64, limit: Int, into targets: [ProjectionTables], in txn: borrowing WriteTransaction
     ) throws -> (count: Int, last: UInt64) {
         var count = 0
         var last = position - 1
-        let started = DispatchTime.now().uptimeNanoseconds
         let needsText = group.contains(where: \.needsText)
         var chunk: [(event: RecordedEvent, text: String?)] = []
         var chunkBytes = 0
@@ -464,7 +459,6 @@ extension Ledger {
                 try fold(chunk, into: group, targets: targets, in: txn)
                 chunk.removeAll(keepingCapacity: true)
                 chunkBytes = 0
-                if let timeLimit, Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9 >= timeLimit { return false }
             }
             return count < limit
         }
@@ -518,7 +512,7 @@ extension Ledger {
                 throw LedgerError(.conflict, "the projection \"\(projection.name)\" was rebuilt elsewhere with another version of its logic; reopen the ledger")
             }
             guard current.position < head else { continue }
-            let (_, last) = try foldEvents(of: [projection], from: current.position + 1, limit: Int.max, timeLimit: nil, into: [registered.live], in: txn)
+            let (_, last) = try foldEvents(of: [projection], from: current.position + 1, limit: Int.max, into: [registered.live], in: txn)
             try putCheckpoint(ProjectionCheckpoint(version: projection.version, position: last), of: projection.name, in: txn)
         }
     }

@@ -46,6 +46,23 @@ struct DocumentStateCache<Entry: CachedDocumentState> {
         return entry
     }
 
+    /// Readies the entry of each document `events` touch, once per document (`prepare` of a staged
+    /// projection): `stored` reads what the tables record for it, `load` builds the entry from them
+    /// when the cached one does not reflect that.
+    mutating func ready<Stored>(
+        for events: [RecordedEvent], in table: Database, documentKey: (String) -> [UInt8],
+        stored: ([UInt8]) throws -> Stored?, folded: (Stored) -> (version: UInt64, position: UInt64),
+        load: ([UInt8], Stored?) throws -> Entry
+    ) rethrows {
+        var seen = Set<[UInt8]>()
+        for event in events {
+            let doc = documentKey(event.document)
+            guard seen.insert(doc).inserted else { continue }
+            let record = try stored(doc)
+            _ = try entry(Key(table: table, document: doc), stored: record.map(folded)) { try load(doc, record) }
+        }
+    }
+
     mutating func remove(_ key: Key) {
         entries[key] = nil
         total -= counted.removeValue(forKey: key) ?? 0

@@ -62,19 +62,15 @@ public final class PhraseIndexProjection: StagedProjection, @unchecked Sendable 
     func prepare<T: Transaction & ~Copyable>(_ events: [RecordedEvent], tables: ProjectionTables, in txn: borrowing T) throws {
         lock.lock()
         defer { lock.unlock() }
-        var seen = Set<[UInt8]>()
-        for event in events {
-            let doc = ProvenanceProjection.documentKey(event.document)
-            guard seen.insert(doc).inserted else { continue }
-            let key = DocumentStateCache<Latest>.Key(table: tables["documents"], document: doc)
-            let stored = try Self.state(doc, tables: tables, in: txn)
-            _ = try latest.entry(key, stored: stored.map { ($0.version, $0.position) }) {
+        try latest.ready(
+            for: events, in: tables["documents"], documentKey: ProvenanceProjection.documentKey,
+            stored: { try Self.state($0, tables: tables, in: txn) }, folded: { ($0.version, $0.position) },
+            load: { _, stored in
                 // The latest text is the one after the event folded last (none yet: empty).
                 guard let stored else { return Latest(text: "", hash: nil, version: 0, position: 0) }
                 let (text, hash) = try tables.texts.textAfter(position: stored.position, in: txn)
                 return Latest(text: String(decoding: text, as: UTF8.self), hash: text.isEmpty ? nil : hash, version: stored.version, position: stored.position)
-            }
-        }
+            })
     }
 
     func compute(_ events: [(event: RecordedEvent, text: String?)], tables: ProjectionTables) -> [StagedWrite] {

@@ -58,16 +58,10 @@ public final class ProvenanceProjection: StagedProjection, @unchecked Sendable {
     func prepare<T: Transaction & ~Copyable>(_ events: [RecordedEvent], tables: ProjectionTables, in txn: borrowing T) throws {
         lock.lock()
         defer { lock.unlock() }
-        var seen = Set<[UInt8]>()
-        for event in events {
-            let doc = Self.documentKey(event.document)
-            guard seen.insert(doc).inserted else { continue }
-            let key = DocumentStateCache<CachedEngine>.Key(table: tables["documents"], document: doc)
-            let stored = try Self.documentRecord(doc, tables: tables, in: txn)
-            _ = try engines.entry(key, stored: stored.map { ($0.version, $0.position) }) {
-                try Self.load(doc, record: stored, tables: tables, in: txn)
-            }
-        }
+        try engines.ready(
+            for: events, in: tables["documents"], documentKey: Self.documentKey,
+            stored: { try Self.documentRecord($0, tables: tables, in: txn) }, folded: { ($0.version, $0.position) },
+            load: { doc, record in try Self.load(doc, record: record, tables: tables, in: txn) })
     }
 
     func compute(_ events: [(event: RecordedEvent, text: String?)], tables: ProjectionTables) -> [StagedWrite] {
