@@ -86,12 +86,16 @@ struct ImportGit: ParsableCommand {
         commandName: "git",
         abstract: "Import the history of the text files in a git repository (first parent, oldest first).",
         discussion: """
-            One event per changed file: added = published, modified = edited, deleted = retracted,
-            renamed = the old path retracted and the new one published as its variant. Actor = author,
-            at = author date, source = "<repo>@<commit>", message = the commit's subject. A merge whose
-            side branch is linear and could have been fast-forwarded is replaced by that branch's
-            commits, so changes are credited to who wrote them. Binary files, symbolic links and
-            submodules are passed over and counted. Importing again adds nothing.
+            One event per path whose text changed: a path that becomes a text file is published (or
+            restored), edited while it stays one, and retracted when it is deleted or becomes a
+            symbolic link, a submodule, a binary file or a file over the limit; renamed = the old path
+            retracted and the new one published as its variant. Changes among binary files, links and
+            submodules are passed over and counted. Actor = author, at = author date, source =
+            "<repo>@<commit>", message = the commit's subject. A merge whose side branch is linear and
+            could have been fast-forwarded is replaced by that branch's commits, so changes are credited
+            to who wrote them. Work trees and bare repositories; a shallow clone imports what it has,
+            said in the summary. Importing again adds nothing; an interrupted import, run again,
+            continues.
             """
     )
 
@@ -154,6 +158,8 @@ func report(_ summary: ImportSummary, source name: String, json: Bool) {
             "skipped": .int(Int64(summary.skipped)), "documents": .int(Int64(summary.documents)),
             "textBytes": .int(Int64(summary.textBytes)), "inputBytes": .int(Int64(summary.inputBytes)),
             "backdated": .int(Int64(summary.backdated)), "seconds": .double(summary.seconds),
+            "analysisSeconds": .double(summary.analysisSeconds), "readSeconds": .double(summary.readSeconds),
+            "commitSeconds": .double(summary.commitSeconds), "notes": .array(summary.notes.map { .string($0) }),
             "logSeconds": .double(summary.logSeconds), "projectionSeconds": summary.projectionSeconds.map { .double($0) } ?? .null,
             "passedOver": .object(summary.passedOver.mapValues { .int(Int64($0)) }),
         ])
@@ -161,7 +167,9 @@ func report(_ summary: ImportSummary, source name: String, json: Bool) {
     }
     let mb = Double(summary.textBytes) / 1e6
     let rate = summary.logSeconds > 0 ? mb / summary.logSeconds : 0
-    let log = "the log in \(String(format: "%.2f", summary.logSeconds)) s (\(String(format: "%.0f", rate)) MB/s)"
+    var log = "the log in \(String(format: "%.2f", summary.logSeconds)) s (\(String(format: "%.0f", rate)) MB/s"
+    if summary.analysisSeconds > 0 { log += "; analysis \(String(format: "%.2f", summary.analysisSeconds)) s" }
+    log += "; reading \(String(format: "%.2f", summary.readSeconds)) s and committing \(String(format: "%.2f", summary.commitSeconds)) s, side by side)"
     let projections = summary.projectionSeconds.map { "provenance and the phrase index caught up \(String(format: "%.2f", $0)) s later" }
         ?? "provenance and the phrase index catch up in the background and on the next command that needs them"
     print("Imported \(name): \(summary.added) events added, \(summary.skipped) already present, \(summary.documents) documents, \(String(format: "%.1f", mb)) MB of text in \(String(format: "%.2f", summary.seconds)) s: \(log); \(projections).")
@@ -170,6 +178,9 @@ func report(_ summary: ImportSummary, source name: String, json: Bool) {
     }
     for (reason, count) in summary.passedOver.sorted(by: { $0.key < $1.key }) {
         print("\(count) \(reason).")
+    }
+    for note in summary.notes {
+        print("Note: \(note).")
     }
 }
 
@@ -234,6 +245,7 @@ final class InputFile {
 
 enum Progress {
     static func line(_ p: ImportProgress) -> String {
+        if let phase = p.phase { return "\(phase) (\(String(format: "%.0f", p.seconds)) s)" }
         let mb = Double(p.inputBytes) / 1e6
         let rate = p.seconds > 0 ? mb / p.seconds : 0
         var text = "\(p.events) events, \(String(format: "%.1f", mb)) MB read, \(String(format: "%.1f", rate)) MB/s"

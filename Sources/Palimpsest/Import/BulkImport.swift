@@ -19,9 +19,21 @@ public struct ImportSummary: Sendable, Equatable {
     public var backdated = 0
     /// Input the importer passed over on purpose, by reason ("binary files": 3).
     public var passedOver: [String: Int] = [:]
-    /// Seconds in all: the log, then the following projections' catch-up (unless not waited for).
+    /// What the reader wants said about the input as a whole ("a shallow clone: …").
+    public var notes: [String] = []
+    /// Seconds in all, from the start of the import: the reader's analysis, the log, then the
+    /// following projections' catch-up (unless not waited for).
     public var seconds = 0.0
-    /// Seconds until the last event was committed to the log.
+    /// Seconds the reader spent before its first event (the git importer reads the commit graph and
+    /// plans; the other formats have no such step).
+    public var analysisSeconds = 0.0
+    /// Seconds the reader spent reading and decoding the input after its analysis, not counting the
+    /// time it waited for the writer. Reading and committing overlap (two threads), so they may add
+    /// up to more than `logSeconds`.
+    public var readSeconds = 0.0
+    /// Seconds the writer spent appending and committing, not counting the time it waited for input.
+    public var commitSeconds = 0.0
+    /// Seconds until the last event was committed to the log (the analysis included).
     public var logSeconds = 0.0
     /// Seconds the following projections (provenance, the phrase index) then took to reach the log's
     /// head; nil when the import did not wait for them.
@@ -37,6 +49,9 @@ public struct ImportProgress: Sendable {
     public var totalBytes: Int?
     public var events: Int
     public var seconds: Double
+    /// What the reader is doing before its first event, when it says ("reading the commit graph:
+    /// 4,096 commits"); nil once events flow.
+    public var phase: String? = nil
 }
 
 /// An import that stopped at bad input or a storage failure. The events before it that were
@@ -60,8 +75,10 @@ public struct ProducerReport: Sendable {
     /// The bad input that stopped the producer, if any; its message says where in the input ("line
     /// 12: …"), and the importer puts the input's name in front.
     public var error: LedgerError?
-    public init(inputBytes: Int = 0, passedOver: [String: Int] = [:], error: LedgerError? = nil) {
-        (self.inputBytes, self.passedOver, self.error) = (inputBytes, passedOver, error)
+    /// What to say about the input as a whole, in the summary.
+    public var notes: [String] = []
+    public init(inputBytes: Int = 0, passedOver: [String: Int] = [:], error: LedgerError? = nil, notes: [String] = []) {
+        (self.inputBytes, self.passedOver, self.error, self.notes) = (inputBytes, passedOver, error, notes)
     }
 }
 
@@ -78,6 +95,8 @@ public final class ImportSink: @unchecked Sendable {
     private let totalBytes: Int?
     private let progress: (@Sendable (ImportProgress) -> Void)?
     private var lastProgress = -1.0
+    /// When the reader finished its analysis (nil: it had none, or has not said).
+    private(set) var analysisEnded: DispatchTime?
 
     init(channel: BatchChannel, batchEvents: Int, batchTextBytes: Int, started: DispatchTime, totalBytes: Int?, progress: (@Sendable (ImportProgress) -> Void)?) {
         (self.channel, self.batchEvents, self.batchTextBytes) = (channel, batchEvents, batchTextBytes)
@@ -110,6 +129,21 @@ public final class ImportSink: @unchecked Sendable {
         guard now - lastProgress >= 0.25 else { return }
         lastProgress = now
         progress(ImportProgress(inputBytes: inputBytes, totalBytes: totalBytes, events: items, seconds: now))
+    }
+
+    /// Reports what the reader is doing before its first event (for the progress line, from the
+    /// first second of a long analysis).
+    public func analysing(_ phase: String) {
+        guard let progress else { return }
+        let now = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
+        guard now - lastProgress >= 0.25 else { return }
+        lastProgress = now
+        progress(ImportProgress(inputBytes: 0, totalBytes: totalBytes, events: 0, seconds: now, phase: phase))
+    }
+
+    /// Marks the end of the reader's analysis: the summary splits the time there.
+    public func finishedAnalysis() {
+        analysisEnded = DispatchTime.now()
     }
 
     func flush() {
@@ -159,7 +193,12 @@ public struct BulkImporter {
         let producer = Thread {
             let report = produce(sink)
             sink.flush()
-            channel.finish(ParseOutcome(lines: sink.items, documents: sink.documentCount, inputBytes: report.inputBytes, passedOver: report.passedOver, error: report.error))
+            let ended = DispatchTime.now()
+            let analysis = sink.analysisEnded.map { seconds(from: started, to: $0) } ?? 0
+            let reading = seconds(from: started, to: ended) - analysis - channel.producerWaited
+            channel.finish(ParseOutcome(
+                lines: sink.items, documents: sink.documentCount, inputBytes: report.inputBytes, passedOver: report.passedOver,
+                error: report.error, notes: report.notes, analysisSeconds: analysis, readSeconds: max(0, reading)))
         }
         producer.stackSize = 8 << 20
         producer.start()
@@ -229,7 +268,11 @@ public struct BulkImporter {
         summary.documents = produced.documents
         summary.inputBytes = produced.inputBytes
         summary.passedOver = produced.passedOver
-        summary.logSeconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
+        summary.notes = produced.notes
+        summary.analysisSeconds = produced.analysisSeconds
+        summary.readSeconds = produced.readSeconds
+        summary.logSeconds = seconds(from: started, to: DispatchTime.now())
+        summary.commitSeconds = max(0, summary.logSeconds - channel.writerWaited)
         summary.seconds = summary.logSeconds
         var projectionError: LedgerError? = nil
         if waitForProjections {
@@ -238,7 +281,7 @@ public struct BulkImporter {
             } catch {
                 projectionError = error
             }
-            summary.seconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
+            summary.seconds = seconds(from: started, to: DispatchTime.now())
             summary.projectionSeconds = summary.seconds - summary.logSeconds
         }
         // A producer's error starts with where ("line 12: …", "byte 822 (line 23): …").
@@ -270,6 +313,13 @@ struct ParseOutcome: Sendable {
     var passedOver: [String: Int]
     /// The bad input or read failure that stopped the producer, if any.
     var error: LedgerError?
+    var notes: [String]
+    var analysisSeconds: Double
+    var readSeconds: Double
+}
+
+private func seconds(from start: DispatchTime, to end: DispatchTime) -> Double {
+    Double(end.uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
 }
 
 /// A bounded, blocking hand-over of batches from the producer thread to the writer.
@@ -279,15 +329,26 @@ final class BatchChannel: @unchecked Sendable {
     private let capacity: Int
     private var outcome: ParseOutcome?
     private var cancelled = false
+    private var producerWaitedNanoseconds: UInt64 = 0
+    private var writerWaitedNanoseconds: UInt64 = 0
 
     init(capacity: Int) { self.capacity = capacity }
+
+    /// Seconds the producer spent blocked on a full channel (the writer was behind).
+    var producerWaited: Double { condition.withLock { Double(producerWaitedNanoseconds) / 1e9 } }
+    /// Seconds the writer spent blocked on an empty channel (the producer was behind).
+    var writerWaited: Double { condition.withLock { Double(writerWaitedNanoseconds) / 1e9 } }
 
     var isCancelled: Bool { condition.withLock { cancelled } }
 
     /// Blocks while the channel is full; drops the batch when the writer has cancelled.
     func put(_ batch: Batch) {
         condition.withLock {
-            while queue.count >= capacity, !cancelled { condition.wait() }
+            if queue.count >= capacity, !cancelled {
+                let waiting = DispatchTime.now().uptimeNanoseconds
+                while queue.count >= capacity, !cancelled { condition.wait() }
+                producerWaitedNanoseconds += DispatchTime.now().uptimeNanoseconds - waiting
+            }
             if !cancelled { queue.append(batch) }
             condition.broadcast()
         }
@@ -296,7 +357,11 @@ final class BatchChannel: @unchecked Sendable {
     /// The next batch, or nil when the producer has finished and everything was taken.
     func take() -> Batch? {
         condition.withLock {
-            while queue.isEmpty, outcome == nil, !cancelled { condition.wait() }
+            if queue.isEmpty, outcome == nil, !cancelled {
+                let waiting = DispatchTime.now().uptimeNanoseconds
+                while queue.isEmpty, outcome == nil, !cancelled { condition.wait() }
+                writerWaitedNanoseconds += DispatchTime.now().uptimeNanoseconds - waiting
+            }
             guard !queue.isEmpty else { return nil }
             let batch = queue.removeFirst()
             condition.broadcast()
