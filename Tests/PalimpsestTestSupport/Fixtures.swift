@@ -56,6 +56,9 @@ public enum Corpora {
 
     public static var available: Bool { FileManager.default.fileExists(atPath: sitePolicyEvents) }
 
+    /// rust-lang/rfcs as a git bundle (its master: 8,140 commits, 1,229 merges).
+    public static var rustRFCsBundle: String { directory + "/git/rust-lang-rfcs.bundle" }
+
     /// The decompressed site-policy history, kept in memory only (never written into the repository).
     public static let sitePolicyLines: [String] = {
         guard available, let data = try? run("/usr/bin/env", ["xz", "-dc", sitePolicyEvents]).stdout else { return [] }
