@@ -29,6 +29,7 @@ from provenance_bench import phrases_from  # noqa: E402
 SITE_POLICY = SHARED / "corpora" / "site-policy" / "events.jsonl.xz"
 ANARCHISM = SHARED / "corpora" / "wikipedia" / "enwiki-Anarchism.xml.lzma"
 WIKIWHO_RUN = SHARED / "tools" / "wikiwho" / "run_wikiwho.py"
+RFCS_BUNDLE = SHARED / "corpora" / "git" / "rust-lang-rfcs.bundle"
 AGREEMENT = SHARED / "tools" / "wikiwho" / "agreement.py"
 TOOLS = ROOT / "tools" / "benchmarks"
 PAGE = "Anarchism"
@@ -168,6 +169,26 @@ def main():
                 rss.append(m)
             sh(["git", "-C", repo, "checkout", "-q", "main"])
             f[name]["git_secs"], f[name]["git_rss"], f[name]["repo"] = Stat(secs), Stat(rss), repo
+
+        say("import git (rust-lang/rfcs, the Anarchism repository) and git log -p --first-parent…")
+        rfcs = work / "rfcs"
+        shutil.rmtree(rfcs, ignore_errors=True)
+        sh(["git", "clone", "-q", "--branch", "master", RFCS_BUNDLE, rfcs])
+        f["import_git"] = {}
+        for name, repo, branch in (("rfcs", rfcs, "master"), ("anarchism", f["anarchism"]["repo"], "main")):
+            secs, rss, parts, log_p = [], [], [], []
+            for _ in range(runs):
+                ledger = fresh_ledger(work, f"git-{name}.ledger")
+                m, s, out = peak_rss_mb([BIN, "--ledger", ledger, "import", "git", repo, "--branch", branch, "--json"])
+                summary = json.loads(out)
+                secs.append(s)
+                rss.append(m)
+                parts.append(summary)
+                log_p.append(timed(["git", "-C", repo, "log", "-p", "--first-parent", branch])[0])
+            f["import_git"][name] = {"secs": Stat(secs), "rss": Stat(rss), "log_p": Stat(log_p), "events": parts[-1]["added"],
+                                     "commits": int(sh(["git", "-C", repo, "rev-list", "--count", branch]).stdout),
+                                     "analysis": Stat([p["analysisSeconds"] for p in parts]), "log": Stat([p["logSeconds"] for p in parts]),
+                                     "projections": Stat([p["projectionSeconds"] for p in parts])}
 
         say("WikiWho over the same Anarchism revisions (once: it takes minutes)…")
         ww_dir = work / "wikiwho"
@@ -379,11 +400,16 @@ def write_report(opts, quick, runs, f, seconds):
         ("storage after the Anarchism import", f"data file {st['used'] / 1e6:,.1f} MB, of which live {st['live'] / 1e6:,.1f} MB",
          f"sum of the texts {an_mb:,.1f} MB; `git gc --aggressive` pack {st['pack'] / 1e6:,.1f} MB ({st['gc_secs']:.0f} s)",
          f"live {st['live'] / st['pack']:,.1f}× git's pack; {st['live'] / an['text']:.1%} of the texts"),
+        *[(f"`import git` {label} ({g['commits']:,} commits, {g['events']:,} events), whole command, every projection current",
+           f"{g['secs'].fmt(2, ' s')} (analysis {g['analysis'].fmt(2, ' s')}, log {g['log'].fmt(2, ' s')}, projections {g['projections'].fmt(2, ' s')} after); peak {g['rss'].fmt(0, ' MB')}",
+           f"`git log -p --first-parent`: {g['log_p'].fmt(2, ' s')}", f"{g['secs'].median / max(g['log_p'].median, 2):.1f}× (against max(git log -p, 2 s))")
+          for label, g in (("rust-lang/rfcs", f["import_git"]["rfcs"]), ("of the Anarchism repository", f["import_git"]["anarchism"]))],
         ("peak memory: imports", f"site-policy {site['rss'].fmt(0, ' MB')}; Anarchism {an['rss'].fmt(0, ' MB')}",
          f"`git fast-import` {site['git_rss'].fmt(0, ' MB')} / {an['git_rss'].fmt(0, ' MB')}; WikiWho {ww['rss']:.0f} MB", f"{an['rss'].median / an['git_rss'].median:.1f}× git (Anarchism)"),
         ("peak memory: queries (whole CLI processes)", f"`removed` {rem['cli_rss'].fmt(0, ' MB')}; `blame` {bl['cli_rss'].fmt(0, ' MB')}; `verify` {ve['rss'].fmt(0, ' MB')}",
          f"`git log -S` {rem['git_rss'].fmt(0, ' MB')}; `git blame` {bl['git_rss'].fmt(0, ' MB')}", f"{bl['cli_rss'].median / bl['git_rss'].median:.1f}× git blame"),
     ]
+    gr, ga = f["import_git"]["rfcs"], f["import_git"]["anarchism"]
     goals = [
         ("durable append at ≥ 50% of raw LMDB (foundation)", f["append1"].median / raw["commit1"].median >= 0.5, f"{f['append1'].median / raw['commit1'].median:.0%}"),
         ("bulk import ≥ 100 MB/s of text (foundation)", an_mb / an["secs"].median >= 100, f"{an_mb / an['secs'].median:.1f} MB/s"),
@@ -409,6 +435,12 @@ def write_report(opts, quick, runs, f, seconds):
         ("durable appends ≥ 25% of raw at 100 per transaction (write path)", f["append100"].median / raw["commit100"].median >= 0.25, f"{f['append100'].median / raw['commit100'].median:.1%}"),
         ("origin agreement ≥ 0.97, removal ≥ 0.945 on Anarchism (write path, no regression)",
          None if quick else agree["origin_agreement"] >= 0.97 and (agree["removal_agreement"] or 0) >= 0.945, f"{agree['origin_agreement']:.4f} / {agree['removal_agreement']}"),
+        ("`import git` rust-lang/rfcs completes, within 5× max(`git log -p --first-parent`, 2 s) (import git)",
+         gr["secs"].median <= 5 * max(gr["log_p"].median, 2), f"{gr['secs'].median / max(gr['log_p'].median, 2):.1f}×"),
+        ("`import git` of the Anarchism repository within 5× `git log -p --first-parent` (import git)",
+         None if quick else ga["secs"].median <= 5 * max(ga["log_p"].median, 2), f"{ga['secs'].median / max(ga['log_p'].median, 2):.1f}×"),
+        ("`import git` peak memory ≤ 300 MB on both (import git)", None if quick else max(gr["rss"].median, ga["rss"].median) <= 300,
+         f"{gr['rss'].median:.0f} MB / {ga['rss'].median:.0f} MB"),
     ]
     command = "tools/bench" + (" --quick" if quick else "") + (f" --runs {runs}" if runs != 5 else "")
     lines = [
@@ -441,6 +473,7 @@ def write_report(opts, quick, runs, f, seconds):
         "git -C REPO blame --porcelain main -- Anarchism.wiki   # turned into the same shape, each line's revision",
         "PalimpsestBench removed-in DIR Anarchism RUNS P…; PalimpsestBench removed DIR RUNS P…; palimpsest --ledger DIR removed P --json",
         "git -C REPO log -SP --format=%H main -- Anarchism.wiki",
+        "git clone --branch master ../shared/corpora/git/rust-lang-rfcs.bundle RFCS; palimpsest --ledger DIR import git RFCS|REPO --json; git -C RFCS|REPO log -p --first-parent",
         "PalimpsestBench blame DIR Anarchism RUNS; palimpsest --ledger DIR blame Anarchism; git -C REPO blame --porcelain main -- Anarchism.wiki",
         "PalimpsestBench show DIR Anarchism 500; palimpsest --ledger DIR show Anarchism --version N; git -C REPO show REV:Anarchism.wiki",
         "PalimpsestBench rebuild DIR; palimpsest --ledger DIR verify --json; git -C REPO fsck --full",

@@ -28,8 +28,8 @@ public final class ProvenanceProjection: StagedProjection, @unchecked Sendable {
     /// Engines by (documents table, document key); guarded by `lock` (folds run on the writer queue,
     /// but `Sendable` asks for it).
     private let lock = NSLock()
-    /// Engines, up to 6 million tokens in all (the least recently used are dropped beyond).
-    private var engines = DocumentStateCache<CachedEngine>(limit: 6_000_000)
+    /// Engines, up to 2 million tokens in all (the least recently used are dropped beyond).
+    private var engines = DocumentStateCache<CachedEngine>(limit: 2_000_000)
     static let fullCopyInterval: UInt64 = 128
 
     final class CachedEngine: CachedDocumentState {
