@@ -44,17 +44,18 @@ struct GitRepositoryEndToEndTests {
             let ledger = dir + "/ledger"
             #expect(try palimpsest("--ledger", ledger, "init").status == 0)
 
-            // Interrupted: killed (SIGKILL, no chance to clean up) once the data file has grown.
+            // Interrupted: killed (SIGKILL, no chance to clean up) once its first transaction of
+            // events is committed (another process reading the log sees one).
             let first = Process()
             first.executableURL = URL(fileURLWithPath: palimpsestExecutable)
             first.arguments = ["--ledger", ledger, "import", "git", repo]
             first.standardOutput = FileHandle.nullDevice
             first.standardError = FileHandle.nullDevice
             try first.run()
-            for _ in 0..<3000 where first.isRunning {
-                let size = (try? FileManager.default.attributesOfItem(atPath: ledger + "/data.mdb")[.size] as? Int) ?? 0
-                if size > 3 << 20 { break }
-                usleep(10_000)
+            for _ in 0..<600 where first.isRunning {
+                let logged = try palimpsest("--ledger", ledger, "log", "--limit", "1", "--json")
+                if logged.status == 0, logged.out.contains("\"position\":1") { break }
+                usleep(20_000)
             }
             let interrupted = first.isRunning
             kill(first.processIdentifier, SIGKILL)
