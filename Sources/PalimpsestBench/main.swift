@@ -20,20 +20,38 @@ import PalimpsestText
 
 func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
+/// The p-th percentile of sorted figures; NaN (printed "nan") when there are none.
 func percentile(_ sorted: [Double], _ p: Double) -> Double {
-    sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * p).rounded()))]
+    guard !sorted.isEmpty else { return .nan }
+    return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * p).rounded()))]
+}
+
+extension Array where Element == Double {
+    /// The first and last of sorted figures; NaN when there are none.
+    var lowest: Double { first ?? .nan }
+    var highest: Double { last ?? .nan }
+}
+
+func usage(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("PalimpsestBench: \(message)\n".utf8))
+    exit(2)
+}
+
+/// A count argument: a whole number ≥ `minimum`, or the run stops with a usage message.
+func count(_ index: Int, _ name: String, minimum: Int = 1) -> Int {
+    guard index < args.count, let n = Int(args[index]), n >= minimum else {
+        usage("\(name) must be a whole number of at least \(minimum)")
+    }
+    return n
 }
 
 let args = CommandLine.arguments
-guard args.count >= 2 else {
-    FileHandle.standardError.write(Data("usage: PalimpsestBench append DIR N BATCH | show DIR DOC READS\n".utf8))
-    exit(2)
-}
+guard args.count >= 2 else { usage("usage: PalimpsestBench append DIR N BATCH | show DIR DOC READS | … (see the comment at the top of main.swift)") }
 
 do {
     switch args[1] {
     case "append":
-        let (dir, n, batch) = (args[2], Int(args[3])!, Int(args[4])!)
+        let (dir, n, batch) = (args[2], count(3, "N"), count(4, "BATCH"))
         // The default projections, the following ones deferred (as for a bulk load); how long they
         // then take to catch up is measured after.
         var options = Ledger.Options()
@@ -62,7 +80,7 @@ do {
         let catchup = now() - caughtUp
         print(String(format: "RESULT mode=append n=%d batch=%d secs=%.4f ev_per_s=%.0f catchup_secs=%.4f", n, batch, secs, Double(n) / secs, catchup))
     case "show":
-        let (dir, doc, reads) = (args[2], args[3], Int(args[4])!)
+        let (dir, doc, reads) = (args[2], args[3], count(4, "READS"))
         var options = Ledger.Options()
         options.readOnly = true
         let ledger = try Ledger.open(at: dir, options: options)
@@ -79,7 +97,7 @@ do {
         }
         times.sort()
         print(String(format: "RESULT mode=show doc_versions=%llu reads=%d p50_us=%.1f p99_us=%.1f max_us=%.1f avg_bytes=%d",
-                     info.version, reads, percentile(times, 0.5) * 1e6, percentile(times, 0.99) * 1e6, times.last! * 1e6, bytes / max(reads, 1)))
+                     info.version, reads, percentile(times, 0.5) * 1e6, percentile(times, 0.99) * 1e6, times.highest * 1e6, bytes / max(reads, 1)))
     case "rebuild":
         // Every projection rebuilt from position 1, and a replay that reads every event's text.
         let ledger = try Ledger.open(at: args[2])
@@ -101,7 +119,7 @@ do {
         print(String(format: "RESULT mode=rebuild events=%llu rebuild_secs=%.4f rebuild_ev_per_s=%.0f replay_secs=%.4f replay_ev_per_s=%.0f replay_MBps=%.1f",
                      events, rebuild, Double(events) / rebuild, replay, Double(events) / replay, Double(bytes) / replay / 1e6))
     case "blame":
-        let (dir, doc, runs) = (args[2], args[3], Int(args[4])!)
+        let (dir, doc, runs) = (args[2], args[3], count(4, "RUNS"))
         var options = Ledger.Options()
         options.readOnly = true
         let ledger = try Ledger.open(at: dir, options: options)
@@ -113,11 +131,11 @@ do {
             times.append(now() - t)
         }
         times = Array(times.dropFirst()).sorted()  // the first run warms the caches
-        print(String(format: "RESULT mode=blame tokens=%d p50_ms=%.2f min_ms=%.2f max_ms=%.2f", tokens, percentile(times, 0.5) * 1e3, times.first! * 1e3, times.last! * 1e3))
+        print(String(format: "RESULT mode=blame tokens=%d p50_ms=%.2f min_ms=%.2f max_ms=%.2f", tokens, percentile(times, 0.5) * 1e3, times.lowest * 1e3, times.highest * 1e3))
     case "removed", "removed-in":
         // removed DIR RUNS P…: across the whole ledger; removed-in DIR DOC RUNS P…: in one document.
         let scoped = args[1] == "removed-in"
-        let (dir, document, runs) = (args[2], scoped ? args[3] : nil, Int(args[scoped ? 4 : 3])!)
+        let (dir, document, runs) = (args[2], scoped ? args[3] : nil, count(scoped ? 4 : 3, "RUNS"))
         var options = Ledger.Options()
         options.readOnly = true
         let ledger = try Ledger.open(at: dir, options: options)
@@ -132,7 +150,7 @@ do {
             }
             times = Array(times.dropFirst()).sorted()  // the first run warms the caches
             print(String(format: "RESULT mode=removed removals=%d changes=%d p50_ms=%.2f p99_ms=%.2f min_ms=%.2f max_ms=%.2f phrase=%@", removals, changes,
-                         percentile(times, 0.5) * 1e3, percentile(times, 0.99) * 1e3, times.first! * 1e3, times.last! * 1e3,
+                         percentile(times, 0.5) * 1e3, percentile(times, 0.99) * 1e3, times.lowest * 1e3, times.highest * 1e3,
                          phrase.replacingOccurrences(of: " ", with: "\u{2423}")))
         }
     case "engine":
@@ -160,7 +178,7 @@ do {
         }
         print(out + "]}")
     case "audit":
-        let (dir, n, runs) = (args[2], Int(args[3])!, max(1, Int(args[4])!))
+        let (dir, n, runs) = (args[2], count(3, "N"), count(4, "RUNS"))
         var options = Ledger.Options()
         options.builtInProjections = false
         let ledger = try Ledger.create(at: dir, options: options)
@@ -205,10 +223,11 @@ do {
         consistency.sort()
         print(String(
             format: "RESULT mode=audit events=%d build_secs=%.2f checkpoint_p50_ms=%.3f checkpoint_min_ms=%.3f checkpoint_max_ms=%.3f proofs=%d inclusion_p50_us=%.1f inclusion_p99_us=%.1f path_length=%d consistency_p50_us=%.1f consistency_p99_us=%.1f",
-            n, buildSecs, percentile(checkpoints, 0.5) * 1e3, checkpoints.first! * 1e3, checkpoints.last! * 1e3, inclusion.count,
+            n, buildSecs, percentile(checkpoints, 0.5) * 1e3, checkpoints.lowest * 1e3, checkpoints.highest * 1e3, inclusion.count,
             percentile(inclusion, 0.5) * 1e6, percentile(inclusion, 0.99) * 1e6, pathLength, percentile(consistency, 0.5) * 1e6, percentile(consistency, 0.99) * 1e6))
     case "load":
-        try loadTest(ledgerPath: args[2], seconds: Double(args[3])!, writers: Int(args[4])!, readers: Int(args[5])!)
+        guard args.count > 3, let seconds = Double(args[3]) else { usage("SECONDS must be a number") }
+        try loadTest(ledgerPath: args[2], seconds: seconds, writers: count(4, "WRITERS", minimum: 0), readers: count(5, "READERS", minimum: 0))
     case "load-writer":
         try loadWriter(ledgerPath: args[2], deadline: Double(args[3])!, seed: Int(args[4])!, output: args[5])
     case "load-reader":

@@ -135,6 +135,46 @@ func printJSON(_ value: JSONValue) {
     print(CanonicalJSON.string(value))
 }
 
+/// Standard output written in 1 MiB chunks, for answers written while they are computed (a blame
+/// with every word's history is far larger than the text). A reader that goes away (a closed pipe)
+/// ends the output quietly.
+final class StreamedOutput {
+    private var buffer: [UInt8] = []
+    private var closed = false
+
+    init() {
+        fflush(nil)  // whatever print() buffered goes first (nil: every output stream)
+        buffer.reserveCapacity(1 << 20)
+    }
+
+    deinit { flush() }
+
+    func append(_ text: String) {
+        buffer.append(contentsOf: text.utf8)
+        if buffer.count >= 1 << 20 { flush() }
+    }
+
+    /// Appends through `body`, which writes into the buffer directly.
+    func append(_ body: (inout [UInt8]) -> Void) {
+        body(&buffer)
+        if buffer.count >= 1 << 20 { flush() }
+    }
+
+    func flush() {
+        defer { buffer.removeAll(keepingCapacity: true) }
+        guard !closed else { return }
+        buffer.withUnsafeBytes { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let n = write(1, bytes.baseAddress! + offset, bytes.count - offset)
+                if n < 0, errno == EINTR { continue }
+                if n <= 0 { closed = true; return }
+                offset += n
+            }
+        }
+    }
+}
+
 /// Writes to stderr unbuffered (progress lines, notes, errors).
 func writeToStandardError(_ text: String) {
     var text = text

@@ -55,17 +55,25 @@ func oneLine(_ text: String) -> String {
 struct Blame: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Who wrote each word of a document, and when (default: its latest version).",
-        discussion: "Plain output prints one line per run of words with the same origin: version, time, actor, then the words (↵ marks a line break).")
+        discussion: """
+            Plain output prints one line per run of words with the same origin: version, time, actor, then the
+            words (↵ marks a line break). --json gives every token with its origin and the events that removed
+            and restored it, written as it is computed; --json --runs gives runs of words with the same origin,
+            without those histories.
+            """)
 
     @OptionGroup var location: LedgerOptions
     @Argument(help: "The document ID.") var document: String
     @Option(help: "The version to blame (1 is the first).") var version: UInt64?
     @Option(help: ArgumentHelp("Blame the latest version in effect at this time.", valueName: "time")) var at: String?
+    @Flag(help: "With --json: consecutive words with the same origin as one run, without removal and restoration histories.")
+    var runs = false
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
         if version != nil, at != nil { throw ValidationError("give --version or --at, not both") }
         if version == 0 { throw ValidationError("--version counts from 1") }
+        if runs, !output.json { throw ValidationError("--runs shapes the JSON output; give it with --json") }
         if let at { _ = try parseTime(at, option: "--at") }
     }
 
@@ -73,29 +81,89 @@ struct Blame: ParsableCommand {
         let ledger = try location.open()
         let asOf: AsOf = try version.map(AsOf.version) ?? at.map { .time(try parseTime($0, option: "--at")) } ?? .latest
         let state = try resolveState(ledger, document, asOf, said: at ?? "")
-        guard let blame = try ledger.blame(document, asOf: .version(state.version)) else {
-            throw LedgerError(.notFound, "there is no document \"\(document)\" in the ledger")
-        }
         if output.json {
-            printJSON(.object([
-                "document": .string(blame.document), "version": .int(Int64(blame.version)),
-                "tokens": .array(blame.tokens.map { t in
-                    .object([
-                        "text": .string(t.text), "origin": t.origin.json,
-                        "removedBy": .array(t.removedBy.map(\.json)), "restoredBy": .array(t.restoredBy.map(\.json)),
-                    ])
-                }),
-            ]))
+            try writeJSON(ledger, version: state.version)
             return
         }
-        var runs: [(EventReference, String)] = []
-        for token in blame.tokens {
-            if let last = runs.last, last.0 == token.origin { runs[runs.count - 1].1 += token.text } else { runs.append((token.origin, token.text)) }
+        var runs: [(origin: EventReference, text: String)] = []
+        _ = try ledger.blame(document, asOf: .version(state.version), history: false) { token in
+            if let last = runs.last, last.origin.position == token.origin.position {
+                runs[runs.count - 1].text += token.text
+            } else {
+                runs.append((token.origin, token.text))
+            }
         }
-        let width = runs.map { $0.0.line.count }.max() ?? 0
-        for (origin, text) in runs {
-            print(origin.line.padding(toLength: width, withPad: " ", startingAt: 0) + "  │ " + oneLine(text))
+        let lines = runs.map { ($0.origin.line, oneLine($0.text)) }
+        let width = lines.map { $0.0.count }.max() ?? 0
+        let out = StreamedOutput()
+        for (origin, text) in lines {
+            out.append(origin + String(repeating: " ", count: width - origin.count) + "  │ " + text + "\n")
         }
+    }
+
+    /// The JSON answer, written token by token (or run by run) as the ledger yields them; each event's
+    /// JSON is encoded once, however many tokens cite it. Keys in canonical order, as `printJSON` writes.
+    private func writeJSON(_ ledger: Ledger, version: UInt64) throws {
+        let out = StreamedOutput()
+        var encoded: [UInt64: [UInt8]] = [:]
+        func reference(_ r: EventReference, into buffer: inout [UInt8]) {
+            if let bytes = encoded[r.position] {
+                buffer.append(contentsOf: bytes)
+            } else {
+                let bytes = CanonicalJSON.encode(r.json)
+                encoded[r.position] = bytes
+                buffer.append(contentsOf: bytes)
+            }
+        }
+        out.append { b in
+            b.append(contentsOf: Array(#"{"document":"#.utf8))
+            CanonicalJSON.writeString(document, into: &b)
+            b.append(contentsOf: Array((runs ? #","runs":["# : #","tokens":["#).utf8))
+        }
+        var first = true
+        if runs {
+            var current: (origin: EventReference, text: String)? = nil
+            func emit(_ run: (origin: EventReference, text: String)) {
+                out.append { b in
+                    if !first { b.append(UInt8(ascii: ",")) }
+                    first = false
+                    b.append(contentsOf: Array(#"{"origin":"#.utf8))
+                    reference(run.origin, into: &b)
+                    b.append(contentsOf: Array(#","text":"#.utf8))
+                    CanonicalJSON.writeString(run.text, into: &b)
+                    b.append(UInt8(ascii: "}"))
+                }
+            }
+            _ = try ledger.blame(document, asOf: .version(version), history: false) { token in
+                if let c = current, c.origin.position == token.origin.position {
+                    current!.text += token.text
+                } else {
+                    if let c = current { emit(c) }
+                    current = (token.origin, token.text)
+                }
+            }
+            if let c = current { emit(c) }
+        } else {
+            _ = try ledger.blame(document, asOf: .version(version)) { token in
+                out.append { b in
+                    if !first { b.append(UInt8(ascii: ",")) }
+                    first = false
+                    b.append(contentsOf: Array(#"{"origin":"#.utf8))
+                    reference(token.origin, into: &b)
+                    for (key, list) in [(#","removedBy":["#, token.removedBy), (#"],"restoredBy":["#, token.restoredBy)] {
+                        b.append(contentsOf: Array(key.utf8))
+                        for (i, r) in list.enumerated() {
+                            if i > 0 { b.append(UInt8(ascii: ",")) }
+                            reference(r, into: &b)
+                        }
+                    }
+                    b.append(contentsOf: Array(#"],"text":"#.utf8))
+                    CanonicalJSON.writeString(token.text, into: &b)
+                    b.append(UInt8(ascii: "}"))
+                }
+            }
+        }
+        out.append("],\"version\":\(version)}\n")
     }
 }
 

@@ -30,6 +30,23 @@ import Testing
             #expect(tokens.allSatisfy { $0["origin"]?["version"] == 1 })
             let atTime = try cli(ledger, "blame", doc, "--at", "2023-12-28T16:00:00Z", "--json")
             #expect(try JSONParser.parse(atTime.out.trimmingCharacters(in: .newlines))["version"] == 1)
+
+            // Runs: the same origins, consecutive tokens merged, no histories.
+            let compact = try cli(ledger, "blame", doc, "--json", "--runs")
+            #expect(compact.status == 0, "\(compact.err)")
+            #expect(try schemaViolations([compact.out], schema: "blame-output.schema.json") == nil)
+            let runs = try JSONParser.parse(compact.out.trimmingCharacters(in: .newlines))
+            guard case .array(let items)? = runs["runs"] else { Issue.record("no runs"); return }
+            #expect(items.compactMap { $0["text"]?.stringValue }.joined() == reissued)
+            var expected: [(Int64, String)] = []
+            for token in tokens {
+                let position = token["origin"]?["position"]?.intValue ?? -1, text = token["text"]?.stringValue ?? ""
+                if let last = expected.last, last.0 == position { expected[expected.count - 1].1 += text } else { expected.append((position, text)) }
+            }
+            #expect(items.map { $0["origin"]?["position"]?.intValue ?? -1 } == expected.map(\.0))
+            #expect(items.map { $0["text"]?.stringValue ?? "" } == expected.map(\.1))
+            #expect(runs["tokens"] == nil && runs["version"] == 2)
+            try expectFailure(ledger, ["blame", doc, "--runs"], code: 2, "--runs shapes the JSON output; give it with --json")
         }
     }
 

@@ -26,6 +26,10 @@ struct DocumentStateCache<Entry: CachedDocumentState> {
     private var counted: [Key: Int] = [:]
     private var total = 0
     private var clock: UInt64 = 0
+    /// The entries the last `ready` prepared: a round computes with them after its read transaction
+    /// has closed, so nothing may evict them before that round has written (another fold — a
+    /// verification's scratch tables, a rebuild — can release entries in between).
+    private var pinned = Set<Key>()
     let limit: Int
 
     init(limit: Int) { self.limit = limit }
@@ -55,11 +59,14 @@ struct DocumentStateCache<Entry: CachedDocumentState> {
         load: ([UInt8], Stored?) throws -> Entry
     ) rethrows {
         var seen = Set<[UInt8]>()
+        pinned.removeAll(keepingCapacity: true)
         for event in events {
             let doc = documentKey(event.document)
             guard seen.insert(doc).inserted else { continue }
             let record = try stored(doc)
-            _ = try entry(Key(table: table, document: doc), stored: record.map(folded)) { try load(doc, record) }
+            let key = Key(table: table, document: doc)
+            pinned.insert(key)
+            _ = try entry(key, stored: record.map(folded)) { try load(doc, record) }
         }
     }
 
@@ -77,12 +84,13 @@ struct DocumentStateCache<Entry: CachedDocumentState> {
     /// then, when the total weight is over the limit, drops the least recently used entries (never
     /// `current`) until it is under three quarters of it, so that the sort is rare. `release` runs
     /// first for each (to write what it holds); entries of other tables than `current`'s that cannot
-    /// be written in this transaction (`release` returns false) are kept.
+    /// be written in this transaction (`release` returns false) are kept, and so are the entries the
+    /// last `ready` prepared.
     mutating func evict(keeping current: Key, release: (Key, Entry) throws -> Bool) rethrows {
         if let entry = entries[current] { recount(current, entry) }
         guard total > limit else { return }
         let target = limit / 4 * 3
-        for (key, entry) in entries.sorted(by: { $0.value.lastUse < $1.value.lastUse }) where key != current {
+        for (key, entry) in entries.sorted(by: { $0.value.lastUse < $1.value.lastUse }) where key != current && !pinned.contains(key) {
             guard try release(key, entry) else { continue }
             remove(key)
             if total <= target { break }

@@ -102,11 +102,20 @@ extension Ledger {
     /// only their origin (on a vandalised page every token can have hundreds of removals and
     /// restorations, which take far more memory than the blame itself).
     public func blame(_ document: String, asOf: AsOf = .latest, history: Bool = true) throws(LedgerError) -> Blame? {
+        var tokens: [BlameToken] = []
+        guard let version = try blame(document, asOf: asOf, history: history, each: { tokens.append($0) }) else { return nil }
+        return Blame(document: document, version: version, tokens: tokens)
+    }
+
+    /// The same, one token at a time in text order, without holding them all (a vandalised page's
+    /// histories are far larger than its text): returns the version blamed, or nil when the document
+    /// or the version is unknown.
+    public func blame(_ document: String, asOf: AsOf = .latest, history: Bool = true, each: (BlameToken) -> Void) throws(LedgerError) -> UInt64? {
         guard let state = try state(of: document, asOf: asOf) else { return nil }
         if state.status == .retracted {
             throw LedgerError(.conflict, "\(DocumentID.quoted(document)) was withdrawn at version \(state.version); blame version \(state.version - 1) for what it said before")
         }
-        return try read(projection: "provenance") { tables, txn in
+        try read(projection: "provenance") { tables, txn in
             let doc = ProvenanceProjection.documentKey(document)
             let ids = try provenanceIDs(doc, version: state.version, tables: tables, in: txn)
             let pieces = Self.blamePieces(state.text)
@@ -114,17 +123,15 @@ extension Ledger {
                 throw LedgerError(.integrity, "the provenance of version \(state.version) of \(DocumentID.quoted(document)) has \(ids.count) tokens but its text has \(pieces.count); `palimpsest replay --rebuild provenance` rebuilds it")
             }
             var events = EventCache(ledger: self)
-            var result: [BlameToken] = []
-            result.reserveCapacity(ids.count)
             for (piece, id) in zip(pieces, ids) {
                 let token = try provenanceToken(doc, id, tables: tables, in: txn)
-                result.append(BlameToken(
+                each(BlameToken(
                     text: piece, origin: try events.reference(token.origin, in: txn),
                     removedBy: history ? try token.removedBy.filter { $0 <= state.event.position }.map { try events.reference($0, in: txn) } : [],
                     restoredBy: history ? try token.restoredBy.filter { $0 <= state.event.position }.map { try events.reference($0, in: txn) } : []))
             }
-            return Blame(document: document, version: state.version, tokens: result)
         }
+        return state.version
     }
 
     /// The non-whitespace tokens of a text, each with the whitespace after it (leading whitespace
