@@ -26,9 +26,10 @@ struct DocumentStateCache<Entry: CachedDocumentState> {
     private var counted: [Key: Int] = [:]
     private var total = 0
     private var clock: UInt64 = 0
-    /// The entries the last `ready` prepared: a round computes with them after its read transaction
-    /// has closed, so nothing may evict them before that round has written (another fold — a
-    /// verification's scratch tables, a rebuild — can release entries in between).
+    /// The entries the last `ready` of each table prepared: a round computes with them after its read
+    /// transaction has closed, so nothing may evict them before that round has written — another
+    /// fold on other tables (a verification's scratch tables) readies and evicts in between, and must
+    /// neither drop them nor unpin them.
     private var pinned = Set<Key>()
     let limit: Int
 
@@ -59,7 +60,7 @@ struct DocumentStateCache<Entry: CachedDocumentState> {
         load: ([UInt8], Stored?) throws -> Entry
     ) rethrows {
         var seen = Set<[UInt8]>()
-        pinned.removeAll(keepingCapacity: true)
+        pinned = pinned.filter { $0.table != table }
         for event in events {
             let doc = documentKey(event.document)
             guard seen.insert(doc).inserted else { continue }
