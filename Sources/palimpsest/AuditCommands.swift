@@ -4,6 +4,7 @@ import Palimpsest
 
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "verify",
         abstract: "Check the ledger: every event's hash and the chain, gap-free positions and versions, every text against its hash, the Merkle tree and signed checkpoints, the indexes.",
         discussion: "Exits 4, naming the first bad position, when anything does not check. --projections also rebuilds every projection into scratch tables and compares them with the live ones."
     )
@@ -33,7 +34,7 @@ struct Verify: ParsableCommand {
 }
 
 struct Stats: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Figures: events, documents, events by type, and per actor.")
+    static let configuration = CommandConfiguration(commandName: "stats", abstract: "Figures: events, documents, events by type, and per actor.")
 
     @OptionGroup var location: LedgerOptions
     @Option(help: "Show at most this many actors.") var limit: Int = 20
@@ -64,6 +65,7 @@ struct Stats: ParsableCommand {
 
 struct Checkpoint: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "checkpoint",
         abstract: "Sign and store a checkpoint: the ledger's ID, its number of events and their Merkle root, and the time.",
         discussion: """
             The signature is Ed25519 with the ledger's key (made by `init`, kept in the ledger directory as \
@@ -105,6 +107,7 @@ struct Checkpoint: ParsableCommand {
 
 struct Prove: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "prove",
         abstract: "Print an inclusion proof (an event is in a signed checkpoint's tree) or a consistency proof (one checkpoint's tree extends another's).",
         discussion: """
             `prove POS` proves the event at position POS against checkpoint N (--checkpoint), by default the \
@@ -187,6 +190,7 @@ struct Prove: ParsableCommand {
 
 struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "report",
         abstract: "Write an audit report: a document's whole life, or a phrase's life across documents.",
         discussion: """
             JSON reports (schema Schemas/report.schema.json) carry the events they cite, an inclusion proof \

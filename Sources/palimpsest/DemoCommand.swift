@@ -5,6 +5,7 @@ import Palimpsest
 /// `palimpsest demo`: the communiqué case told with the real commands, each printed before its output.
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "demo",
         abstract: "Tell the communiqué story with real commands: a phrase published, silently removed, found and proved.",
         discussion: """
             On 28 December 2023 the White House published a US–Mexico joint communiqué naming "democratic \

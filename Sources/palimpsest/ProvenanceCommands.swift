@@ -54,6 +54,7 @@ func oneLine(_ text: String) -> String {
 
 struct Blame: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "blame",
         abstract: "Who wrote each word of a document, and when (default: its latest version).",
         discussion: """
             Plain output prints one line per run of words with the same origin: version, time, actor, then the
@@ -234,6 +235,7 @@ extension PhraseChange {
 
 struct Removed: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "removed",
         abstract: "Every event that removed a phrase, oldest first: document, version, actor, time, the last version that had it, context, who first wrote it, and later restorations.",
         discussion: "An event removed the phrase when the phrase occurs fewer times after it than before it (the rule of git log -S). Prints nothing, and exits 0, when no event removed it.")
 
@@ -248,6 +250,7 @@ struct Removed: ParsableCommand {
 
 struct Trace: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "trace",
         abstract: "The whole life of a phrase: every event that added or removed it, across documents, oldest first.")
 
     @OptionGroup var location: LedgerOptions
@@ -310,6 +313,7 @@ func wordCount(_ pieces: [TextDiff.Piece], _ kinds: Set<TextDiff.Kind>) -> Int {
 
 struct Diff: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "diff",
         abstract: "What changed between two versions of a document, word by word (default: its last change).",
         discussion: "FROM and TO are versions (3) or times (@2023-12-28T20:00:00Z). With FROM alone, TO is the latest version. Plain output marks [-removed-], {+added+}, and moves as [<n:…<] where text left and {>n:…>} where it arrived.")
 
@@ -358,6 +362,7 @@ struct Diff: ParsableCommand {
 
 struct Compare: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "compare",
         abstract: "Two documents side by side — two publishers' versions of one statement: what one says that the other does not.",
         discussion: "Each side is DOC, DOC@TIME or DOC#VERSION (default: the latest version). Plain output marks text only in the first as [-…-] and only in the second as {+…+}.")
 

@@ -16,7 +16,7 @@ extension DocumentInfo {
 }
 
 struct Docs: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List the documents in the ledger (the catalogue).")
+    static let configuration = CommandConfiguration(commandName: "docs", abstract: "List the documents in the ledger (the catalogue).")
 
     @OptionGroup var location: LedgerOptions
     @OptionGroup var output: OutputOptions
@@ -40,7 +40,7 @@ struct Docs: ParsableCommand {
 }
 
 struct Log: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List events in ledger order, for every document or one.")
+    static let configuration = CommandConfiguration(commandName: "log", abstract: "List events in ledger order, for every document or one.")
 
     @OptionGroup var location: LedgerOptions
     @Argument(help: "Only this document's events.") var document: String?
@@ -90,7 +90,7 @@ struct Log: ParsableCommand {
 }
 
 struct Show: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print a document's text as of a version, a time, or what the ledger knew at a time (default: the latest).")
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "Print a document's text as of a version, a time, or what the ledger knew at a time (default: the latest).")
 
     @OptionGroup var location: LedgerOptions
     @Argument(help: "The document ID.") var document: String

@@ -5,6 +5,7 @@ import PalimpsestText
 
 struct Replay: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "replay",
         abstract: "Show the history event by event: who did what, when, and the words each event changed.",
         discussion: """
             On a terminal removed words are red and struck through and added words green; in a pipe they

@@ -5,6 +5,7 @@ import PalimpsestImporters
 
 struct Import: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "import",
         abstract: "Bulk-ingest history into the ledger.",
         subcommands: [ImportJSONL.self, ImportMediaWiki.self, ImportGit.self]
     )
@@ -260,6 +261,7 @@ enum Progress {
 
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "export",
         abstract: "Write every event as JSON Lines: re-importable, every hash checkable with standard tools."
     )
 

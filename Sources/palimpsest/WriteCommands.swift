@@ -3,7 +3,7 @@ import Foundation
 import Palimpsest
 
 struct Init: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Create a ledger (idempotent: an existing ledger is left as it is).")
+    static let configuration = CommandConfiguration(commandName: "init", abstract: "Create a ledger (idempotent: an existing ledger is left as it is).")
 
     @OptionGroup var location: LedgerOptions
     @OptionGroup var output: OutputOptions
@@ -40,7 +40,7 @@ func record(_ event: NewEvent, in ledger: Ledger, json: Bool) throws {
 }
 
 struct Publish: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Record a document's first version.")
+    static let configuration = CommandConfiguration(commandName: "publish", abstract: "Record a document's first version.")
 
     @OptionGroup var location: LedgerOptions
     @Argument(help: "The document ID (1–1024 bytes, no control characters; often a URL or path).")
@@ -61,7 +61,7 @@ struct Publish: ParsableCommand {
 }
 
 struct Edit: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Record a new full text of a document (the ledger derives what changed).")
+    static let configuration = CommandConfiguration(commandName: "edit", abstract: "Record a new full text of a document (the ledger derives what changed).")
 
     @OptionGroup var location: LedgerOptions
     @Argument(help: "The document ID.") var document: String
@@ -79,7 +79,7 @@ struct Edit: ParsableCommand {
 extension RetractionKind: ExpressibleByArgument {}
 
 struct Retract: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Record that a document was withdrawn (its text and history stay).")
+    static let configuration = CommandConfiguration(commandName: "retract", abstract: "Record that a document was withdrawn (its text and history stay).")
 
     @OptionGroup var location: LedgerOptions
     @Argument(help: "The document ID.") var document: String
@@ -95,7 +95,7 @@ struct Retract: ParsableCommand {
 }
 
 struct Restore: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Record that a retracted document is back, with its text.")
+    static let configuration = CommandConfiguration(commandName: "restore", abstract: "Record that a retracted document is back, with its text.")
 
     @OptionGroup var location: LedgerOptions
     @Argument(help: "The document ID.") var document: String
