@@ -192,8 +192,8 @@ struct GitHistoryReader {
 
     private func decodePath(_ bytes: [UInt8], location: String) throws(LedgerError) -> String {
         if let path = String(validating: bytes, as: UTF8.self) { return path }
-        let shown = bytes.map { $0 >= 0x20 && $0 < 0x7F ? String(UnicodeScalar($0)) : String(format: "\\x%02X", $0) }.joined()
         if let encoding = settings.encoding, let path = String(bytes: bytes, encoding: encoding) { return path }
+        let shown = bytes.map { $0 >= 0x20 && $0 < 0x7F ? String(UnicodeScalar($0)) : String(format: "\\x%02X", $0) }.joined()
         throw LedgerError(.invalidInput, "\(location): the path \"\(shown)\" is not valid UTF-8; name its encoding with --encoding (e.g. latin1)")
     }
 

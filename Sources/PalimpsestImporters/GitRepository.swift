@@ -115,12 +115,6 @@ final class GitProcess {
         return chunk
     }
 
-    /// True at the end of the output.
-    func atEnd() throws(GitRepository.Failure) -> Bool {
-        if start < buffer.count { return false }
-        return try !fill()
-    }
-
     /// The bytes up to `terminator` (not included), or nil at the end of the output.
     func field(terminatedBy terminator: UInt8) throws(GitRepository.Failure) -> ArraySlice<UInt8>? {
         var scanned = 0  // unread bytes already searched
