@@ -198,10 +198,14 @@ extension Ledger {
         }
     }
 
-    /// The text stored under a content hash, or nil.
+    /// The text stored under a content hash, or nil. To read many versions in the order of their
+    /// history, use a `SequentialTextReader`: each next version then costs one delta.
     public func text(hash: Digest) throws(LedgerError) -> String? {
         try reading { txn in try tables.textStore.load(hash, in: txn).map { String(decoding: $0, as: UTF8.self) } }
     }
+
+    /// A reader for texts taken in the order a history runs (export, replay, reports).
+    public func sequentialTextReader() -> SequentialTextReader { SequentialTextReader(ledger: self) }
 
     // MARK: Async wrappers
 
@@ -324,5 +328,30 @@ extension Ledger {
             return true
         }
         return found
+    }
+}
+
+/// Reads texts in the order a history runs. A new version is stored as a delta against an earlier
+/// text, and a chain of them starts at a full copy up to `TextStore.maxChainDepth` versions back:
+/// reading each version alone walks its chain from there, while this reader keeps the texts it
+/// decoded recently (within a byte budget) and applies only the deltas it has not applied yet, one
+/// per version when versions come in order. The texts are immutable, so what it keeps is never stale.
+public final class SequentialTextReader: Sendable {
+    let ledger: Ledger
+    let decoded: DecodedTexts
+
+    init(ledger: Ledger, budget: Int = 32 << 20) {
+        self.ledger = ledger
+        decoded = DecodedTexts(budget: budget)
+    }
+
+    /// The text stored under `hash`, or nil.
+    public func text(hash: Digest) throws(LedgerError) -> String? {
+        try bytes(hash: hash).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The UTF-8 bytes of the text stored under `hash`, or nil.
+    public func bytes(hash: Digest) throws(LedgerError) -> [UInt8]? {
+        try ledger.reading { txn in try ledger.tables.textStore.load(hash, reusing: decoded, in: txn) }
     }
 }

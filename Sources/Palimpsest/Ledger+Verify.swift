@@ -22,14 +22,52 @@ extension Ledger {
     /// signed checkpoint's signature and root), and the catalogue, streams and ID indexes against
     /// what the log implies; with `projections`, also rebuilds every projection into scratch tables
     /// and compares. Stops at the first bad position.
+    ///
+    /// The log and the texts are checked side by side, on two cores: the texts in the order they were
+    /// stored, so that each version is decoded from the one before it (one delta) rather than from its
+    /// chain's base.
     public func verify(projections checkProjections: Bool = false) throws(LedgerError) -> VerificationReport {
+        let log = ConcurrentResults<Result<(VerificationReport, UInt64?), LedgerError>>(count: 1)
+        let stored = ConcurrentResults<Result<StoredTextsCheck, LedgerError>>(count: 1)
+        sideBySide(2) { [self] part in
+            if part == 0 {
+                log[0] = Result { () throws(LedgerError) in try verifyLog() }
+            } else {
+                stored[0] = Result { () throws(LedgerError) in try verifyStoredTexts() }
+            }
+        }
+        var (report, stoppedAt) = try log[0]!.get()
+        let texts = try stored[0]!.get()
+        report.texts = texts.records
+        report.textBytes = texts.bytes
+        if let damaged = texts.problem {
+            // Name the damage by the first event that carries the text, when that comes before (or
+            // instead of) what the log's check found.
+            let user = try damaged.hash.flatMap { hash throws(LedgerError) in try firstPosition(carrying: hash) }
+            if let user, user <= stoppedAt ?? .max {
+                report.firstProblem = "position \(user): " + damaged.whatItSays(forEventText: true)
+            } else if report.firstProblem == nil {
+                report.firstProblem = damaged.whatItSays(forEventText: false)
+            }
+        }
+        if report.firstProblem == nil, let problem = try verifyIndexes() { report.firstProblem = problem }
+        if checkProjections { report.projectionMismatches = try verifyProjections() }
+        return report
+    }
+
+    /// The log's half of `verify`: every event, the chain, versions, the Merkle tree and checkpoints,
+    /// and that every text an event names is stored. Returns the report and the position it stopped
+    /// at, if it found a problem at one.
+    private func verifyLog() throws(LedgerError) -> (VerificationReport, UInt64?) {
         var report = VerificationReport()
+        var stoppedAt: UInt64?
         var previous = Digest.zero
         var expectedPosition: UInt64 = 1
         var versions: [String: UInt64] = [:]
-        var checkedTexts = Set<Digest>()
+        var namedTexts = Set<Digest>()
         var tree = MerkleFrontier()
         var nodeCheck = MerkleNodeCheck(ledger: self)
+        var textCheck = TextPresenceCheck(ledger: self)
         let publicKey = try self.publicKey()
         var checkpoints = try self.checkpoints()
         func checkCheckpoints(atSize size: UInt64) -> String? {
@@ -48,6 +86,7 @@ extension Ledger {
         if report.firstProblem == nil { try forEachEvent { event in
             func problem(_ what: String) -> Bool {
                 report.firstProblem = "position \(event.position): \(what)"
+                stoppedAt = event.position
                 return false
             }
             guard event.position == expectedPosition else { return problem("expected position \(expectedPosition); the log has a gap") }
@@ -56,17 +95,13 @@ extension Ledger {
             let version = (versions[event.document] ?? 0) + 1
             guard event.version == version else { return problem("it is version \(event.version) of \(DocumentID.quoted(event.document)), expected \(version)") }
             versions[event.document] = version
-            if let hash = event.contentHash, checkedTexts.insert(hash).inserted {
-                let text: String?
-                do {
-                    text = try self.text(hash: hash)
-                } catch {
-                    return problem("its text \(hash.hex) cannot be read: \((error as? LedgerError)?.message ?? "\(error)")")
+            if let hash = event.contentHash, namedTexts.insert(hash).inserted {
+                textCheck.expect(hash, at: event.position)
+                if let missing = try textCheck.flushIfFull() {
+                    report.firstProblem = "position \(missing.position): its text \(missing.hash.hex) is missing"
+                    stoppedAt = missing.position
+                    return false
                 }
-                guard let text else { return problem("its text \(hash.hex) is missing") }
-                guard Digest.sha256(text) == hash else { return problem("its stored text does not match its contentHash \(hash.hex)") }
-                report.texts += 1
-                report.textBytes += UInt64(text.utf8.count)
             }
             report.events += 1
             previous = event.hash
@@ -76,6 +111,10 @@ extension Ledger {
             if let wrong = checkCheckpoints(atSize: tree.size) { return problem(wrong) }
             return true
         } }
+        if report.firstProblem == nil, let missing = try textCheck.flush() {
+            report.firstProblem = "position \(missing.position): its text \(missing.hash.hex) is missing"
+            stoppedAt = missing.position
+        }
         report.merkleRoot = tree.root
         if report.firstProblem == nil, let wrong = try nodeCheck.finish() { report.firstProblem = wrong }
         if report.firstProblem == nil, let checkpoint = checkpoints.first {
@@ -87,9 +126,105 @@ extension Ledger {
                 report.firstProblem = "the ledger's head says position \(head.position), but the log ends at \(report.events)"
             }
         }
-        if report.firstProblem == nil, let problem = try verifyIndexes() { report.firstProblem = problem }
-        if checkProjections { report.projectionMismatches = try verifyProjections() }
-        return report
+        return (report, stoppedAt)
+    }
+
+    /// The texts' half of `verify`: every stored record decoded, in the order written, and hashed; its
+    /// hash must be the one the index files it under; the index names nothing else.
+    private func verifyStoredTexts() throws(LedgerError) -> StoredTextsCheck {
+        var check = StoredTextsCheck()
+        let store = tables.textStore
+        let decoded = DecodedTexts()
+        var next: UInt64? = 1
+        while let from = next, check.problem == nil {
+            next = try reading { txn -> UInt64? in
+                do {
+                    return try store.forEachRecord(from: from, limit: 256, reusing: decoded, in: txn) { number, text in
+                        guard check.problem == nil else { return }
+                        let hash = Digest.sha256(text)
+                        guard try store.number(of: hash, in: txn) == number else {
+                            check.problem = .init(record: number, hash: try store.hash(ofRecord: number, in: txn), why: nil)
+                            return
+                        }
+                        check.records += 1
+                        check.bytes += UInt64(text.count)
+                    }
+                } catch let unreadable as TextStore.UnreadableRecord {
+                    check.problem = .init(record: unreadable.number, hash: try store.hash(ofRecord: unreadable.number, in: txn), why: unreadable.why)
+                    return nil
+                }
+            }
+        }
+        if check.problem == nil {
+            let counts = try reading { txn in try store.counts(in: txn) }
+            if counts.indexed != counts.records {
+                check.problem = .init(record: nil, hash: nil, why: "the text index names \(counts.indexed) texts, but \(counts.records) are stored")
+            }
+        }
+        return check
+    }
+
+    /// The first position whose event carries the text `hash`, if any (a walk of the log: only for
+    /// naming damage).
+    private func firstPosition(carrying hash: Digest) throws(LedgerError) -> UInt64? {
+        var found: UInt64?
+        try forEachEvent { event in
+            guard event.contentHash == hash else { return true }
+            found = event.position
+            return false
+        }
+        return found
+    }
+}
+
+/// What the check of the stored texts found.
+struct StoredTextsCheck {
+    var records: UInt64 = 0
+    var bytes: UInt64 = 0
+    var problem: Damage?
+
+    struct Damage {
+        /// The damaged record, nil when the problem is the table as a whole.
+        let record: UInt64?
+        /// The text the index files the record under, when it does.
+        let hash: Digest?
+        /// Why it cannot be read; nil when it reads but is not the text its hash names.
+        let why: String?
+
+        func whatItSays(forEventText: Bool) -> String {
+            if forEventText, let hash {
+                if let why { return "its text \(hash.hex) cannot be read: \(why)" }
+                return "its stored text does not match its contentHash \(hash.hex)"
+            }
+            guard let record else { return why ?? "the stored texts are damaged" }
+            let name = hash.map { "the stored text record \(record) (for \($0.hex))" } ?? "the stored text record \(record), which no hash in the text index names,"
+            return why.map { "\(name) cannot be read: \($0)" } ?? "\(name) does not match its hash"
+        }
+    }
+}
+
+/// Checks that the texts events name are in the text index, a few thousand per read transaction.
+struct TextPresenceCheck {
+    let ledger: Ledger
+    private var pending: [(Digest, UInt64)] = []
+
+    init(ledger: Ledger) { self.ledger = ledger }
+
+    mutating func expect(_ hash: Digest, at position: UInt64) { pending.append((hash, position)) }
+
+    mutating func flushIfFull() throws(LedgerError) -> (position: UInt64, hash: Digest)? {
+        pending.count >= 4096 ? try flush() : nil
+    }
+
+    /// The first position whose text is not stored, if any.
+    mutating func flush() throws(LedgerError) -> (position: UInt64, hash: Digest)? {
+        defer { pending.removeAll(keepingCapacity: true) }
+        let batch = pending
+        let store = ledger.tables.textStore
+        return try ledger.reading { txn -> (position: UInt64, hash: Digest)? in
+            for (hash, position) in batch where try !store.contains(hash, in: txn) { return (position, hash) }
+            return nil
+        }
     }
 }
 

@@ -108,9 +108,11 @@ do {
         start = now()
         var bytes = 0
         var last: [String: Digest] = [:]
+        // As export and replay read them: in order, each version from the one before.
+        let texts = ledger.sequentialTextReader()
         try ledger.forEachEvent { event in
             if let hash = event.contentHash, last[event.document] != hash {
-                bytes += try ledger.text(hash: hash)?.utf8.count ?? 0
+                bytes += try texts.bytes(hash: hash)?.count ?? 0
                 last[event.document] = hash
             }
             return true

@@ -114,9 +114,11 @@ final class ReplayRenderer {
     let context: Int
     /// The last text seen per document, so that replaying in order reads each text once.
     private var lastText: [String: (version: UInt64, text: String)] = [:]
+    private let texts: SequentialTextReader
 
     init(ledger: Ledger, style: Style, context: Int) {
         (self.ledger, self.style, self.context) = (ledger, style, context)
+        texts = ledger.sequentialTextReader()
     }
 
     /// One change: the words removed and added, with unchanged words around them.
@@ -127,8 +129,8 @@ final class ReplayRenderer {
     func render(_ event: RecordedEvent) throws -> String {
         let previous = try text(of: event.document, version: event.version - 1)
         var current: String? = nil
-        if event.contentHash != nil {
-            current = try text(of: event.document, version: event.version)
+        if let hash = event.contentHash {
+            current = try texts.text(hash: hash)
         }
         let hunks = current.map { hunksBetween(previous ?? "", $0) } ?? []
         if let current { lastText[event.document] = (event.version, current) }

@@ -203,6 +203,34 @@ func randomDigests(_ count: Int, seed: UInt64) -> [Palimpsest.Digest] {
         #expect(problem.hasPrefix("position 4: its text ") || problem.hasPrefix("position 4: its stored text does not match its contentHash"), "\(problem)")
     }
 
+    @Test func aFlippedByteInTheFirstStoredTextIsNamedByThePositionThatCarriesIt() throws {
+        // Record 1 is position 1's text, stored raw: flipping its last byte changes the text, and the
+        // check of the texts (on the second core) must name the first event carrying it.
+        let report = try damaged { path in try LMDBTampering.flipLastByte(of: "texts", key: BigEndianKey.encode(1), at: path) }
+        let expected = Digest.sha256("The root causes of migration, including democratic decline.")
+        #expect(report.firstProblem == "position 1: its stored text does not match its contentHash \(expected.hex)")
+    }
+
+    @Test func aTextMissingFromTheTextIndexIsNamed() throws {
+        let hash = Digest.sha256("Mexico and the United States.")
+        let report = try damaged { path in
+            let env = try Environment(path: path)
+            let index = try #require(try env.openDatabases(["textIndex"])["textIndex"])
+            try env.write { txn in _ = try txn.delete(index, key: hash.bytes) }
+        }
+        // Position 2's text cannot be found; the record it was filed under is named by no hash either.
+        #expect(report.firstProblem == "position 2: its text \(hash.hex) is missing")
+    }
+
+    @Test func aTextIndexEntryWithoutAStoredTextIsNamed() throws {
+        let report = try damaged { path in
+            let env = try Environment(path: path)
+            let index = try #require(try env.openDatabases(["textIndex"])["textIndex"])
+            try env.write { txn in try txn.put(index, key: Digest.sha256("never stored").bytes, value: BigEndianKey.encode(1)) }
+        }
+        #expect(report.firstProblem == "the text index names 5 texts, but 4 are stored")
+    }
+
     @Test func aFlippedByteInAMerkleNodeIsNamed() throws {
         let report = try damaged { path in try LMDBTampering.flipLastByte(of: "projection.merkle.nodes", at: path) }
         let problem = try #require(report.firstProblem)

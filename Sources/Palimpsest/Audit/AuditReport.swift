@@ -83,8 +83,9 @@ extension Ledger {
         var cited = Set<UInt64>()
         var blame: Blame? = nil
         var history: PhraseHistory? = nil
+        let reader = sequentialTextReader()
         func text(_ hash: Digest) throws(LedgerError) -> String {
-            guard let loaded = try self.text(hash: hash) else { throw LedgerError(.integrity, "the text \(hash.hex) is missing from the ledger") }
+            guard let loaded = try reader.text(hash: hash) else { throw LedgerError(.integrity, "the text \(hash.hex) is missing from the ledger") }
             return loaded
         }
 
@@ -165,13 +166,14 @@ extension Ledger {
         var changes: [AuditReport.Change] = []
         changes.reserveCapacity(pending.count)
         var cache: [Digest: String] = [:]
+        let reader = sequentialTextReader()
         var start = 0
         while start < pending.count {
             let chunk = pending[start..<min(pending.count, start + 64)]
             var texts: [Digest: String] = [:]
             for hash in chunk.flatMap({ [$0.1, $0.0.contentHash] }).compactMap({ $0 }) where texts[hash] == nil {
                 if let known = cache[hash] { texts[hash] = known; continue }
-                guard let loaded = try text(hash: hash) else { throw LedgerError(.integrity, "the text \(hash.hex) is missing from the ledger") }
+                guard let loaded = try reader.text(hash: hash) else { throw LedgerError(.integrity, "the text \(hash.hex) is missing from the ledger") }
                 texts[hash] = loaded
             }
             let pairs = chunk.map { event, before -> (String, String) in

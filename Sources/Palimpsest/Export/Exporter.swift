@@ -11,10 +11,11 @@ public struct Exporter {
     public func run(to sink: FileSink, from position: UInt64 = 1, matching filter: EventFilter = EventFilter()) throws -> Int {
         var count = 0
         var line: [UInt8] = []
+        let texts = ledger.sequentialTextReader()
         try ledger.forEachEvent(from: position, matching: filter) { event in
             var text: String? = nil
             if let hash = event.contentHash {
-                guard let t = try ledger.text(hash: hash) else {
+                guard let t = try texts.text(hash: hash) else {
                     throw LedgerError(.integrity, "the text of the event at position \(event.position) (\(hash.hex)) is missing")
                 }
                 text = t

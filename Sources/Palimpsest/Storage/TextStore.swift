@@ -86,6 +86,59 @@ struct TextStore: Sendable {
         return record.bytes.count
     }
 
+    /// Decodes up to `limit` records from number `first` on, in the order they were written, each
+    /// through `decoded` (a new version's base is usually a text decoded just before it, so each record
+    /// costs one delta), and hands each to `body`. Returns the number to go on from, or nil after the
+    /// last record. A record that cannot be decoded throws `UnreadableRecord`.
+    func forEachRecord<T: Transaction & ~Copyable>(
+        from first: UInt64, limit: Int, reusing decoded: DecodedTexts, in txn: borrowing T,
+        _ body: (_ number: UInt64, _ text: [UInt8]) throws -> Void
+    ) throws -> UInt64? {
+        var numbers: [UInt64] = []
+        var more = false
+        try txn.scan(records, from: BigEndianKey.encode(first)) { key, _ in
+            guard numbers.count < limit else {
+                more = true
+                return false
+            }
+            numbers.append(BigEndianKey.decode(key))
+            return true
+        }
+        for number in numbers {
+            let text: [UInt8]
+            do {
+                text = try decode(number: number, reusing: decoded, in: txn)
+            } catch {
+                throw UnreadableRecord(number: number, why: (error as? LedgerError)?.message ?? "\(error)")
+            }
+            try body(number, text)
+        }
+        return more ? numbers.last.map { $0 + 1 } : nil
+    }
+
+    struct UnreadableRecord: Error {
+        let number: UInt64
+        let why: String
+    }
+
+    /// The hash the index files record `number` under, or nil when none does (a walk of the whole
+    /// index: only for naming a damaged record).
+    func hash<T: Transaction & ~Copyable>(ofRecord number: UInt64, in txn: borrowing T) throws -> Digest? {
+        let wanted = BigEndianKey.encode(number)
+        var found: Digest?
+        try txn.scan(index) { key, value in
+            guard value.elementsEqual(wanted) else { return true }
+            found = Digest(bytes: Array(key))
+            return false
+        }
+        return found
+    }
+
+    /// How many records there are, and how many hashes the index names.
+    func counts<T: Transaction & ~Copyable>(in txn: borrowing T) throws -> (records: Int, indexed: Int) {
+        (try txn.count(records), try txn.count(index))
+    }
+
     /// The byte length of a stored text (from its record's header: nothing is decoded), or nil.
     func size<T: Transaction & ~Copyable>(of hash: Digest, in txn: borrowing T) throws -> Int? {
         guard let number = try number(of: hash, in: txn) else { return nil }
@@ -113,8 +166,13 @@ struct TextStore: Sendable {
     /// applies one delta each instead of walking every chain from its base.
     func load<T: Transaction & ~Copyable>(_ hash: Digest, reusing decoded: DecodedTexts, in txn: borrowing T) throws -> [UInt8]? {
         guard let number = try number(of: hash, in: txn) else { return nil }
+        return try decode(number: number, reusing: decoded, in: txn)
+    }
+
+    /// The text in record `number` (which must exist), through `decoded` as `load(_:reusing:in:)`.
+    func decode<T: Transaction & ~Copyable>(number: UInt64, reusing decoded: DecodedTexts, in txn: borrowing T) throws -> [UInt8] {
         if let text = decoded[number] { return text }
-        let text = try load(hash, number: number, known: { decoded[$0] }, in: txn)
+        let text = try load(number: number, known: { decoded[$0] }, in: txn)
         decoded.keep(text, as: number)
         return text
     }
@@ -122,10 +180,10 @@ struct TextStore: Sendable {
     /// The text stored under `hash`, or nil when there is none.
     func load<T: Transaction & ~Copyable>(_ hash: Digest, in txn: borrowing T) throws -> [UInt8]? {
         guard let first = try number(of: hash, in: txn) else { return nil }
-        return try load(hash, number: first, known: { _ in nil }, in: txn)
+        return try load(number: first, known: { _ in nil }, in: txn)
     }
 
-    private func load<T: Transaction & ~Copyable>(_ hash: Digest, number first: UInt64, known: (UInt64) -> [UInt8]?, in txn: borrowing T) throws -> [UInt8] {
+    private func load<T: Transaction & ~Copyable>(number first: UInt64, known: (UInt64) -> [UInt8]?, in txn: borrowing T) throws -> [UInt8] {
         // Walk down the delta chain to a full copy, then apply the deltas on the way back up.
         var pending: [(number: UInt64, size: Int, delta: [UInt8])] = []
         var current = first
@@ -163,14 +221,14 @@ struct TextStore: Sendable {
                 }
             }
             guard let step else {
-                throw LedgerError(.integrity, "the stored text record \(current) (for \(hash.hex)) is missing")
+                throw LedgerError(.integrity, "the stored text record \(current)\(current == first ? "" : ", a base of record \(first),") is missing")
             }
             switch step {
             case .full(let bytes):
                 text = bytes
             case .delta(let base, let size, let delta):
                 guard pending.count <= Self.maxChainDepth else {
-                    throw LedgerError(.integrity, "the stored text \(hash.hex) has a delta chain longer than \(Self.maxChainDepth)")
+                    throw LedgerError(.integrity, "the stored text record \(first) has a delta chain longer than \(Self.maxChainDepth)")
                 }
                 pending.append((current, size, delta))
                 current = base
