@@ -30,7 +30,11 @@ public enum Tokenizer {
     private static func scan(_ text: String, _ bytes: UnsafeBufferPointer<UInt8>) -> [Token] {
         var result: [Token] = []
         result.reserveCapacity(bytes.count / 3)
-        scan(text, bytes) { kind, _, range in result.append(Token(text: text[range], kind: kind)) }
+        let utf8 = text.utf8
+        scan(text, bytes) { kind, offsets in
+            let range = utf8.index(utf8.startIndex, offsetBy: offsets.lowerBound)..<utf8.index(utf8.startIndex, offsetBy: offsets.upperBound)
+            result.append(Token(text: text[range], kind: kind))
+        }
         return result
     }
 
@@ -40,7 +44,7 @@ public enum Tokenizer {
         let scanned = text.utf8.withContiguousStorageIfAvailable { bytes in
             var result: [Range<Int>] = []
             result.reserveCapacity(bytes.count / 5)
-            scan(text, bytes) { kind, offsets, _ in if kind != .whitespace { result.append(offsets) } }
+            scan(text, bytes) { kind, offsets in if kind != .whitespace { result.append(offsets) } }
             return result
         }
         if let scanned { return scanned }
@@ -50,42 +54,38 @@ public enum Tokenizer {
         }
     }
 
-    private static func scan(
-        _ text: String, _ bytes: UnsafeBufferPointer<UInt8>, _ emit: (Kind, Range<Int>, Range<String.Index>) -> Void
-    ) {
+    /// Emits each token's kind and byte range. ASCII is classified byte by byte; a `Character` (and
+    /// the `String.Index` to read it at: O(1) from an offset in native UTF-8) only where a non-ASCII
+    /// byte starts or follows, since a combining mark joins the character before it.
+    private static func scan(_ text: String, _ bytes: UnsafeBufferPointer<UInt8>, _ emit: (Kind, Range<Int>) -> Void) {
         let n = bytes.count
         let utf8 = text.utf8
-        var index = utf8.startIndex  // the String.Index of byte `offset`
-        var offset = 0
-        var startIndex = index, startOffset = 0
+        var offset = 0, startOffset = 0
         var currentKind: Kind? = nil
+        let asciiKinds = Self.asciiKinds  // once, not a lazy global's check per byte
 
-        /// The kind and byte length of the character at `at` (whose String.Index is `idx`).
-        func character(at: Int, _ idx: String.Index) -> (Kind, Int) {
+        /// The character at byte `at`: its kind and byte length, and whether it can join two words.
+        @inline(__always) func character(at: Int) -> (kind: Kind, length: Int, joiner: Bool) {
             let b = bytes[at]
-            if b < 0x80, at + 1 == n || bytes[at + 1] < 0x80 { return (asciiKinds[Int(b)], 1) }
-            let c = text[idx]
-            return (kind(of: c), c.utf8.count)
+            if b < 0x80, at + 1 == n || bytes[at + 1] < 0x80 { return (asciiKinds[Int(b)], 1, b == 0x27 || b == 0x2D) }
+            let c = text[utf8.index(utf8.startIndex, offsetBy: at)]
+            return (kind(of: c), c.utf8.count, isJoiner(c))
         }
         while offset < n {
-            var (kind, length) = character(at: offset, index)
-            if kind == .punctuation, currentKind == .word, length <= 3 {
-                let c = length == 1 ? Character(Unicode.Scalar(bytes[offset])) : text[index]
-                if isJoiner(c), offset + length < n {
-                    let nextIndex = utf8.index(index, offsetBy: length)
-                    if character(at: offset + length, nextIndex).0 == .word { kind = .word }
-                }
+            let c = character(at: offset)
+            var kind = c.kind
+            // "don't", "anarcho-capitalism": a joiner between two word characters stays in the word.
+            if kind == .punctuation, currentKind == .word, c.joiner, offset + c.length < n, character(at: offset + c.length).kind == .word {
+                kind = .word
             }
             if kind != currentKind || kind == .punctuation {
-                if let k = currentKind, startOffset < offset { emit(k, startOffset..<offset, startIndex..<index) }
-                startIndex = index
+                if let k = currentKind, startOffset < offset { emit(k, startOffset..<offset) }
                 startOffset = offset
                 currentKind = kind
             }
-            offset += length
-            index = utf8.index(index, offsetBy: length)
+            offset += c.length
         }
-        if let k = currentKind, startOffset < offset { emit(k, startOffset..<offset, startIndex..<index) }
+        if let k = currentKind, startOffset < offset { emit(k, startOffset..<offset) }
     }
 
     /// The same, a Character at a time (for strings without contiguous UTF-8 storage).

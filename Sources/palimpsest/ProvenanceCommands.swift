@@ -175,34 +175,55 @@ struct PhraseOptions: ParsableArguments {
     @Flag(name: .customLong("ignore-case"), help: "Fold case when matching.") var ignoreCase = false
     @Option(help: ArgumentHelp("Only changes in effect at or after this time.", valueName: "time")) var since: String?
     @Option(help: ArgumentHelp("Only changes in effect at or before this time.", valueName: "time")) var until: String?
+    @Option(help: ArgumentHelp("List at most this many changes; the answer then names the cursor for the next page.", valueName: "n")) var limit: Int?
+    @Option(help: ArgumentHelp("Start after this cursor (the position a previous page named as next).", valueName: "cursor")) var after: UInt64?
 
     func validate() throws {
         if let since { _ = try parseTime(since, option: "--since") }
         if let until { _ = try parseTime(until, option: "--until") }
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, not \(limit)") }
     }
 
-    func history(_ ledger: Ledger) throws -> PhraseHistory {
+    /// Prints the changes of `kinds`, as JSON under `key` or one block per change, each as soon as it
+    /// is described.
+    func report(_ ledger: Ledger, json: Bool, listedAs key: String, kinds: Set<PhraseChange.Kind>) throws {
         let query = PhraseQuery(
             phrase, document: doc, ignoringCase: ignoreCase,
             since: try since.map { try parseTime($0, option: "--since") }, until: try until.map { try parseTime($0, option: "--until") })
-        let history = try ledger.phraseHistory(query)
-        if !history.usedIndex {
+        let page = try ledger.phraseChanges(query, kinds: kinds, after: after, limit: limit)
+        if !page.usedIndex {
             let why = PhraseMatcher(phrase, ignoringCase: ignoreCase).map { $0.words.count > PhraseIndexProjection.maximumWords } ?? false
                 ? "the phrase has more than \(PhraseIndexProjection.maximumWords) words, more than the phrase index holds"
                 : "the phrase can overlap itself, which the phrase index cannot count"
             writeToStandardError("note: \(why); every version was scanned instead (slower, same answer)\n")
         }
-        return history
-    }
-
-    /// Prints the selected changes, as JSON under `key` or one block per change.
-    func report(_ ledger: Ledger, json: Bool, listedAs key: String, _ select: (PhraseHistory) -> [PhraseChange]) throws {
-        let history = try history(ledger)
+        let out = StreamedOutput()
         if json {
-            printJSON(.object(["phrase": .string(history.phrase), key: .array(select(history).map(\.json))]))
+            // Keys in canonical order, as printJSON writes them: next, phrase, then the list.
+            out.append { b in
+                b.append(contentsOf: Array(#"{"next":"#.utf8))
+                b.append(contentsOf: Array((page.next.map { String($0) } ?? "null").utf8))
+                b.append(contentsOf: Array(#","phrase":"#.utf8))
+                CanonicalJSON.writeString(phrase, into: &b)
+                b.append(contentsOf: Array(",\"\(key)\":[".utf8))
+            }
+            var first = true
+            try page.forEach { change in
+                out.append { b in
+                    if !first { b.append(UInt8(ascii: ",")) }
+                    first = false
+                    CanonicalJSON.write(change.json, into: &b)
+                }
+                out.flush()
+            }
+            out.append("]}\n")
             return
         }
-        for change in select(history) { change.printPlain() }
+        try page.forEach { change in
+            out.append(change.plain)
+            out.flush()
+        }
+        if let next = page.next { out.append("more: continue with --after \(next)\n") }
     }
 }
 
@@ -222,14 +243,17 @@ extension PhraseChange {
         return .object(fields)
     }
 
-    func printPlain() {
+    /// The change as `removed` and `trace` print it: a header line, the context, and who else.
+    var plain: String {
         let counts = "\(occurrencesBefore) → \(occurrencesAfter)"
-        print("\(event.at.iso8601)  \(kind.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0))  \(event.document) v\(event.version)  by \(event.actor)  (\(counts))\(event.source.map { "  \($0)" } ?? "")")
+        let label = kind == .removed ? "removed" : "added  "
+        var out = "\(event.at.iso8601)  \(label)  \(event.document) v\(event.version)  by \(event.actor)  (\(counts))\(event.source.map { "  \($0)" } ?? "")\n"
         let marked = kind == .removed ? "[-\(context.phrase)-]" : "{+\(context.phrase)+}"
-        print("    …\(oneLine(context.before))\(oneLine(marked))\(oneLine(context.after))…")
-        if let lastSeen { print("    last seen in v\(lastSeen.version) (\(lastSeen.at.iso8601))") }
-        if let originallyBy { print("    first written by \(originallyBy.actor) in v\(originallyBy.version) (\(originallyBy.at.iso8601))") }
-        if !restoredBy.isEmpty { print("    put back by " + restoredBy.map { "\($0.actor) in v\($0.version) (\($0.at.iso8601))" }.joined(separator: ", ")) }
+        out += "    …\(oneLine(context.before))\(oneLine(marked))\(oneLine(context.after))…\n"
+        if let lastSeen { out += "    last seen in v\(lastSeen.version) (\(lastSeen.at.iso8601))\n" }
+        if let originallyBy { out += "    first written by \(originallyBy.actor) in v\(originallyBy.version) (\(originallyBy.at.iso8601))\n" }
+        if !restoredBy.isEmpty { out += "    put back by " + restoredBy.map { "\($0.actor) in v\($0.version) (\($0.at.iso8601))" }.joined(separator: ", ") + "\n" }
+        return out
     }
 }
 
@@ -244,7 +268,7 @@ struct Removed: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        try phrase.report(try location.open(), json: output.json, listedAs: "removals", \.removals)
+        try phrase.report(try location.open(), json: output.json, listedAs: "removals", kinds: [.removed])
     }
 }
 
@@ -258,7 +282,7 @@ struct Trace: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        try phrase.report(try location.open(), json: output.json, listedAs: "changes", \.changes)
+        try phrase.report(try location.open(), json: output.json, listedAs: "changes", kinds: [.added, .removed])
     }
 }
 

@@ -105,6 +105,45 @@ import Testing
         }
     }
 
+    @Test func removedAndTracePageThroughLongAnswersWithLimitAndAfter() throws {
+        try withStory { ledger throws in
+            // After the story's addition and removal: absent, then added and removed by turns (4 more
+            // additions, 3 more removals).
+            for k in 0..<8 {
+                let text = k % 2 == 0 ? "The leaders met.\n" : "The leaders discussed democratic decline.\n"
+                #expect(try cli(ledger, "edit", doc, "--actor", "Editor \(k)", "--at", "2023-12-29T0\(k):00:00Z", stdin: text).status == 0)
+            }
+            for (command, key) in [("removed", "removals"), ("trace", "changes")] {
+                let whole = try JSONParser.parse(try cli(ledger, command, "democratic decline", "--json").out.trimmingCharacters(in: .newlines))
+                #expect(whole["next"] == .null)
+                guard case .array(let all)? = whole[key] else { Issue.record("no \(key)"); continue }
+                #expect(all.count == (command == "removed" ? 4 : 9), "\(command)")
+                // Pages of two, each naming where the next starts, give the whole answer back.
+                var pages: [JSONValue] = []
+                var after: String? = nil
+                for _ in 0..<10 {
+                    let page = try palimpsest(["--ledger", ledger, command, "democratic decline", "--json", "--limit", "2"] + (after.map { ["--after", $0] } ?? []), input: Data())
+                    #expect(page.status == 0, "\(page.err)")
+                    #expect(try schemaViolations([page.out], schema: "\(command)-output.schema.json") == nil)
+                    let parsed = try JSONParser.parse(page.out.trimmingCharacters(in: .newlines))
+                    guard case .array(let listed)? = parsed[key] else { Issue.record("no \(key)"); break }
+                    pages += listed
+                    guard let next = parsed["next"]?.intValue else { break }
+                    #expect(listed.count == 2 && listed.last?["position"]?.intValue == next)
+                    after = String(next)
+                }
+                #expect(pages == all, "\(command)")
+                // Plain output says how to go on.
+                let plain = try cli(ledger, command, "democratic decline", "--limit", "1")
+                let first = all[0]["position"]?.intValue ?? -1
+                #expect(plain.out.hasSuffix("more: continue with --after \(first)\n"), "\(plain.out)")
+                #expect(try cli(ledger, command, "democratic decline", "--after", "999999").out.isEmpty)
+            }
+            try expectFailure(ledger, ["removed", "democratic decline", "--limit", "0"], code: 2, "--limit must be at least 1, not 0")
+            try expectFailure(ledger, ["trace", "democratic decline", "--after", "-3"], code: 2, "--after")
+        }
+    }
+
     @Test func badInput() throws {
         try withStory { ledger throws in
             try expectFailure(ledger, ["removed", ""], code: 2, "the phrase is empty")

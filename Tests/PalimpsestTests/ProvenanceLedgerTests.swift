@@ -146,6 +146,20 @@ struct PhraseIndexBruteForceTests {
                 let found = try ledger.phraseHistory(PhraseQuery(phrase, ignoringCase: folding[k])).changes.map { "\($0.event.position):\($0.kind.rawValue)" }
                 #expect(found == expected, "\(phrase.debugDescription)")
                 changes += expected.count
+                // Paging through the removals, a few at a time, lists the same removals.
+                if k % 4 == 0 {
+                    var paged: [String] = []
+                    var after: UInt64? = nil
+                    var pages = 0
+                    repeat {
+                        let page = try ledger.phraseChanges(PhraseQuery(phrase, ignoringCase: folding[k]), kinds: [.removed], after: after, limit: k % 3 + 1)
+                        try page.forEach { paged.append("\($0.event.position):\($0.kind.rawValue)") }
+                        #expect(page.next == nil || page.count == k % 3 + 1)
+                        after = page.next
+                        pages += 1
+                    } while after != nil && pages < 1000
+                    #expect(paged == expected.filter { $0.hasSuffix(":removed") }, "\(phrase.debugDescription)")
+                }
             }
             #expect(changes > 150, "the phrases should change often enough to test something")
         }

@@ -42,6 +42,12 @@ func randomText(_ rng: inout SeededGenerator, words: ClosedRange<Int>) -> String
             let text = randomText(&rng, words: 0...40)
             let fast = Tokenizer.tokens(of: text), slow = Tokenizer.scanCharacters(text)
             #expect(fast.map(\.text) == slow.map(\.text) && fast.map(\.kind) == slow.map(\.kind), "\(text.debugDescription)")
+            // The phrase index's byte ranges are the non-whitespace tokens, as UTF-8 offsets.
+            let base = text.utf8.startIndex
+            let ranges = slow.filter { $0.kind != .whitespace }.map {
+                text.utf8.distance(from: base, to: $0.text.startIndex)..<text.utf8.distance(from: base, to: $0.text.endIndex)
+            }
+            #expect(Tokenizer.wordRanges(of: text) == ranges, "\(text.debugDescription)")
         }
     }
 }

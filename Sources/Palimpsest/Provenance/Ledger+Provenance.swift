@@ -182,44 +182,53 @@ extension Ledger {
 
     /// Every event that added or removed the phrase, oldest first (DESIGN.md §6). Phrases of up to
     /// `PhraseIndexProjection.maximumWords` words are answered from the phrase index; longer ones by
-    /// scanning every version (`usedIndex` is then false).
+    /// scanning every version (`usedIndex` is then false). To page through a long answer, or print
+    /// each change as soon as it is described, use `phraseChanges(_:kinds:after:limit:)`.
     public func phraseHistory(_ query: PhraseQuery) throws(LedgerError) -> PhraseHistory {
+        let page = try phraseChanges(query)
+        var changes: [PhraseChange] = []
+        try page.forEach { changes.append($0) }
+        return PhraseHistory(phrase: query.phrase, changes: changes, usedIndex: page.usedIndex)
+    }
+
+    /// One page of a phrase's history: the changes of the kinds asked for, oldest first, after the
+    /// change at position `after` (a previous page's `next`), at most `limit` of them. Which changes
+    /// are on the page is decided here, from the index (cheap); each is described — versions read,
+    /// context found, origins looked up — only as `forEach` reaches it, so a short page of a common
+    /// phrase costs little and a long answer can be printed while it is computed. Positions are stable
+    /// (the log only grows), so a cursor stays valid; a later page also lists changes appended since.
+    public func phraseChanges(
+        _ query: PhraseQuery, kinds: Set<PhraseChange.Kind> = [.added, .removed], after: UInt64? = nil, limit: Int? = nil
+    ) throws(LedgerError) -> PhraseChangesPage {
         guard !query.phrase.isEmpty else { throw LedgerError(.invalidInput, "the phrase is empty") }
         guard let matcher = PhraseMatcher(query.phrase, ignoringCase: query.ignoringCase) else {
             throw LedgerError(.invalidInput, "the phrase holds only whitespace")
         }
+        if let limit, limit < 1 { throw LedgerError(.invalidInput, "the limit must be at least 1, not \(limit)") }
         if let document = query.document, try self.document(document) == nil {
             throw LedgerError(.notFound, "there is no document \(DocumentID.quoted(document)) in the ledger")
         }
         let usedIndex = matcher.words.count <= PhraseIndexProjection.maximumWords && !matcher.canOverlapItself
-        let found = usedIndex ? try indexedChanges(matcher, document: query.document) : try scannedChanges(matcher, document: query.document)
-        let sorted = found.sorted(by: { $0.0 < $1.0 })
-        var changes = try describeChanges(sorted, matcher: matcher)
-        // Who first wrote each occurrence.
-        for k in changes.indices {
-            guard let origin = changes[k].tokenOrigin else { continue }
-            let change = changes[k]
-            if let first = changes.first(where: { c in
-                c.kind == .added && c.event.document == change.event.document && c.event.position >= origin && c.event.position <= change.event.position
-            }) {
-                changes[k].originallyBy = first.event
+        let found = (usedIndex ? try indexedChanges(matcher, document: query.document) : try scannedChanges(matcher, document: query.document))
+            .sorted(by: { $0.0 < $1.0 })
+        var events = PageEvents(ledger: self)
+        var selected: [Int] = []
+        for (k, (position, delta)) in found.enumerated() {
+            guard position > after ?? 0, kinds.contains(delta < 0 ? .removed : .added) else { continue }
+            if query.since != nil || query.until != nil {
+                let at = try events.event(position).at
+                guard query.since.map({ at >= $0 }) ?? true, query.until.map({ at <= $0 }) ?? true else { continue }
             }
+            selected.append(k)
+            if let limit, selected.count > limit { break }
         }
-        // A removal's restorations: the additions to the same document until its next removal.
-        for k in changes.indices where changes[k].kind == .removed {
-            var restorers: [EventReference] = []
-            for later in changes[(k + 1)...] where later.event.document == changes[k].event.document {
-                if later.kind == .removed { break }
-                restorers.append(later.event)
-            }
-            changes[k].restoredBy = restorers
+        var next: UInt64? = nil
+        if let limit, selected.count > limit {
+            selected.removeLast()
+            next = found[selected[limit - 1]].0
         }
-        changes = changes.filter { c in
-            (query.since.map { c.event.at >= $0 } ?? true) && (query.until.map { c.event.at <= $0 } ?? true)
-        }
-        return PhraseHistory(phrase: query.phrase, changes: changes, usedIndex: usedIndex)
+        return PhraseChangesPage(ledger: self, matcher: matcher, found: found, selected: selected, usedIndex: usedIndex, next: next)
     }
-
     /// Positions whose events changed the phrase's count, from the index, with the change in count.
     func indexedChanges(_ matcher: PhraseMatcher, document: String?) throws(LedgerError) -> [(UInt64, Int)] {
         try read(projection: "phrases") { tables, txn in
@@ -272,35 +281,11 @@ extension Ledger {
         return result
     }
 
-    /// The details of every change, in order. Each change reads two versions: with many changes the
-    /// work is split in two contiguous halves, one per core (each with its own cache of versions).
-    func describeChanges(_ found: [(UInt64, Int)], matcher: PhraseMatcher) throws(LedgerError) -> [PhraseChange] {
-        let parts = found.count >= 16 ? 2 : 1
-        let size = (found.count + parts - 1) / max(parts, 1)
-        let results = ConcurrentResults<Result<[PhraseChange], LedgerError>>(count: parts)
-        DispatchQueue.concurrentPerform(iterations: parts) { part in
-            let reader = VersionReader(ledger: self)
-            var described: [PhraseChange] = []
-            do {
-                for (position, delta) in found[min(found.count, part * size)..<min(found.count, (part + 1) * size)] {
-                    described.append(try describeChange(at: position, delta: delta, matcher: matcher, reader: reader))
-                }
-                results[part] = .success(described)
-            } catch let error as LedgerError {
-                results[part] = .failure(error)
-            } catch {
-                results[part] = .failure(LedgerError(.storage, "\(error)"))
-            }
-        }
-        var all: [PhraseChange] = []
-        for part in 0..<parts { all += try results[part]?.get() ?? [] }
-        return all
-    }
-
     /// The details of one change: counts, context, who first wrote the occurrence.
     /// A version as the phrase queries read it, kept for the whole query: consecutive changes share
     /// versions (a removal's "after" is often the next restoration's "before").
-    final class VersionReader {
+    /// Used by one thread at a time (each half of a page's chunk has its own).
+    final class VersionReader: @unchecked Sendable {
         struct Said {
             var state: DocumentState?
             var text: String
@@ -387,5 +372,102 @@ extension Ledger {
         let to = range.upperBound + contextWords <= words.count ? words[range.upperBound + contextWords - 1].upperBound : utf8.count
         func piece(_ r: Range<Int>) -> String { String(decoding: utf8[r], as: UTF8.self) }
         return PhraseChange.Context(before: piece(from..<start), phrase: piece(start..<end), after: piece(end..<to))
+    }
+}
+
+/// A page of a phrase's history (see `Ledger.phraseChanges`): which changes it lists is known; each
+/// is described as `forEach` reaches it.
+public struct PhraseChangesPage: Sendable {
+    let ledger: Ledger
+    let matcher: PhraseMatcher
+    /// Every change of the phrase's count (position, change in count), oldest first: what a change's
+    /// first writer and restorations are looked up in.
+    let found: [(UInt64, Int)]
+    /// Indexes into `found` of the changes on this page.
+    let selected: [Int]
+    /// False when the phrase was longer than the index supports and the versions were scanned.
+    public let usedIndex: Bool
+    /// The cursor for the next page (pass it as `after`), or nil when this page ends the answer.
+    public let next: UInt64?
+    /// How many changes this page lists.
+    public var count: Int { selected.count }
+
+    /// Describes the page's changes in order, a chunk at a time on both cores, handing each to `body`
+    /// as soon as its chunk is done (the first chunks are small, so the first answer comes quickly).
+    public func forEach(_ body: (PhraseChange) throws -> Void) throws(LedgerError) {
+        let readers = [Ledger.VersionReader(ledger: ledger), Ledger.VersionReader(ledger: ledger)]
+        var events = PageEvents(ledger: ledger)
+        var start = 0
+        var chunk = 8
+        while start < selected.count {
+            let part = Array(selected[start..<min(selected.count, start + chunk)])
+            let halves = part.count >= 8 ? 2 : 1
+            let size = (part.count + halves - 1) / halves
+            let results = ConcurrentResults<Result<[PhraseChange], LedgerError>>(count: halves)
+            sideBySide(halves) { [ledger, matcher, found] half in
+                results[half] = Result { () throws(LedgerError) in
+                    try part[min(part.count, half * size)..<min(part.count, (half + 1) * size)].map { k throws(LedgerError) in
+                        try ledger.describeChange(at: found[k].0, delta: found[k].1, matcher: matcher, reader: readers[half])
+                    }
+                }
+            }
+            var described: [PhraseChange] = []
+            for half in 0..<halves { described += try results[half]!.get() }
+            for (k, var change) in zip(part, described) {
+                change.originallyBy = try firstWriter(of: change, at: k, events: &events)
+                if change.kind == .removed { change.restoredBy = try restorations(of: change, at: k, events: &events) }
+                do { try body(change) } catch let error as LedgerError { throw error } catch {
+                    throw LedgerError(.storage, "\(error)")
+                }
+            }
+            start += part.count
+            chunk = min(chunk * 2, 128)
+        }
+    }
+
+    /// Who first wrote the occurrence: the first addition to the document at or after the origin of
+    /// the occurrence's newest token, up to this change; when there is none, the event that wrote
+    /// that token (as `describeChange` found it).
+    private func firstWriter(of change: PhraseChange, at k: Int, events: inout PageEvents) throws(LedgerError) -> EventReference? {
+        guard let origin = change.tokenOrigin else { return change.originallyBy }
+        var low = 0, high = k + 1
+        while low < high {
+            let middle = (low + high) / 2
+            if found[middle].0 < origin { low = middle + 1 } else { high = middle }
+        }
+        for j in low..<(k + 1) where found[j].1 > 0 {
+            let event = try events.event(found[j].0)
+            if event.document == change.event.document { return EventReference(event) }
+        }
+        return change.originallyBy
+    }
+
+    /// The later additions to the same document, up to its next removal of the phrase.
+    private func restorations(of change: PhraseChange, at k: Int, events: inout PageEvents) throws(LedgerError) -> [EventReference] {
+        var restorers: [EventReference] = []
+        for (position, delta) in found[(k + 1)...] {
+            let event = try events.event(position)
+            guard event.document == change.event.document else { continue }
+            if delta < 0 { break }
+            restorers.append(EventReference(event))
+        }
+        return restorers
+    }
+}
+
+/// Events a phrase query looks at, read once each.
+struct PageEvents {
+    let ledger: Ledger
+    private var cache: [UInt64: RecordedEvent] = [:]
+    init(ledger: Ledger) { self.ledger = ledger }
+
+    mutating func event(_ position: UInt64) throws(LedgerError) -> RecordedEvent {
+        if let known = cache[position] { return known }
+        guard let event = try ledger.event(at: position) else {
+            throw LedgerError(.integrity, "the phrase index cites position \(position), which is missing from the log")
+        }
+        if cache.count > 4096 { cache.removeAll(keepingCapacity: true) }
+        cache[position] = event
+        return event
     }
 }
