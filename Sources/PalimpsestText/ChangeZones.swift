@@ -125,7 +125,7 @@ public enum ChangeZones {
         return Tokenizer.wordRanges(of: text).map { ($0.lowerBound + window.lowerBound)..<($0.upperBound + window.lowerBound) }
     }
 
-    static func isSpace(_ byte: UInt8) -> Bool {
+    public static func isSpace(_ byte: UInt8) -> Bool {
         byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 || byte == 0x0B || byte == 0x0C
     }
 

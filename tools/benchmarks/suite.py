@@ -243,7 +243,22 @@ def main():
             m, s, _ = peak_rss_mb(["git", "-C", an_repo, "blame", "--porcelain", "main", "--", f"{PAGE}.wiki"])
             git_b.append(s * 1e3)
             git_b_rss.append(m)
-        f["blame"] = {"lib": lib_blame, "cli": Stat(cli_b), "cli_rss": Stat(cli_b_rss), "git": Stat(git_b), "git_rss": Stat(git_b_rss)}
+        # blame --json (every token's removals and restorations) and --json --runs (origins only),
+        # beside git blame --porcelain (measured above).
+        json_b, json_b_rss, runs_b, runs_b_rss = [], [], [], []
+        for _ in range(runs):
+            m, s, _ = peak_rss_mb([BIN, "--ledger", an_ledger, "blame", PAGE, "--json"])
+            json_b.append(s * 1e3)
+            json_b_rss.append(m)
+            m, s, _ = peak_rss_mb([BIN, "--ledger", an_ledger, "blame", PAGE, "--json", "--runs"])
+            runs_b.append(s * 1e3)
+            runs_b_rss.append(m)
+        f["blame"] = {"lib": lib_blame, "cli": Stat(cli_b), "cli_rss": Stat(cli_b_rss), "git": Stat(git_b), "git_rss": Stat(git_b_rss),
+                      "json": Stat(json_b), "json_rss": Stat(json_b_rss), "runs": Stat(runs_b), "runs_rss": Stat(runs_b_rss)}
+
+        say("start-up: palimpsest --version, git --version…")
+        f["startup"] = {"ours": Stat([timed([BIN, "--version"])[0] * 1e3 for _ in range(20 * runs)]),
+                        "git": Stat([timed(["git", "--version"])[0] * 1e3 for _ in range(20 * runs)])}
 
         say("text of version N, git show…")
         shows = [results(sh([BENCH, "show", an_ledger, PAGE, "500"]).stdout, "show")[0] for _ in range(runs)]
@@ -385,6 +400,12 @@ def write_report(opts, quick, runs, f, seconds):
          f"`git log -S` (one file): p50 {rem_git.median:,.0f} ms", f"{rem_git.median / rem_whole.median:,.1f}× (library), {rem_git.median / Stat(rem['cli']).median:,.1f}× (CLI)"),
         (f"blame of the last version ({bl['lib']['tokens']} tokens)", f"library {lib_blame_ms:,.1f} ms ({float(bl['lib']['min_ms']):,.1f}–{float(bl['lib']['max_ms']):,.1f}); CLI {bl['cli'].fmt(0, ' ms')}",
          f"`git blame`: {bl['git'].fmt(0, ' ms')}", f"{bl['git'].median / lib_blame_ms:.1f}× (library), {bl['git'].median / bl['cli'].median:.1f}× (CLI)"),
+        ("`blame --json` (every token with its removals and restorations) / `blame --json --runs` (origins only), whole CLI",
+         f"{bl['json'].fmt(0, ' ms')}, peak {bl['json_rss'].fmt(0, ' MB')} / {bl['runs'].fmt(0, ' ms')}, peak {bl['runs_rss'].fmt(0, ' MB')}",
+         f"`git blame --porcelain`: {bl['git'].fmt(0, ' ms')}, peak {bl['git_rss'].fmt(0, ' MB')}",
+         f"{bl['json'].median / bl['git'].median:.1f}× / {bl['runs'].median / bl['git'].median:.2f}× git's time"),
+        ("start-up: `palimpsest --version`, whole process", f"{f['startup']['ours'].fmt(1, ' ms')}", f"`git --version`: {f['startup']['git'].fmt(1, ' ms')}",
+         f"{f['startup']['ours'].median / f['startup']['git'].median:.1f}× git's"),
         ("text of version N (random N)", f"library p50 {sh_['lib_p50'].fmt(0, ' µs')}, p99 {sh_['lib_p99'].fmt(0, ' µs')}; CLI p50 {pct(sh_['cli'], 0.5):,.1f} ms, p99 {pct(sh_['cli'], 0.99):,.1f} ms",
          f"`git show REV:path`: p50 {pct(sh_['git'], 0.5):,.1f} ms, p99 {pct(sh_['git'], 0.99):,.1f} ms", f"{pct(sh_['git'], 0.5) / pct(sh_['cli'], 0.5):.2f}× (CLI)"),
         ("full rebuild of every projection / replay reading every text", f"{rb['rebuild_ev_per_s'].fmt(0)} events/s; replay {rb['replay_ev_per_s'].fmt(0)} events/s, {rb['replay_MBps'].fmt(0)} MB/s",
@@ -439,6 +460,16 @@ def write_report(opts, quick, runs, f, seconds):
          gr["secs"].median <= 5 * max(gr["log_p"].median, 2), f"{gr['secs'].median / max(gr['log_p'].median, 2):.1f}×"),
         ("`import git` of the Anarchism repository within 5× `git log -p --first-parent` (import git)",
          None if quick else ga["secs"].median <= 5 * max(ga["log_p"].median, 2), f"{ga['secs'].median / max(ga['log_p'].median, 2):.1f}×"),
+        ("`removed`, 20 phrases, whole ledger: CLI p50 ≤ 10 ms (query latency)", Stat(rem["cli"]).median <= 10, f"{Stat(rem['cli']).median:.0f} ms"),
+        ("… ≥ 100× faster than `git log -S` at p50 (query latency)", rem_git.median >= 100 * Stat(rem["cli"]).median, f"{rem_git.median / Stat(rem['cli']).median:.1f}×"),
+        ("`show DOC --version N`: CLI p50 ≤ `git show`'s (query latency)", pct(sh_["cli"], 0.5) <= pct(sh_["git"], 0.5), f"{pct(sh_['cli'], 0.5):.1f} ms vs {pct(sh_['git'], 0.5):.1f} ms"),
+        ("`palimpsest --version` ≤ 3 ms (query latency)", f["startup"]["ours"].median <= 3, f"{f['startup']['ours'].median:.1f} ms"),
+        ("`blame` (text) CLI ≤ `git blame` (query latency)", bl["cli"].median <= bl["git"].median, f"{bl['cli'].median:.0f} ms vs {bl['git'].median:.0f} ms"),
+        ("`blame --json --runs` ≤ `git blame --porcelain` (query latency)", bl["runs"].median <= bl["git"].median, f"{bl['runs'].median:.0f} ms"),
+        ("`blame --json` ≤ 10× `git blame --porcelain` (query latency)", bl["json"].median <= 10 * bl["git"].median, f"{bl['json'].median / bl['git'].median:.1f}×"),
+        ("blame peak memory ≤ 2× git's (query latency)", max(bl["cli_rss"].median, bl["json_rss"].median, bl["runs_rss"].median) <= 2 * bl["git_rss"].median,
+         f"{max(bl['cli_rss'].median, bl['json_rss'].median, bl['runs_rss'].median):.0f} MB vs {bl['git_rss'].median:.0f} MB"),
+        ("`verify` ≤ `git fsck --full` (query latency)", ve["secs"].median <= ve["fsck"].median, f"{ve['secs'].median:.2f} s vs {ve['fsck'].median:.2f} s"),
         ("`import git` peak memory ≤ 300 MB on both (import git)", None if quick else max(gr["rss"].median, ga["rss"].median) <= 300,
          f"{gr['rss'].median:.0f} MB / {ga['rss'].median:.0f} MB"),
     ]
@@ -474,7 +505,8 @@ def write_report(opts, quick, runs, f, seconds):
         "PalimpsestBench removed-in DIR Anarchism RUNS P…; PalimpsestBench removed DIR RUNS P…; palimpsest --ledger DIR removed P --json",
         "git -C REPO log -SP --format=%H main -- Anarchism.wiki",
         "git clone --branch master ../shared/corpora/git/rust-lang-rfcs.bundle RFCS; palimpsest --ledger DIR import git RFCS|REPO --json; git -C RFCS|REPO log -p --first-parent",
-        "PalimpsestBench blame DIR Anarchism RUNS; palimpsest --ledger DIR blame Anarchism; git -C REPO blame --porcelain main -- Anarchism.wiki",
+        "PalimpsestBench blame DIR Anarchism RUNS; palimpsest --ledger DIR blame Anarchism [--json [--runs]]; git -C REPO blame --porcelain main -- Anarchism.wiki",
+        "palimpsest --version; git --version   # 20 × RUNS each",
         "PalimpsestBench show DIR Anarchism 500; palimpsest --ledger DIR show Anarchism --version N; git -C REPO show REV:Anarchism.wiki",
         "PalimpsestBench rebuild DIR; palimpsest --ledger DIR verify --json; git -C REPO fsck --full",
         "PalimpsestBench size DIR; mdb_stat -ea DIR   # live bytes by table; git -C REPO gc --aggressive",

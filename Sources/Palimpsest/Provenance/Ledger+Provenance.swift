@@ -252,12 +252,19 @@ extension Ledger {
                 positions += try PhraseIndexProjection.decodePostings(v)
                 return true
             }
+            // The candidates by document: each document's count is walked on its own.
+            var candidates: [String: [UInt64]] = [:]
+            for position in positions {
+                guard let zone = try PhraseIndexProjection.zoneHeader(at: position, tables: tables, in: txn) else {
+                    throw PhraseIndexProjection.damaged("postings")
+                }
+                if let document, zone.document != document { continue }
+                candidates[zone.document, default: []].append(position)
+            }
             var result: [(UInt64, Int)] = []
             let referenced = ReferencedZones()
-            for position in positions {
-                guard let delta = try PhraseIndexProjection.countChange(at: position, of: matcher, document: document, tables: tables, referenced: referenced, in: txn)
-                else { continue }
-                if delta != 0 { result.append((position, delta)) }
+            for (name, positions) in candidates {
+                result += try PhraseIndexProjection.documentChanges(name, candidates: positions, of: matcher, tables: tables, referenced: referenced, in: txn)
             }
             return result
         }

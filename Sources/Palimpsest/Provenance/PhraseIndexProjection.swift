@@ -11,8 +11,16 @@ import TextPacking
 /// revert have zones holding every word of the page, but only the pairs the page really had. Exact for phrases of up to
 /// `maximumWords` words; longer phrases are answered by a scan of the versions.
 ///
+/// Events that change a whole text cost no postings per word, and no text is read for them at query
+/// time: an exact revert or restoration ("the text of version K again": its count is K's), an emptied
+/// text (its count is 0), and a text replaced whole (one zone covering all of the old text: only its
+/// new side is posted, and the old side's count is the document's count before it). A query walks
+/// each candidate document's list of these beside the events the postings name, keeping the
+/// phrase's running count per document, so such events are still reported as removals and additions.
+///
 /// Tables:
-/// - `zones`: position → document, version, type and the zones (deflated when large). A zone side of
+/// - `zones`: position → document, version, type, the record's form (`Form`) and the zones (deflated
+///   when large), or the earlier version whose text came back. A zone side of
 ///   more than `referenceWords` words (a blanked page, its revert, a large paste) is stored as a
 ///   reference — the text's hash, the window of it that was tokenised, the range of words — never as a
 ///   copy of the words; small sides keep their words, so most queries read no text at all;
@@ -21,12 +29,14 @@ import TextPacking
 ///   transaction commits, one read-modify-write per word and bucket; fixed buckets keep the table the
 ///   same however the events were batched into transactions (so a rebuild compares byte for byte);
 /// - `documents`: doc key‖"v" → version and position last folded: the latest text (for the next
-///   event's zones) is the text after that event, read back from the ledger's texts, never copied.
+///   event's zones) is the text after that event, read back from the ledger's texts, never copied;
+///   doc key‖"t"‖text hash → the first version that had the text (to know a revert);
+///   doc key‖"s"‖position → the form of each whole-text event (the list a query walks).
 public final class PhraseIndexProjection: StagedProjection, @unchecked Sendable {
     public init() {}
     public var name: String { "phrases" }
     public var lifecycle: ProjectionLifecycle { .following }
-    public var version: UInt64 { 4 }
+    public var version: UInt64 { 5 }
     public var tableNames: [String] { ["zones", "postings", "documents"] }
 
     /// Positions per postings bucket (a power of two).
@@ -41,6 +51,30 @@ public final class PhraseIndexProjection: StagedProjection, @unchecked Sendable 
     /// The latest text of each document, up to about 4 million words in all.
     private var latest = DocumentStateCache<Latest>(limit: 4_000_000)
     private var pending: [Database: [(words: [UInt64], position: UInt64, document: String, version: UInt64)]] = [:]
+    /// The first version of each document that had a text, for the events being folded (from the
+    /// tables, in `prepare`; texts first seen in the batch are added in `compute`).
+    private var firstVersions: [Database: [TextOfDocument: UInt64]] = [:]
+
+    struct TextOfDocument: Hashable {
+        let document: [UInt8]
+        let text: Digest
+    }
+
+    /// What a zones record holds after its header.
+    enum Form: UInt8 {
+        case zones = 0, deflatedZones = 1
+        /// The text became that of an earlier version again (a varint follows): no zones, no postings.
+        case revert = 2
+        /// The text became empty (blanked, or the document withdrawn): no zones, no postings.
+        case emptied = 3
+        /// One zone covering the whole old text, then as `zones`: only the new side is posted.
+        case replaced = 4, deflatedReplaced = 5
+
+        var isWholeText: Bool { self != .zones && self != .deflatedZones }
+    }
+
+    static func textKey(_ doc: [UInt8], _ hash: Digest) -> [UInt8] { doc + [UInt8(ascii: "t")] + hash.bytes }
+    static func wholeTextKey(_ doc: [UInt8], _ position: UInt64) -> [UInt8] { doc + [UInt8(ascii: "s")] + BigEndianKey.encode(position) }
 
     final class Latest: CachedDocumentState {
         var text: String
@@ -71,12 +105,25 @@ public final class PhraseIndexProjection: StagedProjection, @unchecked Sendable 
                 let (text, hash) = try tables.texts.textAfter(position: stored.position, in: txn)
                 return Latest(text: String(decoding: text, as: UTF8.self), hash: text.isEmpty ? nil : hash, version: stored.version, position: stored.position)
             })
+        // Per table: a fold of scratch tables (a verification) may run between this and `compute`.
+        var known: [TextOfDocument: UInt64] = [:]
+        defer { firstVersions[tables["documents"]] = known }
+        for event in events where event.type != .retracted {
+            guard let hash = event.contentHash else { continue }
+            let doc = ProvenanceProjection.documentKey(event.document)
+            let version = try txn.withValue(tables["documents"], key: Self.textKey(doc, hash)) { raw -> UInt64 in
+                var r = RecordReader(raw)
+                do { return try r.varint() } catch { throw Self.damaged("documents") }
+            }
+            if let version { known[TextOfDocument(document: doc, text: hash)] = version }
+        }
     }
 
     func compute(_ events: [(event: RecordedEvent, text: String?)], tables: ProjectionTables) -> [StagedWrite] {
         lock.lock()
         defer { lock.unlock() }
         var writes: [StagedWrite] = []
+        var firstVersions = self.firstVersions.removeValue(forKey: tables["documents"]) ?? [:]
         for (event, text) in events {
             let doc = ProvenanceProjection.documentKey(event.document)
             guard let entry = latest.entries[DocumentStateCache<Latest>.Key(table: tables["documents"], document: doc)] else {
@@ -87,11 +134,31 @@ public final class PhraseIndexProjection: StagedProjection, @unchecked Sendable 
             var body = RecordWriter(capacity: 256)
             var zoneCount: UInt64 = 0
             var words = Set<UInt64>()
+            var newSideWords = Set<UInt64>()
+            var wholeOldText = false
             var zoneBytes = RecordWriter(capacity: 256)
             let newHash = event.type == .retracted ? nil : event.contentHash
-            ChangeZones.visitWindows(old: entry.text, new: newText, context: Self.maximumWords - 1) { a, windowA, oldWords, b, windowB, newWords in
+            var revertedTo: UInt64? = nil
+            if let newHash, newHash != entry.hash {
+                let text = TextOfDocument(document: doc, text: newHash)
+                if let first = firstVersions[text] {
+                    revertedTo = first
+                } else {
+                    firstVersions[text] = event.version
+                    var v = RecordWriter()
+                    v.varint(event.version)
+                    writes.append(StagedWrite(table: tables["documents"], key: Self.textKey(doc, newHash), value: v.bytes))
+                }
+            }
+            let emptied = newText.isEmpty && !entry.text.isEmpty
+            if !emptied, revertedTo == nil { ChangeZones.visitWindows(old: entry.text, new: newText, context: Self.maximumWords - 1) { a, windowA, oldWords, b, windowB, newWords in
                 zoneCount += 1
-                for (bytes, window, side, hash) in [(a, windowA, oldWords, entry.hash), (b, windowB, newWords, newHash)] {
+                // Does this zone hold every word of the old text? (Then, as the only zone, the old
+                // side's count is the document's whole count before the event.)
+                wholeOldText = windowA == 0..<a.count && !oldWords.isEmpty && oldWords.startIndex == 0
+                    && a[oldWords.last!.upperBound...].allSatisfy(ChangeZones.isSpace)
+                for (k, (bytes, window, side, hash)) in [(a, windowA, oldWords, entry.hash), (b, windowB, newWords, newHash)].enumerated() {
+                    let isNewSide = k == 1
                     if side.count > Self.referenceWords, let hash {
                         zoneBytes.byte(1)
                         zoneBytes.raw(hash.bytes)
@@ -112,27 +179,49 @@ public final class PhraseIndexProjection: StagedProjection, @unchecked Sendable 
                         }
                         let hash = Self.wordHash(word)
                         words.insert(hash)
-                        if let previous { words.insert(Self.pairHash(previous, hash)) }
+                        if isNewSide { newSideWords.insert(hash) }
+                        if let previous {
+                            let pair = Self.pairHash(previous, hash)
+                            words.insert(pair)
+                            if isNewSide { newSideWords.insert(pair) }
+                        }
                         previous = hash
                     }
                 }
-            }
-            body.varint(zoneCount)
-            body.raw(zoneBytes.bytes)
+            } }
             var w = RecordWriter(capacity: 256)
             w.string(event.document)
             w.varint(event.version)
             w.string(event.type.rawValue)
-            if body.bytes.count > 512 {
-                w.byte(1)
-                w.varint(UInt64(body.bytes.count))
-                w.raw(Deflate.compress(body.bytes, level: 1))
+            let form: Form
+            if let revertedTo {
+                form = .revert
+                w.byte(form.rawValue)
+                w.varint(revertedTo)
+            } else if emptied {
+                form = .emptied
+                w.byte(form.rawValue)
             } else {
-                w.byte(0)
-                w.raw(body.bytes)
+                body.varint(zoneCount)
+                body.raw(zoneBytes.bytes)
+                let replaced = zoneCount == 1 && wholeOldText
+                if body.bytes.count > 512 {
+                    form = replaced ? .deflatedReplaced : .deflatedZones
+                    w.byte(form.rawValue)
+                    w.varint(UInt64(body.bytes.count))
+                    w.raw(Deflate.compress(body.bytes, level: 1))
+                } else {
+                    form = replaced ? .replaced : .zones
+                    w.byte(form.rawValue)
+                    w.raw(body.bytes)
+                }
             }
             writes.append(StagedWrite(table: tables["zones"], key: BigEndianKey.encode(event.position), value: w.bytes, options: .append))
-            pending[tables["postings"], default: []].append((Array(words), event.position, event.document, event.version))
+            if form.isWholeText {
+                writes.append(StagedWrite(table: tables["documents"], key: Self.wholeTextKey(doc, event.position), value: [form.rawValue]))
+            }
+            let posted = form.isWholeText ? newSideWords : words
+            pending[tables["postings"], default: []].append((Array(posted), event.position, event.document, event.version))
 
             entry.text = newText
             entry.hash = newText.isEmpty ? nil : newHash
@@ -283,35 +372,85 @@ public final class PhraseIndexProjection: StagedProjection, @unchecked Sendable 
         }
     }
 
-    /// How much an event changed a phrase's count, counted in its zones without building strings
-    /// (the query's inner loop: a blanked page's zones hold every word of it). Nil when the event is
-    /// in another document than `document`.
-    static func countChange<T: Transaction & ~Copyable>(
-        at position: UInt64, of phrase: PhraseMatcher, document: String?, tables: ProjectionTables, referenced: ReferencedZones, in txn: borrowing T
-    ) throws -> Int? {
-        try txn.withValue(tables["zones"], key: BigEndianKey.encode(position)) { raw -> Int? in
-            do {
-                var r = RecordReader(raw)
-                let name = try r.raw(Int(try r.varint()))
-                if let document, !name.elementsEqual(document.utf8) { return nil }
-                _ = try r.varint()
-                _ = try r.raw(Int(try r.varint()))
-                let packed = try r.byte()
-                // Words of sides stored as references, counted in the text they refer to.
-                func count(_ reference: ReferencedZones.Side) throws -> Int {
-                    try referenced.count(phrase, in: reference) { hash in try tables.texts.load(hash, in: txn) }
-                }
-                if packed == 1 {
-                    let size = Int(try r.varint())
-                    let body = try Deflate.decompress(UnsafeRawBufferPointer(rebasing: raw[r.p...]), size: size)
-                    return try body.withUnsafeBytes { try countChange(in: $0, of: phrase, referenced: count) }
-                }
-                return try countChange(in: UnsafeRawBufferPointer(rebasing: raw[r.p...]), of: phrase, referenced: count)
-            } catch let error as LedgerError { throw error } catch { throw damaged("zones") }
-        } ?? { throw damaged("postings") }()
+    /// The changes in a phrase's count in one document, oldest first: the events the postings named
+    /// (`candidates`, ascending) and the document's whole-text events, walked in order with the
+    /// running count (what an emptied, reverted or replaced text's count is derived from).
+    static func documentChanges<T: Transaction & ~Copyable>(
+        _ document: String, candidates: [UInt64], of phrase: PhraseMatcher, tables: ProjectionTables, referenced: ReferencedZones, in txn: borrowing T
+    ) throws -> [(UInt64, Int)] {
+        let doc = ProvenanceProjection.documentKey(document)
+        var wholeText: [UInt64] = []
+        let prefix = doc + [UInt8(ascii: "s")]
+        try txn.scan(tables["documents"], from: prefix) { key, _ in
+            guard key.starts(with: prefix), key.count == prefix.count + 8 else { return false }
+            wholeText.append(BigEndianKey.decode(UnsafeRawBufferPointer(rebasing: key[prefix.count...])))
+            return true
+        }
+        var result: [(UInt64, Int)] = []
+        // (version, count after it) at every change: the count of any earlier version, for reverts.
+        var counts: [(version: UInt64, count: Int)] = []
+        func count(atVersion version: UInt64) -> Int {
+            var low = 0, high = counts.count
+            while low < high {
+                let middle = (low + high) / 2
+                if counts[middle].version <= version { low = middle + 1 } else { high = middle }
+            }
+            return low == 0 ? 0 : counts[low - 1].count
+        }
+        var running = 0
+        var i = 0, j = 0
+        while i < candidates.count || j < wholeText.count {
+            let position: UInt64
+            if j == wholeText.count || (i < candidates.count && candidates[i] < wholeText[j]) {
+                position = candidates[i]
+                i += 1
+            } else {
+                position = wholeText[j]
+                if i < candidates.count, candidates[i] == position { i += 1 }
+                j += 1
+            }
+            let change = try txn.withValue(tables["zones"], key: BigEndianKey.encode(position)) { raw -> (version: UInt64, delta: Int) in
+                do {
+                    var r = RecordReader(raw)
+                    let name = try r.raw(Int(try r.varint()))
+                    guard name.elementsEqual(document.utf8) else { throw damaged("documents") }
+                    let version = try r.varint()
+                    _ = try r.raw(Int(try r.varint()))
+                    guard let form = Form(rawValue: try r.byte()) else { throw damaged("zones") }
+                    switch form {
+                    case .revert: return (version, count(atVersion: try r.varint()) - running)
+                    case .emptied: return (version, -running)
+                    case .zones, .deflatedZones, .replaced, .deflatedReplaced:
+                        // Words of sides stored as references, counted in the text they refer to.
+                        func countReferenced(_ reference: ReferencedZones.Side) throws -> Int {
+                            try referenced.count(phrase, in: reference) { hash in try tables.texts.load(hash, in: txn) }
+                        }
+                        let replaced = form == .replaced || form == .deflatedReplaced
+                        func delta(_ body: UnsafeRawBufferPointer) throws -> Int {
+                            try countChange(in: body, of: phrase, newSideOnly: replaced, referenced: countReferenced) - (replaced ? running : 0)
+                        }
+                        if form == .deflatedZones || form == .deflatedReplaced {
+                            let size = Int(try r.varint())
+                            let body = try Deflate.decompress(UnsafeRawBufferPointer(rebasing: raw[r.p...]), size: size)
+                            return (version, try body.withUnsafeBytes { try delta($0) })
+                        }
+                        return (version, try delta(UnsafeRawBufferPointer(rebasing: raw[r.p...])))
+                    }
+                } catch let error as LedgerError { throw error } catch { throw damaged("zones") }
+            }
+            guard let change else { throw damaged(wholeText.contains(position) ? "documents" : "postings") }
+            if change.delta != 0 {
+                running += change.delta
+                result.append((position, change.delta))
+                counts.append((change.version, running))
+            }
+        }
+        return result
     }
 
-    static func countChange(in body: UnsafeRawBufferPointer, of phrase: PhraseMatcher, referenced: (ReferencedZones.Side) throws -> Int) throws -> Int {
+    /// The change in count over an event's zones (new minus old), or with `newSideOnly` the count in
+    /// the new sides alone.
+    static func countChange(in body: UnsafeRawBufferPointer, of phrase: PhraseMatcher, newSideOnly: Bool, referenced: (ReferencedZones.Side) throws -> Int) throws -> Int {
         var r = RecordReader(body)
         var words: [Range<Int>] = []
         var delta = 0
@@ -333,7 +472,7 @@ public final class PhraseIndexProjection: StagedProjection, @unchecked Sendable 
                     }
                     count = phrase.occurrences(inWords: words, of: body).count
                 }
-                delta += side == 0 ? -count : count
+                if side == 1 { delta += count } else if !newSideOnly { delta -= count }
             }
         }
         return delta
