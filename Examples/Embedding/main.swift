@@ -62,6 +62,11 @@ for removal in try ledger.phraseHistory(PhraseQuery("democratic decline")).remov
     print("removed \"democratic decline\": \(e.document) v\(e.version) by \(e.actor) at \(e.at.iso8601) (\(removal.occurrencesBefore) → \(removal.occurrencesAfter))")
 }
 
+// A long answer a page at a time: which changes are on a page comes from the index; each is
+// described only when `forEach` reaches it, and `next` is the cursor of the following page.
+let page = try ledger.phraseChanges(PhraseQuery("democratic decline"), kinds: [.removed], limit: 1)
+try page.forEach { print("first page of removals: v\($0.event.version) by \($0.event.actor); another page: \(page.next != nil)") }
+
 // Our projection, read in one read transaction.
 let words = try ledger.read(projection: "words-by-actor") { tables, txn in
     var result: [(String, UInt64)] = []

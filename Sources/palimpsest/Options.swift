@@ -26,6 +26,16 @@ struct LedgerOptions: ParsableArguments {
         return try Ledger.open(at: path, options: options)
     }
 
+    /// For a reading command that needs provenance or the phrase index: the ledger read-only when
+    /// every following projection is current (no writer's lock, no projector thread to start and
+    /// stop), else writable, so that they catch up before the answer.
+    func openForReading() throws -> Ledger {
+        do {
+            if let ledger = try? open(readOnly: true), try ledger.followingProjectionsLag().allSatisfy({ $0.behind == 0 }) { return ledger }
+        }
+        return try open()
+    }
+
     var options: Ledger.Options {
         var options = Ledger.Options()
         options.allowForeignOwner = allowForeignOwner

@@ -79,7 +79,7 @@ struct Blame: ParsableCommand {
     }
 
     func run() throws {
-        let ledger = try location.open()
+        let ledger = try location.openForReading()
         let asOf: AsOf = try version.map(AsOf.version) ?? at.map { .time(try parseTime($0, option: "--at")) } ?? .latest
         let state = try resolveState(ledger, document, asOf, said: at ?? "")
         if output.json {
@@ -268,7 +268,7 @@ struct Removed: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        try phrase.report(try location.open(), json: output.json, listedAs: "removals", kinds: [.removed])
+        try phrase.report(try location.openForReading(), json: output.json, listedAs: "removals", kinds: [.removed])
     }
 }
 
@@ -282,7 +282,7 @@ struct Trace: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        try phrase.report(try location.open(), json: output.json, listedAs: "changes", kinds: [.added, .removed])
+        try phrase.report(try location.openForReading(), json: output.json, listedAs: "changes", kinds: [.added, .removed])
     }
 }
 
@@ -353,7 +353,7 @@ struct Diff: ParsableCommand {
     }
 
     func run() throws {
-        let ledger = try location.open()
+        let ledger = try location.open(readOnly: true)
         let latest = try resolveState(ledger, document, .latest, said: "")
         let old: DocumentState, new: DocumentState
         if let from {
@@ -410,7 +410,7 @@ struct Compare: ParsableCommand {
     }
 
     func run() throws {
-        let ledger = try location.open()
+        let ledger = try location.open(readOnly: true)
         let a = try side(ledger, first, "DOC1"), b = try side(ledger, second, "DOC2")
         let said = { (s: DocumentState) in s.status == .retracted ? "" : s.text }
         let pieces = TextDiff.diff(old: said(a), new: said(b))

@@ -144,6 +144,7 @@ import Testing
             let out = result.out
             for n in 1...3 { #expect(out.contains("subscriber saw #\(n) "), "\(out)") }
             #expect(out.contains("removed \"democratic decline\": \(Self.whiteHouse) v2 by The White House at 2023-12-28T21:00:00Z (1 → 0)"), "\(out)")
+            #expect(out.contains("first page of removals: v2 by The White House; another page: false"), "\(out)")
             func words(_ s: String) -> Int { s.split(whereSeparator: \.isWhitespace).count }
             let first = "The two countries discussed the root causes of migration, such as poverty, inequality, democratic decline, and violence."
             let reissued = "The two countries discussed the root causes of migration, such as poverty, inequality, and violence."

@@ -237,20 +237,20 @@ def main():
         lib_blame = results(sh([BENCH, "blame", an_ledger, PAGE, str(runs * 4)]).stdout, "blame")[0]
         cli_b, cli_b_rss, git_b, git_b_rss = [], [], [], []
         for _ in range(runs):
-            m, s, _ = peak_rss_mb([BIN, "--ledger", an_ledger, "blame", PAGE])
+            m, s, _ = peak_rss_mb([BIN, "--ledger", an_ledger, "blame", PAGE], discard_output=True)
             cli_b.append(s * 1e3)
             cli_b_rss.append(m)
-            m, s, _ = peak_rss_mb(["git", "-C", an_repo, "blame", "--porcelain", "main", "--", f"{PAGE}.wiki"])
+            m, s, _ = peak_rss_mb(["git", "-C", an_repo, "blame", "--porcelain", "main", "--", f"{PAGE}.wiki"], discard_output=True)
             git_b.append(s * 1e3)
             git_b_rss.append(m)
         # blame --json (every token's removals and restorations) and --json --runs (origins only),
         # beside git blame --porcelain (measured above).
         json_b, json_b_rss, runs_b, runs_b_rss = [], [], [], []
         for _ in range(runs):
-            m, s, _ = peak_rss_mb([BIN, "--ledger", an_ledger, "blame", PAGE, "--json"])
+            m, s, _ = peak_rss_mb([BIN, "--ledger", an_ledger, "blame", PAGE, "--json"], discard_output=True)
             json_b.append(s * 1e3)
             json_b_rss.append(m)
-            m, s, _ = peak_rss_mb([BIN, "--ledger", an_ledger, "blame", PAGE, "--json", "--runs"])
+            m, s, _ = peak_rss_mb([BIN, "--ledger", an_ledger, "blame", PAGE, "--json", "--runs"], discard_output=True)
             runs_b.append(s * 1e3)
             runs_b_rss.append(m)
         f["blame"] = {"lib": lib_blame, "cli": Stat(cli_b), "cli_rss": Stat(cli_b_rss), "git": Stat(git_b), "git_rss": Stat(git_b_rss),
