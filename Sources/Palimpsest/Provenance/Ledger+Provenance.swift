@@ -210,13 +210,13 @@ extension Ledger {
         }
         let usedIndex = matcher.words.count <= PhraseIndexProjection.maximumWords && !matcher.canOverlapItself
         let found = (usedIndex ? try indexedChanges(matcher, document: query.document) : try scannedChanges(matcher, document: query.document))
-            .sorted(by: { $0.0 < $1.0 })
+            .sorted(by: { $0.position < $1.position })
         var events = PageEvents(ledger: self)
         var selected: [Int] = []
-        for (k, (position, delta)) in found.enumerated() {
-            guard position > after ?? 0, kinds.contains(delta < 0 ? .removed : .added) else { continue }
+        for (k, change) in found.enumerated() {
+            guard change.position > after ?? 0, kinds.contains(change.delta < 0 ? .removed : .added) else { continue }
             if query.since != nil || query.until != nil {
-                let at = try events.event(position).at
+                let at = try events.event(change.position).at
                 guard query.since.map({ at >= $0 }) ?? true, query.until.map({ at <= $0 }) ?? true else { continue }
             }
             selected.append(k)
@@ -225,12 +225,12 @@ extension Ledger {
         var next: UInt64? = nil
         if let limit, selected.count > limit {
             selected.removeLast()
-            next = found[selected[limit - 1]].0
+            next = found[selected[limit - 1]].position
         }
         return PhraseChangesPage(ledger: self, matcher: matcher, found: found, selected: selected, usedIndex: usedIndex, next: next)
     }
     /// Positions whose events changed the phrase's count, from the index, with the change in count.
-    func indexedChanges(_ matcher: PhraseMatcher, document: String?) throws(LedgerError) -> [(UInt64, Int)] {
+    func indexedChanges(_ matcher: PhraseMatcher, document: String?) throws(LedgerError) -> [FoundChange] {
         try read(projection: "phrases") { tables, txn in
             // The rarest key's postings: the fewest zones to count in.
             var best: (hash: UInt64, count: Int)? = nil
@@ -261,27 +261,28 @@ extension Ledger {
                 if let document, zone.document != document { continue }
                 candidates[zone.document, default: []].append(position)
             }
-            var result: [(UInt64, Int)] = []
+            var result: [FoundChange] = []
             let referenced = ReferencedZones()
             for (name, positions) in candidates {
                 result += try PhraseIndexProjection.documentChanges(name, candidates: positions, of: matcher, tables: tables, referenced: referenced, in: txn)
+                    .map { FoundChange(position: $0.0, delta: $0.1, document: name) }
             }
             return result
         }
     }
 
     /// The same answer by reading every version: for phrases longer than the index supports.
-    func scannedChanges(_ matcher: PhraseMatcher, document: String?) throws(LedgerError) -> [(UInt64, Int)] {
+    func scannedChanges(_ matcher: PhraseMatcher, document: String?) throws(LedgerError) -> [FoundChange] {
         var documents: [String] = []
         if let document { documents = [document] } else { documents = try self.documents().map(\.id) }
-        var result: [(UInt64, Int)] = []
+        var result: [FoundChange] = []
         for id in documents {
             guard let info = try self.document(id) else { continue }
             var previous = 0
             for version in 1...info.version {
                 guard let state = try state(of: id, asOf: .version(version)) else { continue }
                 let count = state.status == .retracted ? 0 : matcher.count(in: state.text)
-                if count != previous { result.append((state.event.position, count - previous)) }
+                if count != previous { result.append(FoundChange(position: state.event.position, delta: count - previous, document: id)) }
                 previous = count
             }
         }
@@ -387,9 +388,9 @@ extension Ledger {
 public struct PhraseChangesPage: Sendable {
     let ledger: Ledger
     let matcher: PhraseMatcher
-    /// Every change of the phrase's count (position, change in count), oldest first: what a change's
-    /// first writer and restorations are looked up in.
-    let found: [(UInt64, Int)]
+    /// Every change of the phrase's count, oldest first: what a change's first writer and
+    /// restorations are looked up in.
+    let found: [FoundChange]
     /// Indexes into `found` of the changes on this page.
     let selected: [Int]
     /// False when the phrase was longer than the index supports and the versions were scanned.
@@ -414,7 +415,7 @@ public struct PhraseChangesPage: Sendable {
             sideBySide(halves) { [ledger, matcher, found] half in
                 results[half] = Result { () throws(LedgerError) in
                     try part[min(part.count, half * size)..<min(part.count, (half + 1) * size)].map { k throws(LedgerError) in
-                        try ledger.describeChange(at: found[k].0, delta: found[k].1, matcher: matcher, reader: readers[half])
+                        try ledger.describeChange(at: found[k].position, delta: found[k].delta, matcher: matcher, reader: readers[half])
                     }
                 }
             }
@@ -440,11 +441,10 @@ public struct PhraseChangesPage: Sendable {
         var low = 0, high = k + 1
         while low < high {
             let middle = (low + high) / 2
-            if found[middle].0 < origin { low = middle + 1 } else { high = middle }
+            if found[middle].position < origin { low = middle + 1 } else { high = middle }
         }
-        for j in low..<(k + 1) where found[j].1 > 0 {
-            let event = try events.event(found[j].0)
-            if event.document == change.event.document { return EventReference(event) }
+        for j in low..<(k + 1) where found[j].delta > 0 && found[j].document == change.event.document {
+            return EventReference(try events.event(found[j].position))
         }
         return change.originallyBy
     }
@@ -452,11 +452,11 @@ public struct PhraseChangesPage: Sendable {
     /// The later additions to the same document, up to its next removal of the phrase.
     private func restorations(of change: PhraseChange, at k: Int, events: inout PageEvents) throws(LedgerError) -> [EventReference] {
         var restorers: [EventReference] = []
-        for (position, delta) in found[(k + 1)...] {
-            let event = try events.event(position)
-            guard event.document == change.event.document else { continue }
-            if delta < 0 { break }
-            restorers.append(EventReference(event))
+        // Documents are compared by name first: a whole-ledger answer interleaves many documents, and
+        // only the events that are listed get read.
+        for later in found[(k + 1)...] where later.document == change.event.document {
+            if later.delta < 0 { break }
+            restorers.append(EventReference(try events.event(later.position)))
         }
         return restorers
     }
@@ -477,4 +477,11 @@ struct PageEvents {
         cache[position] = event
         return event
     }
+}
+
+/// One change of a phrase's count that a query found: where, by how much, in which document.
+struct FoundChange: Sendable {
+    let position: UInt64
+    let delta: Int
+    let document: String
 }
