@@ -456,12 +456,15 @@ public final class PhraseIndexProjection: StagedProjection, @unchecked Sendable 
         var delta = 0
         for _ in 0..<min(try r.varint(), UInt64(body.count)) {
             for side in 0..<2 {
+                // A replaced text's old side is the whole old text: its count is the running count,
+                // so it is read past, never counted (for a reference, the old text is not loaded).
+                let counted = side == 1 || !newSideOnly
                 let count: Int
                 if try r.byte() == 1 {
                     let hash = Digest(bytes: Array(try r.raw(32)))
                     let start = Int(try r.varint()), length = Int(try r.varint())
                     let first = Int(try r.varint()), wordCount = Int(try r.varint())
-                    count = try referenced(ReferencedZones.Side(hash: hash, window: start..<(start + length), words: first..<(first + wordCount)))
+                    count = counted ? try referenced(ReferencedZones.Side(hash: hash, window: start..<(start + length), words: first..<(first + wordCount))) : 0
                 } else {
                     words.removeAll(keepingCapacity: true)
                     for _ in 0..<min(try r.varint(), UInt64(body.count)) {
@@ -470,9 +473,9 @@ public final class PhraseIndexProjection: StagedProjection, @unchecked Sendable 
                         words.append(r.p..<(r.p + length))
                         r.p += length
                     }
-                    count = phrase.occurrences(inWords: words, of: body).count
+                    count = counted ? phrase.occurrences(inWords: words, of: body).count : 0
                 }
-                if side == 1 { delta += count } else if !newSideOnly { delta -= count }
+                delta += side == 1 ? count : -count
             }
         }
         return delta
