@@ -9,8 +9,11 @@ Python 3 standard library only. It checks, and names every failure it finds:
   * every cited event: its hash is the SHA-256 of its RFC 8785 canonical JSON without `hash`, its
     inclusion proof (RFC 9162) leads to the checkpoint's Merkle root, and cited neighbours chain
     (an event's previousHash is the hash of the position before it);
-  * every quoted text against its SHA-256, and every quoted diff: applied to the text before, it
-    gives exactly the text whose hash the event records;
+  * every quoted text against the contentHash its event records — its SHA-256 (ledgers written
+    before salted commitments), or the salted Merkle root over its segments (`textSalts`), or for a
+    redacted text the readable rest with its proof (`textProofs`: the withheld segments' leaf
+    hashes), whose redaction event must be cited and list exactly the segments withheld — and
+    every quoted diff: applied to the text before, it gives exactly the text the event records;
   * the report's claims: each change follows the version before it (the versions between are
     cited), a document report cites versions 1..N without a gap, phrase counts before and after
     each change are what the texts contain (a withdrawal counts as emptying the text), the blamed
@@ -25,6 +28,7 @@ Exit status: 0 when everything checks, 1 when anything fails, 2 for unusable inp
 import argparse
 import hashlib
 import json
+import re
 import sys
 import unicodedata
 
@@ -94,6 +98,52 @@ def _string(s, out):
 
 def sha256_hex(data):
     return hashlib.sha256(data).hexdigest()
+
+
+# ---------------------------------------------------------------- text commitments (README, "Redaction")
+
+
+def text_segments(data):
+    """A line feed is a segment of its own; a segment ends after . ! or ? followed by a space."""
+    cuts = [c for m in re.finditer(rb"\n|[.!?](?= )", data) for c in ((m.start(), m.end()) if m.group() == b"\n" else (m.end(),))]
+    pieces, start = [], 0
+    for c in cuts + [len(data)]:
+        if c > start:
+            pieces.append(data[start:c])
+            start = c
+    return pieces or [b""]
+
+
+def tree_root(leaves):
+    """RFC 6962 Merkle tree hash of a non-empty list of 32-byte hashes."""
+    while len(leaves) > 1:
+        leaves = [node_hash(leaves[i], leaves[i + 1]) for i in range(0, len(leaves) - 1, 2)] + leaves[len(leaves) // 2 * 2:]
+    return leaves[0]
+
+
+def salted_commitment(text, salt_hex):
+    salt = bytes.fromhex(salt_hex)
+    leaves = [hashlib.sha256(b"\x00" + hashlib.sha256(salt + i.to_bytes(4, "big")).digest()[:16] + segment).digest()
+              for i, segment in enumerate(text_segments(text.encode("utf-8")))]
+    return tree_root(leaves).hex()
+
+
+def proven_commitment(text, parts):
+    """The commitment a partly redacted text's readable rest and proof give, or None."""
+    data, at, leaves = text.encode("utf-8"), 0, []
+    for part in parts:
+        if "kept" in part:
+            n = part["kept"]
+            if not isinstance(n, int) or n < 0 or at + n > len(data):
+                return None
+            leaves.append(hashlib.sha256(b"\x00" + bytes.fromhex(part["salt"]) + data[at:at + n]).digest())
+        else:
+            n = part.get("marker")
+            if not isinstance(n, int) or n < 0 or at + n > len(data):
+                return None
+            leaves.append(bytes.fromhex(part["withheld"]))
+        at += n
+    return tree_root(leaves).hex() if leaves and at == len(data) else None
 
 
 # ---------------------------------------------------------------- RFC 9162 Merkle proofs
@@ -369,11 +419,41 @@ class Verifier:
             before = self.events.get(position - 1) if isinstance(position, int) else None
             if before is not None and event.get("previousHash") != before.get("hash"):
                 self.fail("the event at position %s does not chain to the event at position %s" % (position, position - 1))
-        self.by_version = {(e.get("document"), e.get("version")): e for e in self.events.values()}
+        # A redaction names the document's version at the time; it is not a version of its own.
+        self.by_version = {(e.get("document"), e.get("version")): e for e in self.events.values() if e.get("type") != "redacted"}
+
+    def text_matches(self, digest, text, where):
+        """Whether `text` is the text the contentHash `digest` commits to: its SHA-256 (ledgers before
+        salted commitments), a salted commitment (`textSalts`), or a redacted text's readable rest
+        (`textProofs`), whose redaction must be cited and must list exactly what is withheld."""
+        salt = (self.report.get("textSalts") or {}).get(digest)
+        proof = (self.report.get("textProofs") or {}).get(digest)
+        if salt is not None:
+            return salted_commitment(text, salt) == digest
+        if proof is None:
+            return sha256_hex(text.encode("utf-8")) == digest
+        carriers = [e for e in self.events.values() if e.get("contentHash") == digest and e.get("type") != "redacted"]
+        by = self.events.get(proof.get("redactedBy"))
+        if not carriers or by is None or by.get("type") != "redacted":
+            self.fail("%s: its text is marked redacted by event %s, which the report does not cite as a redaction" % (where, proof.get("redactedBy")))
+            return False
+        listed = [r for e in self.events.values() if e.get("type") == "redacted" for r in e.get("redacts", []) if r.get("position") == carriers[0].get("position")]
+        parts = proof.get("parts")
+        if parts is None:
+            marker = "[redacted by event #%s: %s]" % (by.get("position"), by.get("reason", ""))
+            if text != marker or not any("segments" not in r for r in listed):
+                self.fail("%s: a text withheld whole must read as its redaction's marker, and the redaction must list it whole" % where)
+                return False
+            return True
+        withheld = [i for i, part in enumerate(parts) if "withheld" in part]
+        if sorted(withheld) != sorted({i for r in listed for i in r.get("segments", [])}):
+            self.fail("%s: its redacted text withholds segments %s, but the cited redactions list %s" % (where, withheld, sorted({i for r in listed for i in r.get("segments", [])})))
+            return False
+        return proven_commitment(text, parts) == digest
 
     def check_texts(self):
         for digest, text in (self.report.get("texts") or {}).items():
-            if sha256_hex(text.encode("utf-8")) != digest:
+            if not self.text_matches(digest, text, "the quoted text %s" % digest):
                 self.fail("the quoted text %s does not match its hash" % digest)
             else:
                 self.texts[digest] = text
@@ -419,7 +499,7 @@ class Verifier:
             if after is None:
                 if new != old:
                     self.fail("%s: a withdrawal changes no text, but its diff does" % where)
-            elif sha256_hex(new.encode("utf-8")) != after:
+            elif not self.text_matches(after, new, where):
                 self.fail("%s: its diff applied to the text before does not give the text the event recorded" % where)
             else:
                 self.texts[after] = new
@@ -462,7 +542,7 @@ class Verifier:
 
     def check_document(self):
         document = (self.report.get("subject") or {}).get("document")
-        versions = sorted(e.get("version") for e in self.events.values() if e.get("document") == document)
+        versions = sorted(e.get("version") for e in self.events.values() if e.get("document") == document and e.get("type") != "redacted")
         if not versions:
             self.fail("the report cites no event of %r" % document)
             return
@@ -471,7 +551,7 @@ class Verifier:
             self.fail("the report on %r skips version%s %s" % (document, "s" if len(missing) > 1 else "", ", ".join(map(str, missing))))
         documented = {c.get("position") for c in self.report.get("changes", [])}
         for e in self.events.values():
-            if e.get("document") == document and e.get("position") not in documented:
+            if e.get("document") == document and e.get("type") != "redacted" and e.get("position") not in documented:
                 self.fail("version %s of %r is cited but its change is not shown" % (e.get("version"), document))
         self.notes.append("document %r: versions 1 to %d, every change rebuilt from the text before" % (document, versions[-1]))
 

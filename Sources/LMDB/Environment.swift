@@ -94,6 +94,13 @@ public final class Environment: @unchecked Sendable {
         OpenEnvironments.shared.release(registryKey)
     }
 
+    /// Writes a consistent copy of the environment's data file to `fd` (`mdb_env_copyfd2`); compacting
+    /// leaves out free pages and renumbers the rest, so bytes that only freed pages held are not copied.
+    @available(*, noasync, message: "run copies from synchronous code")
+    public func copy(to fd: Int32, compacting: Bool) throws(LMDBError) {
+        try check(mdb_env_copyfd2(handle, fd, compacting ? UInt32(MDB_CP_COMPACT) : 0), "copying \(path)")
+    }
+
     /// True while another part of this process waits to open this environment's directory: whoever
     /// keeps it open for background work should let go.
     public var isWantedElsewhere: Bool { OpenEnvironments.shared.isWanted(registryKey) }

@@ -67,6 +67,7 @@ extension Ledger {
                 var added: [(Digest, [UInt8])] = []
                 var retracted: [Digest] = []
                 var named: [(String, Digest)] = []
+                var withheld: [Digest] = []
                 var appended = false
                 let value = try env.write { txn in
                     added.removeAll()
@@ -83,7 +84,15 @@ extension Ledger {
                     added = writer.addedTexts
                     retracted = writer.retractedTexts
                     named = writer.namedTexts
+                    withheld = writer.withheldTexts
                     return value
+                }
+                if !withheld.isEmpty {
+                    // Redacted: no cache of this process may serve the old bytes again.
+                    textCache.forget(withheld)
+                    recentlyRetracted.forget(withheld)
+                    textsByName.forget(withheld)
+                    foldTexts.removeAll()
                 }
                 // Only after the commit: cached texts are then certainly the stored ones.
                 for (hash, text) in added { textCache.put(hash, text) }
@@ -116,6 +125,8 @@ struct TransactionWriter {
     var lastPosition: UInt64?
     /// (document, text hash) of every text this transaction wrote, for `Ledger.textsByName`.
     var namedTexts: [(String, Digest)] = []
+    /// Texts this transaction withheld (redaction), for the caches to forget once it commits.
+    var withheldTexts: [Digest] = []
     private var pendingNames: [Substring: Digest] = [:]
 
     var tables: Ledger.Tables { ledger.tables }
@@ -146,6 +157,7 @@ struct TransactionWriter {
         case .edited: change = .edit(text: text ?? "")
         case .retracted: change = .retract(reason: recorded.reason, kind: recorded.kind ?? .withdrawn)
         case .restored: change = .restore(text: text ?? "")
+        case .redacted: return try appendRedaction(recorded: recorded, in: txn)
         }
         let event = NewEvent(
             document: recorded.document, change: change, at: recorded.at, actor: recorded.actor,
@@ -222,9 +234,30 @@ struct TransactionWriter {
         // Text.
         var contentHash: Digest? = nil
         var textBytes: [UInt8] = []
+        var commitment: Digest? = nil
+        var salt: [UInt8]? = nil
         if let text = event.change.text {
             textBytes = Array(text.utf8)
             contentHash = event.knownContentHash ?? Digest.sha256(textBytes)
+            if let recorded {
+                // An export line: its commitment is whatever recipe its ledger used — plain SHA-256,
+                // salted segments (with `textSalt`), or a redacted text's proof.
+                if let redactedBy = recorded.redactedBy {
+                    guard redactedBy > recorded.position else {
+                        throw LedgerError(.invalidInput, "the text of the event at position \(recorded.position) is marked redacted by position \(redactedBy), which is not a later event")
+                    }
+                    commitment = recorded.contentHash
+                    if let proof = recorded.textProof, proof.commitment(readableText: textBytes) != recorded.contentHash {
+                        throw LedgerError(.integrity, "the readable part of the redacted text of the event at position \(recorded.position) does not match its contentHash")
+                    }
+                } else if let recordedSalt = recorded.textSalt {
+                    salt = recordedSalt
+                    commitment = TextCommitment.commitment(text: textBytes, salt: recordedSalt)
+                }
+            } else {
+                let made = event.knownCommitment ?? SaltedCommitment(text: textBytes)
+                (salt, commitment) = (made.salt, made.digest)
+            }
         }
         let version = currentVersion + 1
         let (title, language, variantOf): (String?, String?, String?) = {
@@ -238,7 +271,8 @@ struct TransactionWriter {
         var recordedEvent = RecordedEvent(
             position: position, eventID: event.eventID ?? UUID.random(), document: event.document, version: version,
             type: event.change.type, at: event.at, recordedAt: recordedAt, actor: event.actor, source: event.source,
-            message: event.message, metadata: event.metadata, contentHash: contentHash, previousHash: head.hash,
+            message: event.message, metadata: event.metadata, contentHash: contentHash, commitment: commitment,
+            textSalt: salt, redactedBy: recorded?.redactedBy, textProof: recorded?.textProof, previousHash: head.hash,
             hash: .zero, title: title, language: language, variantOf: variantOf, reason: reason, kind: kind)
         recordedEvent.hash = recordedEvent.computeHash()
 
@@ -252,7 +286,7 @@ struct TransactionWriter {
             guard recorded.previousHash == head.hash else {
                 throw LedgerError(.integrity, "the event at position \(position) does not chain to the previous event (its previousHash is not the hash of position \(head.position))")
             }
-            guard recorded.contentHash == contentHash else {
+            guard recorded.contentHash == (commitment ?? contentHash) else {
                 throw LedgerError(.integrity, "the text of the event at position \(position) does not match its contentHash")
             }
             guard recorded.hash == recordedEvent.hash else {

@@ -67,6 +67,11 @@ struct IndexFold {
         for event: RecordedEvent, ledger: Ledger, in txn: borrowing T
     ) throws -> [(Database, [UInt8], [UInt8])] {
         let tables = ledger.tables
+        guard event.type.isDocumentChange else {
+            // A redaction is in the log and the ID index, not in its document's stream.
+            head = LogHead(position: event.position, hash: event.hash, recordedAt: event.recordedAt)
+            return [(tables.eventIDs, withUnsafeBytes(of: event.eventID.uuid) { Array($0) }, BigEndianKey.encode(event.position))]
+        }
         let length = try event.contentHash.map { hash -> UInt64 in
             guard let size = try tables.textStore.size(of: hash, in: txn) else {
                 throw LedgerError(.integrity, "the text of the event at position \(event.position) is missing")

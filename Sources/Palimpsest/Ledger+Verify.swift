@@ -50,6 +50,7 @@ extension Ledger {
                 report.firstProblem = damaged.whatItSays(forEventText: false)
             }
         }
+        if report.firstProblem == nil, let problem = try verifyCommitments() { report.firstProblem = problem }
         if report.firstProblem == nil, let problem = try verifyIndexes() { report.firstProblem = problem }
         if checkProjections { report.projectionMismatches = try verifyProjections() }
         return report
@@ -68,6 +69,7 @@ extension Ledger {
         var tree = MerkleFrontier()
         var nodeCheck = MerkleNodeCheck(ledger: self)
         var textCheck = TextPresenceCheck(ledger: self)
+        var redactions = RedactionCheck()
         let publicKey = try self.publicKey()
         var checkpoints = try self.checkpoints()
         func checkCheckpoints(atSize size: UInt64) -> String? {
@@ -92,9 +94,18 @@ extension Ledger {
             guard event.position == expectedPosition else { return problem("expected position \(expectedPosition); the log has a gap") }
             guard event.previousHash == previous else { return problem("its previousHash is not the hash of position \(event.position - 1)") }
             guard event.computeHash() == event.hash else { return problem("its hash does not match its content (recomputed \(event.computeHash().hex))") }
-            let version = (versions[event.document] ?? 0) + 1
-            guard event.version == version else { return problem("it is version \(event.version) of \(DocumentID.quoted(event.document)), expected \(version)") }
-            versions[event.document] = version
+            if event.type.isDocumentChange {
+                let version = (versions[event.document] ?? 0) + 1
+                guard event.version == version else { return problem("it is version \(event.version) of \(DocumentID.quoted(event.document)), expected \(version)") }
+                versions[event.document] = version
+            } else {
+                guard let current = versions[event.document], event.version == current else {
+                    return problem("the redaction names version \(event.version) of \(DocumentID.quoted(event.document)), which is not the document's version at that point")
+                }
+                guard !event.redacts.isEmpty else { return problem("the redaction names no text") }
+                redactions.add(event)
+            }
+            if let wrong = redactions.problem(withTextOf: event) { return problem(wrong) }
             if let hash = event.contentHash, namedTexts.insert(hash).inserted {
                 textCheck.expect(hash, at: event.position)
                 if let missing = try textCheck.flushIfFull() {
@@ -114,6 +125,10 @@ extension Ledger {
         if report.firstProblem == nil, let missing = try textCheck.flush() {
             report.firstProblem = "position \(missing.position): its text \(missing.hash.hex) is missing"
             stoppedAt = missing.position
+        }
+        if report.firstProblem == nil, let (position, wrong) = redactions.finish() {
+            report.firstProblem = "position \(position): \(wrong)"
+            stoppedAt = position
         }
         report.merkleRoot = tree.root
         if report.firstProblem == nil, let wrong = try nodeCheck.finish() { report.firstProblem = wrong }
@@ -164,6 +179,48 @@ extension Ledger {
         return check
     }
 
+    /// Every text against what its event's hash commits to, where that is not simply its SHA-256
+    /// (which the stored texts' check covers): a salted commitment is recomputed from the text and
+    /// the salt; a partly redacted text's readable rest and proof must give the commitment back; a
+    /// wholly redacted text must read as its redaction's marker and nothing else.
+    private func verifyCommitments() throws(LedgerError) -> String? {
+        let texts = sequentialTextReader()
+        var reasons: [UInt64: String] = [:]
+        var pendingWhole: [UInt64: [(UInt64, [UInt8])]] = [:]
+        var problem: String?
+        try forEachEvent { event in
+            if event.type == .redacted { reasons[event.position] = event.reason ?? "" }
+            guard let hash = event.contentHash, event.textSalt != nil || event.redactedBy != nil else { return true }
+            guard let text = try texts.bytes(hash: hash), let commitment = event.commitment else {
+                problem = "position \(event.position): its text is missing"
+                return false
+            }
+            if let salt = event.textSalt {
+                guard TextCommitment.commitment(text: text, salt: salt) == commitment else {
+                    problem = "position \(event.position): its text does not match its contentHash \(commitment.hex)"
+                    return false
+                }
+            } else if let proof = event.textProof {
+                guard proof.commitment(readableText: text) == commitment else {
+                    problem = "position \(event.position): the readable part of its redacted text does not match its contentHash \(commitment.hex)"
+                    return false
+                }
+            } else if let by = event.redactedBy {
+                // The redaction comes later in the log: checked when the scan reaches it.
+                pendingWhole[by, default: []].append((event.position, text))
+            }
+            return true
+        }
+        if let problem { return problem }
+        for (by, texts) in pendingWhole.sorted(by: { $0.key < $1.key }) {
+            let marker = Array(Ledger.redactionMarker(position: by, reason: reasons[by] ?? "").utf8)
+            if let (position, _) = texts.first(where: { $0.1 != marker }) {
+                return "position \(position): its text is redacted whole, yet it reads as something other than the marker of event #\(by)"
+            }
+        }
+        return nil
+    }
+
     /// The first position whose event carries the text `hash`, if any (a walk of the log: only for
     /// naming damage).
     private func firstPosition(carrying hash: Digest) throws(LedgerError) -> UInt64? {
@@ -200,6 +257,70 @@ struct StoredTextsCheck {
             let name = hash.map { "the stored text record \(record) (for \($0.hex))" } ?? "the stored text record \(record), which no hash in the text index names,"
             return why.map { "\(name) cannot be read: \($0)" } ?? "\(name) does not match its hash"
         }
+    }
+}
+
+/// Checks, in one pass over the log, that redacted texts and redaction events name each other: every
+/// redacted text is withheld by a later redaction event of its document that lists it, every listed
+/// text is marked redacted, and a partly redacted text withholds exactly the segments its redactions
+/// list (so a withheld span cannot be moved).
+struct RedactionCheck {
+    /// Redacted texts: position → (the latest redaction, the segments its proof withholds; nil: whole).
+    private var texts: [UInt64: (by: UInt64, document: String, withheld: [Int]?)] = [:]
+    /// Redaction events: position → (document, what it lists).
+    private var events: [UInt64: (document: String, redacts: [RedactedText])] = [:]
+
+    mutating func add(_ redaction: RecordedEvent) {
+        events[redaction.position] = (redaction.document, redaction.redacts)
+    }
+
+    /// What is wrong with an event's own redaction fields, if anything.
+    mutating func problem(withTextOf event: RecordedEvent) -> String? {
+        if event.type != .redacted, !event.redacts.isEmpty || event.authority != nil { return "only a redaction lists redacted texts" }
+        if !event.type.carriesText {
+            return event.textSalt != nil || event.redactedBy != nil || event.commitment != nil ? "it carries no text, yet has text commitment fields" : nil
+        }
+        if let by = event.redactedBy {
+            guard by > event.position else { return "its text is marked redacted by position \(by), which is not a later event" }
+            guard event.textSalt == nil, event.commitment != nil else { return "its text is redacted, yet its commitment fields are not those of a redacted text" }
+            texts[event.position] = (by, event.document, event.textProof?.withheldSegments)
+        } else if event.textProof != nil || (event.commitment != nil && event.textSalt == nil) {
+            return "its text has a redaction proof or a commitment without a salt, yet no redaction withholds it"
+        }
+        return nil
+    }
+
+    /// The first inconsistency, by position.
+    func finish() -> (UInt64, String)? {
+        var problems: [(UInt64, String)] = []
+        var listed: [UInt64: (latest: UInt64, segments: Set<Int>, whole: Bool)] = [:]
+        for (position, event) in events {
+            for r in event.redacts {
+                guard let text = texts[r.position], text.document == event.document, text.by >= position else {
+                    problems.append((position, "the redaction lists the text of position \(r.position), which is not marked as redacted by it"))
+                    continue
+                }
+                var entry = listed[r.position] ?? (0, [], false)
+                entry.latest = max(entry.latest, position)
+                entry.segments.formUnion(r.segments)
+                entry.whole = entry.whole || r.isWhole
+                listed[r.position] = entry
+            }
+        }
+        for (position, text) in texts {
+            guard let entry = listed[position], entry.latest == text.by, events[text.by] != nil else {
+                problems.append((position, "its text is marked redacted by event #\(text.by), which is not a redaction that lists it"))
+                continue
+            }
+            if let withheld = text.withheld {
+                if entry.whole || Set(withheld) != entry.segments || withheld.count != entry.segments.count {
+                    problems.append((position, "its redacted text withholds segments \(withheld), but its redactions list \(entry.segments.sorted())\(entry.whole ? " and the whole text" : "")"))
+                }
+            } else if !entry.whole {
+                problems.append((position, "its text is withheld whole, but its redactions list only segments \(entry.segments.sorted())"))
+            }
+        }
+        return problems.min { $0.0 < $1.0 }
     }
 }
 

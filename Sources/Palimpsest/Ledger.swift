@@ -359,6 +359,13 @@ final class TextCache: @unchecked Sendable {
             if texts.updateValue(text, forKey: hash) == nil { bytes += text.count }
         }
     }
+
+    /// Drops texts that were redacted.
+    func forget(_ hashes: [Digest]) {
+        lock.withLock {
+            for hash in hashes { if let text = texts.removeValue(forKey: hash) { bytes -= text.count } }
+        }
+    }
 }
 
 /// The last few text hashes of retracted documents, newest last.
@@ -371,6 +378,8 @@ final class RecentTexts: @unchecked Sendable {
     }
 
     func latest(_ n: Int) -> [Digest] { Array(hashes.suffix(n).reversed()) }
+
+    func forget(_ withheld: [Digest]) { hashes.removeAll(where: withheld.contains) }
 }
 
 /// The latest text hash per file name, bounded.
@@ -387,5 +396,10 @@ final class TextsByName: @unchecked Sendable {
     func record(_ updates: [(String, Digest)]) {
         if hashes.count + updates.count > Self.capacity { hashes.removeAll(keepingCapacity: true) }
         for (document, hash) in updates { hashes[Self.name(of: document)] = hash }
+    }
+
+    func forget(_ withheld: [Digest]) {
+        let gone = Set(withheld)
+        hashes = hashes.filter { !gone.contains($0.value) }
     }
 }

@@ -143,6 +143,9 @@ final class ReplayRenderer {
             var out = "#\(event.position)  \(event.at.iso8601)  \(event.document) v\(event.version)  \(event.type.rawValue)  by \(event.actor)  (recorded \(event.recordedAt.iso8601))\n"
             if let message = event.message, !message.isEmpty { out += "    \(message.replacingOccurrences(of: "\n", with: "\n    "))\n" }
             switch event.type {
+            case .redacted:
+                let what = event.redacts.map { r in r.isWhole ? "v\(r.version) whole" : "v\(r.version) \(r.tokens.count) span\(r.tokens.count == 1 ? "" : "s")" }
+                out += "    (texts withheld: \(what.joined(separator: ", ")); reason: \(event.reason ?? "")\(event.authority.map { "; authority: \($0)" } ?? ""))\n"
             case .retracted:
                 out += "    (withdrawn: \(event.kind?.rawValue ?? "withdrawn")\(event.reason.map { ", \($0)" } ?? ""))\n"
             case .published where previous == nil:

@@ -19,9 +19,14 @@ public struct AuditReport: Sendable {
     /// One event that made a new version, with the diff from the text before it to the text after.
     public struct Change: Sendable {
         public var event: RecordedEvent
-        /// The text before (nil for a publication) and after (nil for a retraction, which keeps the text).
+        /// The text before (nil for a publication) and after (nil for a retraction, which keeps the text),
+        /// by the hash the ledger reads them by.
         public var before: Digest?
         public var after: Digest?
+        /// The same texts by what their events' hashes commit them to (`contentHash` in the events'
+        /// JSON): how the report names them.
+        public var beforeCommitted: Digest?
+        public var afterCommitted: Digest?
         public var pieces: [Piece]
     }
 
@@ -62,8 +67,13 @@ public struct AuditReport: Sendable {
     /// Every event the report cites, by position, with its inclusion proof in `checkpoint`'s tree.
     public var events: [RecordedEvent]
     public var proofs: [UInt64: InclusionProof]
-    /// Texts given in full: those no earlier change in the report derives.
+    /// Texts given in full, by their events' `contentHash`: those no earlier change in the report derives.
     public var texts: [Digest: String]
+    /// What checks each cited text against its event's `contentHash` when that is not its plain
+    /// SHA-256: the salt of a salted commitment, or a redacted text's proof (as an export line's
+    /// `textSalt` and `textProof`), by `contentHash`.
+    public var textSalts: [Digest: [UInt8]] = [:]
+    public var textProofs: [Digest: JSONValue] = [:]
     public var changes: [Change]
     /// For a document: the blame of its last text (nil when it is withdrawn).
     public var blame: Blame?
@@ -94,25 +104,25 @@ extension Ledger {
             guard let events = try events(of: document) else {
                 throw LedgerError(.notFound, "there is no document \(DocumentID.quoted(document)) in the ledger")
             }
-            var before: Digest? = nil
-            var pending: [(RecordedEvent, Digest?)] = []
+            var before: RecordedEvent? = nil
+            var pending: [(RecordedEvent, RecordedEvent?)] = []
             for event in events {
                 cited.insert(event.position)
                 pending.append((event, before))
-                if let hash = event.contentHash { before = hash }
+                if event.contentHash != nil { before = event }
             }
             changes = try diffs(pending)
             if try state(of: document)?.status == .active { blame = try self.blame(document, history: false) }
         case .phrase(let phrase, let ignoringCase, let document):
             let found = try phraseHistory(PhraseQuery(phrase, document: document, ignoringCase: ignoringCase))
             history = found
-            var pending: [(RecordedEvent, Digest?)] = []
+            var pending: [(RecordedEvent, RecordedEvent?)] = []
             for change in found.changes {
                 guard let event = try event(at: change.event.position) else {
                     throw LedgerError(.integrity, "the phrase index cites position \(change.event.position), which is missing from the log")
                 }
                 // The versions back to the last one with a text (a retraction keeps the text it withdrew).
-                var before: Digest? = nil
+                var before: RecordedEvent? = nil
                 var version = event.version
                 while version > 1 {
                     version -= 1
@@ -120,7 +130,7 @@ extension Ledger {
                         throw LedgerError(.integrity, "version \(version) of \(DocumentID.quoted(event.document)) is missing")
                     }
                     cited.insert(earlier.position)
-                    if let hash = earlier.contentHash { before = hash; break }
+                    if earlier.contentHash != nil { before = earlier; break }
                 }
                 cited.insert(event.position)
                 for reference in [change.originallyBy].compactMap({ $0 }) + change.restoredBy { cited.insert(reference.position) }
@@ -133,10 +143,18 @@ extension Ledger {
         var derived = Set<Digest>()
         var texts: [Digest: String] = [:]
         for change in changes {
-            if let before = change.before, !derived.contains(before) { texts[before] = try text(before) }
-            if let after = change.after { derived.insert(after) }
+            if let before = change.before, let committed = change.beforeCommitted, !derived.contains(committed) { texts[committed] = try text(before) }
+            if let after = change.afterCommitted { derived.insert(after) }
         }
-        if let blame, let hash = try state(of: blame.document)?.contentHash, !derived.contains(hash) { texts[hash] = try text(hash) }
+        if let blame, let event = try state(of: blame.document)?.event, let hash = event.contentHash, let committed = event.committedHash,
+            !derived.contains(committed)
+        {
+            texts[committed] = try text(hash)
+        }
+        // A redacted text's proof names its redaction: the report cites that event too.
+        for position in cited {
+            if let by = try event(at: position)?.redactedBy { cited.insert(by) }
+        }
 
         let positions = cited.sorted()
         let (checkpoint, signedNew) = try checkpointCovering(positions.last ?? 0, at: time)
@@ -151,6 +169,11 @@ extension Ledger {
         var report = AuditReport(
             subject: subject, generatedAt: time, ledgerID: id, publicKey: publicKey, checkpoint: checkpoint, events: events,
             proofs: proofs, texts: texts, changes: changes, blame: blame, phraseHistory: history)
+        for event in events {
+            guard let committed = event.committedHash, event.contentHash != nil else { continue }
+            if let salt = event.textSalt { report.textSalts[committed] = salt }
+            if let proof = event.exportPayload(text: "").proof { report.textProofs[committed] = proof }
+        }
         let key = try signingKey()
         do {
             report.signature = Array(try key.signature(for: CanonicalJSON.encode(report.json(signed: false))))
@@ -162,7 +185,7 @@ extension Ledger {
 
     /// The diffs of `pending` (event, text before it), on every core, a few dozen at a time so that
     /// only those texts are in memory: the slow part of a long history.
-    private func diffs(_ pending: [(RecordedEvent, Digest?)]) throws(LedgerError) -> [AuditReport.Change] {
+    private func diffs(_ pending: [(RecordedEvent, RecordedEvent?)]) throws(LedgerError) -> [AuditReport.Change] {
         var changes: [AuditReport.Change] = []
         changes.reserveCapacity(pending.count)
         var cache: [Digest: String] = [:]
@@ -171,13 +194,13 @@ extension Ledger {
         while start < pending.count {
             let chunk = pending[start..<min(pending.count, start + 64)]
             var texts: [Digest: String] = [:]
-            for hash in chunk.flatMap({ [$0.1, $0.0.contentHash] }).compactMap({ $0 }) where texts[hash] == nil {
+            for hash in chunk.flatMap({ [$0.1?.contentHash, $0.0.contentHash] }).compactMap({ $0 }) where texts[hash] == nil {
                 if let known = cache[hash] { texts[hash] = known; continue }
                 guard let loaded = try reader.text(hash: hash) else { throw LedgerError(.integrity, "the text \(hash.hex) is missing from the ledger") }
                 texts[hash] = loaded
             }
             let pairs = chunk.map { event, before -> (String, String) in
-                let old = before.flatMap { texts[$0] } ?? ""
+                let old = before?.contentHash.flatMap { texts[$0] } ?? ""
                 return (old, event.contentHash.flatMap { texts[$0] } ?? old)
             }
             let results = ConcurrentResults<[AuditReport.Piece]>(count: pairs.count)
@@ -187,11 +210,13 @@ extension Ledger {
                 results[k] = pieces.map(AuditReport.Piece.init)
             }
             for (k, (event, before)) in chunk.enumerated() {
-                changes.append(AuditReport.Change(event: event, before: before, after: event.contentHash, pieces: results[k] ?? []))
+                changes.append(AuditReport.Change(
+                    event: event, before: before?.contentHash, after: event.contentHash, beforeCommitted: before?.committedHash,
+                    afterCommitted: event.contentHash == nil ? nil : event.committedHash, pieces: results[k] ?? []))
             }
             // The last texts of the chunk start the next one.
             cache = [:]
-            if let last = chunk.last?.0.contentHash ?? chunk.last?.1 { cache[last] = texts[last] }
+            if let last = chunk.last?.0.contentHash ?? chunk.last?.1?.contentHash { cache[last] = texts[last] }
             start += chunk.count
         }
         return changes
@@ -244,12 +269,14 @@ extension AuditReport {
                 return .object(entry)
             }),
             "texts": .object(Dictionary(uniqueKeysWithValues: texts.map { ($0.key.hex, JSONValue.string($0.value)) })),
+            "textSalts": .object(Dictionary(uniqueKeysWithValues: textSalts.map { ($0.key.hex, JSONValue.string(Hex.encode($0.value))) })),
+            "textProofs": .object(Dictionary(uniqueKeysWithValues: textProofs.map { ($0.key.hex, $0.value) })),
             "changes": .array(changes.map(\.json)),
         ]
         if let blame, let version = events.first(where: { $0.document == blame.document && $0.version == blame.version }) {
             object["blame"] = [
                 "document": .string(blame.document), "version": .int(Int64(blame.version)),
-                "contentHash": .optional(version.contentHash?.hex),
+                "contentHash": .optional(version.committedHash?.hex),
                 "runs": .array(Self.blameRuns(blame).map { ["text": .string($0.text), "origin": .int(Int64($0.origin))] }),
             ]
         }
@@ -299,7 +326,7 @@ extension AuditReport.Change {
         var object: [String: JSONValue] = [
             "position": .int(Int64(event.position)), "document": .string(event.document), "version": .int(Int64(event.version)),
             "type": .string(event.type.rawValue),
-            "before": .optional(before?.hex), "after": .optional(after?.hex),
+            "before": .optional(beforeCommitted?.hex), "after": .optional(afterCommitted?.hex),
         ]
         object["diff"] = .array(pieces.map { piece in
             var op: [String: JSONValue] = ["op": .string(piece.kind.rawValue)]

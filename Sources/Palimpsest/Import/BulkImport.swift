@@ -110,7 +110,11 @@ public final class ImportSink: @unchecked Sendable {
     /// A `publish` of a retracted document is recorded as a restoration.
     public func emit(_ event: NewEvent, location: String) {
         var event = event
-        if event.knownContentHash == nil, let text = event.change.text { event.knownContentHash = Digest.sha256(text) }
+        if let text = event.change.text {
+            // Both hashes on the reader's thread, so the writer only writes.
+            if event.knownContentHash == nil { event.knownContentHash = Digest.sha256(text) }
+            if event.knownCommitment == nil { event.knownCommitment = SaltedCommitment(text: text) }
+        }
         add(.command(event), location: location, document: event.document, textBytes: event.change.text?.utf8.count ?? 0)
     }
 

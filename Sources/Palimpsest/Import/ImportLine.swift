@@ -13,7 +13,7 @@ enum ImportLine: Sendable {
     static let recordedKeys: Set<String> = [
         "schemaVersion", "position", "eventId", "document", "version", "type", "at", "recordedAt", "actor", "source",
         "message", "metadata", "contentHash", "previousHash", "hash", "title", "language", "variantOf", "reason",
-        "kind", "text",
+        "kind", "text", "textSalt", "textProof", "authority", "redacts",
     ]
 
     /// Decodes a parsed line. Errors are one sentence without the line number (the caller adds it).
@@ -74,6 +74,7 @@ enum ImportLine: Sendable {
             message: try f.optional("message"), metadata: try f.metadata(), eventID: eventID,
             expectedVersion: expected, allowBackdated: true)
         event.knownContentHash = textHash
+        event.knownCommitment = change.text.map { SaltedCommitment(text: $0) }
         return event
     }
 
@@ -88,14 +89,14 @@ enum ImportLine: Sendable {
         }
         let typeName = try f.required("type")
         guard let type = EventType(rawValue: typeName) else {
-            throw LedgerError(.invalidInput, "\"type\" is \"\(typeName)\"; an exported event is published, edited, retracted or restored")
+            throw LedgerError(.invalidInput, "\"type\" is \"\(typeName)\"; an exported event is published, edited, retracted, restored or redacted")
         }
         let idText = try f.required("eventId")
         guard let eventID = UUID(uuidString: idText) else { throw LedgerError(.invalidInput, "\"eventId\" is not a UUID: \"\(idText)\"") }
         let text = try f.optional("text")
         if type.carriesText, text == nil { throw LedgerError(.invalidInput, "the \(type.rawValue) event has no \"text\"") }
-        if !type.carriesText, text != nil { throw LedgerError(.invalidInput, "a retracted event carries no \"text\"") }
-        let event = RecordedEvent(
+        if !type.carriesText, text != nil { throw LedgerError(.invalidInput, "a \(type.rawValue) event carries no \"text\"") }
+        var event = RecordedEvent(
             position: UInt64(try f.positive("position")), eventID: eventID, document: try f.required("document"),
             version: UInt64(try f.positive("version")), type: type, at: try f.time("at"),
             recordedAt: try f.time("recordedAt"), actor: try f.required("actor"), source: try f.optional("source"),
@@ -103,6 +104,32 @@ enum ImportLine: Sendable {
             previousHash: try f.digest("previousHash") ?? .zero, hash: try f.digest("hash") ?? .zero,
             title: try f.optional("title"), language: try f.optional("language"), variantOf: try f.optional("variantOf"),
             reason: try f.optional("reason"), kind: try f.kind())
+        if let salt = try f.optional("textSalt") {
+            guard type.carriesText, let bytes = Hex.decode(salt), bytes.count == TextCommitment.saltBytes else {
+                throw LedgerError(.invalidInput, "\"textSalt\" must be \(2 * TextCommitment.saltBytes) lowercase hex digits, on an event that carries text")
+            }
+            event.textSalt = bytes
+        }
+        if let proof = o["textProof"], proof != .null {
+            guard type.carriesText, event.textSalt == nil, case .object(let p) = proof, case .int(let by)? = p["redactedBy"], by >= 1,
+                p.keys.allSatisfy({ $0 == "redactedBy" || $0 == "parts" })
+            else {
+                throw LedgerError(.invalidInput, "\"textProof\" must be {\"redactedBy\": position} with optional \"parts\", on an event that carries text and has no \"textSalt\"")
+            }
+            event.redactedBy = UInt64(by)
+            if let parts = p["parts"] {
+                switch PartialTextProof.decode(parts) {
+                case .success(let decoded): event.textProof = decoded
+                case .failure(let error): throw error
+                }
+            }
+        }
+        if type == .redacted {
+            event.authority = try f.optional("authority")
+            event.redacts = try f.redacts()
+        } else if o["redacts"] != nil || o["authority"] != nil {
+            throw LedgerError(.invalidInput, "\"redacts\" and \"authority\" belong to redacted events only")
+        }
         guard o["previousHash"] != nil, o["hash"] != nil else {
             throw LedgerError(.invalidInput, "an exported event needs both \"previousHash\" and \"hash\"")
         }
@@ -178,6 +205,43 @@ private struct Fields {
             throw LedgerError(.invalidInput, "\"kind\" is \"\(text)\"; it must be one of \(RetractionKind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         return kind
+    }
+
+    /// A redaction event's `redacts`: [{position, version, tokens?, segments?}].
+    func redacts() throws(LedgerError) -> [RedactedText] {
+        guard case .array(let items)? = o["redacts"], !items.isEmpty else {
+            throw LedgerError(.invalidInput, "a redacted event needs \"redacts\", a non-empty array")
+        }
+        func integer(_ v: JSONValue?) -> Int? {
+            if case .int(let i)? = v, i >= 0 { return Int(i) }
+            return nil
+        }
+        var result: [RedactedText] = []
+        for (i, item) in items.enumerated() {
+            let bad = LedgerError(.invalidInput, "\"redacts\"[\(i)] must be {\"position\", \"version\"} with optional \"tokens\" ([[start, end], …]) and \"segments\" ([index, …])")
+            guard case .object(let r) = item, let position = integer(r["position"]), position >= 1,
+                let version = integer(r["version"]), version >= 1,
+                r.keys.allSatisfy(["position", "version", "tokens", "segments"].contains)
+            else { throw bad }
+            var redacted = RedactedText(position: UInt64(position), version: UInt64(version))
+            if let tokens = r["tokens"] {
+                guard case .array(let ranges) = tokens else { throw bad }
+                for range in ranges {
+                    guard case .array(let pair) = range, pair.count == 2, let lower = integer(pair[0]), let upper = integer(pair[1]), lower <= upper else { throw bad }
+                    redacted.tokens.append(lower..<upper)
+                }
+            }
+            if let segments = r["segments"] {
+                guard case .array(let list) = segments, !list.isEmpty else { throw bad }
+                for segment in list {
+                    guard let index = integer(segment) else { throw bad }
+                    redacted.segments.append(index)
+                }
+            }
+            if redacted.segments.isEmpty != redacted.tokens.isEmpty { throw bad }
+            result.append(redacted)
+        }
+        return result
     }
 
     func metadata() throws(LedgerError) -> [String: String] {

@@ -1,11 +1,45 @@
 import Foundation
 
-/// The four things that can happen to a document (DESIGN.md §3).
+/// The four things that can happen to a document (DESIGN.md §3), and the redaction of some of its
+/// texts (§13), which is not a change of the document: its version and current text stay.
 public enum EventType: String, Sendable, CaseIterable, Codable {
-    case published, edited, retracted, restored
+    case published, edited, retracted, restored, redacted
 
-    /// Whether the event carries a full text (all but retractions).
-    public var carriesText: Bool { self != .retracted }
+    /// Whether the event carries a full text (publications, edits and restorations).
+    public var carriesText: Bool { self != .retracted && self != .redacted }
+    /// Whether the event is a step of the document's own stream (all but redactions).
+    public var isDocumentChange: Bool { self != .redacted }
+}
+
+/// One text a redaction event withholds, whole or in part.
+public struct RedactedText: Sendable, Equatable {
+    /// The event that carried the text.
+    public var position: UInt64
+    /// The document's version that event made.
+    public var version: UInt64
+    /// The occurrences of the withheld phrase, as word-token ranges of the original text (half-open,
+    /// counted from 0, as the tokenizer counts words); empty when the whole text is withheld.
+    public var tokens: [Range<Int>]
+    /// The commitment segments withheld (`TextCommitment`); empty when the whole text is withheld.
+    public var segments: [Int]
+
+    public var isWhole: Bool { segments.isEmpty }
+
+    public init(position: UInt64, version: UInt64, tokens: [Range<Int>] = [], segments: [Int] = []) {
+        self.position = position
+        self.version = version
+        self.tokens = tokens
+        self.segments = segments
+    }
+
+    var json: JSONValue {
+        var o: [String: JSONValue] = ["position": .int(Int64(position)), "version": .int(Int64(version))]
+        if !isWhole {
+            o["tokens"] = .array(tokens.map { .array([.int(Int64($0.lowerBound)), .int(Int64($0.upperBound))]) })
+            o["segments"] = .array(segments.map { .int(Int64($0)) })
+        }
+        return .object(o)
+    }
 }
 
 /// Why a document was retracted.
@@ -68,6 +102,8 @@ public struct NewEvent: Sendable, Equatable {
     /// The SHA-256 of `change.text`, when the caller already computed it (the importer does, on its
     /// parsing thread); the ledger then does not hash the text again.
     var knownContentHash: Digest?
+    /// The salted commitment to `change.text`, when the caller already computed it (on a parsing thread).
+    var knownCommitment: SaltedCommitment?
 
     public init(
         document: String, change: Change, at: Timestamp, actor: String, source: String? = nil,
@@ -87,6 +123,23 @@ public struct NewEvent: Sendable, Equatable {
     }
 }
 
+/// A text's salt and the commitment made with it (`TextCommitment`).
+struct SaltedCommitment: Sendable, Equatable {
+    var salt: [UInt8]
+    var digest: Digest
+
+    /// A new salt and the commitment to `text` under it.
+    init(text: [UInt8]) {
+        salt = TextCommitment.newSalt()
+        digest = TextCommitment.commitment(text: text, salt: salt)
+    }
+
+    init(text: String) {
+        var text = text
+        self.init(text: text.withUTF8 { Array($0) })
+    }
+}
+
 /// An event as the ledger recorded it: immutable, with its place in the global log and the hash chain.
 public struct RecordedEvent: Sendable, Equatable {
     public static let schemaVersion: Int64 = 1
@@ -102,8 +155,23 @@ public struct RecordedEvent: Sendable, Equatable {
     public var source: String?
     public var message: String?
     public var metadata: [String: String]
-    /// SHA-256 of the full text after the event; nil for retractions.
+    /// SHA-256 of the full text after the event as the ledger holds it (for a redacted text, the text
+    /// with its redaction markers); nil for retractions and redactions. Texts are read by this hash.
     public var contentHash: Digest?
+    /// What the event's hash commits its text to (the `contentHash` of its JSON form), when that is
+    /// not `contentHash`: a salted commitment (`TextCommitment`), or the original text's hash once the
+    /// text is redacted. Nil for events of the plain recipe whose text is whole.
+    public var commitment: Digest?
+    /// The salt of a salted commitment; deleted with the text when the text is redacted.
+    var textSalt: [UInt8]?
+    /// Who ordered a redaction (a court, an officer), for redaction events.
+    public var authority: String?
+    /// The texts a redaction event withholds.
+    public var redacts: [RedactedText] = []
+    /// The position of the redaction event that withheld this event's text (whole or in part).
+    public internal(set) var redactedBy: UInt64? = nil
+    /// For a text redacted in part: what proves the readable rest against `commitment`.
+    public internal(set) var textProof: PartialTextProof? = nil
     public var previousHash: Digest
     public var hash: Digest
     public var title: String?
@@ -115,6 +183,11 @@ public struct RecordedEvent: Sendable, Equatable {
     /// The event as JSON: the envelope plus the type's fields, optional fields omitted when absent.
     /// With `hash: false` and no text this is exactly what `hash` is computed over.
     public func json(includingHash: Bool = true, text: String? = nil) -> JSONValue {
+        json(includingHash: includingHash, payload: text.map { TextPayload(text: $0) })
+    }
+
+    /// The event as an export line: with its text and what proves it (`TextPayload`).
+    func json(includingHash: Bool, payload: TextPayload?) -> JSONValue {
         var o: [String: JSONValue] = [
             "schemaVersion": .int(RecordedEvent.schemaVersion),
             "position": .int(Int64(position)),
@@ -130,20 +203,51 @@ public struct RecordedEvent: Sendable, Equatable {
         if let source { o["source"] = .string(source) }
         if let message { o["message"] = .string(message) }
         if !metadata.isEmpty { o["metadata"] = .object(metadata.mapValues(JSONValue.string)) }
-        if let contentHash { o["contentHash"] = .string(contentHash.hex) }
+        if let committed = commitment ?? contentHash { o["contentHash"] = .string(committed.hex) }
         if let title { o["title"] = .string(title) }
         if let language { o["language"] = .string(language) }
         if let variantOf { o["variantOf"] = .string(variantOf) }
         if let reason { o["reason"] = .string(reason) }
         if let kind { o["kind"] = .string(kind.rawValue) }
+        if let authority { o["authority"] = .string(authority) }
+        if type == .redacted { o["redacts"] = .array(redacts.map(\.json)) }
         if includingHash { o["hash"] = .string(hash.hex) }
-        if let text { o["text"] = .string(text) }
+        if let payload {
+            o["text"] = .string(payload.text)
+            if let salt = payload.salt { o["textSalt"] = .string(Hex.encode(salt)) }
+            if let proof = payload.proof { o["textProof"] = proof }
+        }
         return .object(o)
     }
 
     /// SHA-256 of the RFC 8785 canonical JSON of the event without `hash` (and without text).
     public func computeHash() -> Digest {
         Digest.sha256(CanonicalJSON.encode(json(includingHash: false)))
+    }
+}
+
+/// An export line's payload: the text as the ledger holds it, and what checks it against the event's
+/// `contentHash` — the salt of a salted commitment, or for a redacted text `textProof`
+/// (`{"redactedBy": P}`, plus `"parts"` when only some segments are withheld).
+struct TextPayload {
+    var text: String
+    var salt: [UInt8]? = nil
+    var proof: JSONValue? = nil
+}
+
+extension RecordedEvent {
+    /// What the event's hash commits its text to: `contentHash` in its JSON.
+    public var committedHash: Digest? { commitment ?? contentHash }
+
+    /// The payload of this event's export line, given its text as the ledger holds it.
+    func exportPayload(text: String) -> TextPayload {
+        var payload = TextPayload(text: text, salt: textSalt)
+        if let redactedBy {
+            var proof: [String: JSONValue] = ["redactedBy": .int(Int64(redactedBy))]
+            if let textProof { proof["parts"] = textProof.json }
+            payload.proof = .object(proof)
+        }
+        return payload
     }
 }
 

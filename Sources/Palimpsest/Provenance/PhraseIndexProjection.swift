@@ -125,6 +125,9 @@ public final class PhraseIndexProjection: StagedProjection, @unchecked Sendable 
         var writes: [StagedWrite] = []
         var firstVersions = self.firstVersions.removeValue(forKey: tables["documents"]) ?? [:]
         for (event, text) in events {
+            // A redaction changes no document: its texts now read as they are stored, and the
+            // projection is rebuilt from them.
+            guard event.type.isDocumentChange else { continue }
             let doc = ProvenanceProjection.documentKey(event.document)
             guard let entry = latest.entries[DocumentStateCache<Latest>.Key(table: tables["documents"], document: doc)] else {
                 preconditionFailure("phrases: compute without prepare")

@@ -69,6 +69,9 @@ public final class ProvenanceProjection: StagedProjection, @unchecked Sendable {
         defer { lock.unlock() }
         var writes: [StagedWrite] = []
         for (event, text) in events {
+            // A redaction changes no document: its texts now read as they are stored, and the
+            // projection is rebuilt from them.
+            guard event.type.isDocumentChange else { continue }
             let doc = Self.documentKey(event.document)
             guard let cached = engines.entries[DocumentStateCache<CachedEngine>.Key(table: tables["documents"], document: doc)] else {
                 preconditionFailure("provenance: compute without prepare")

@@ -2,7 +2,8 @@ import Foundation
 
 /// The stored form of a recorded event (value of the `log` database, keyed by position).
 enum EventRecord {
-    static let format: UInt8 = 1
+    /// 2 added the commitment, the text salt and the redaction fields; 1 is still read.
+    static let format: UInt8 = 2
 
     static func encode(_ e: RecordedEvent) -> [UInt8] {
         var w = RecordWriter(capacity: 160 + e.document.utf8.count + e.actor.utf8.count)
@@ -29,13 +30,49 @@ enum EventRecord {
         w.optionalString(e.variantOf)
         w.optionalString(e.reason)
         w.optionalString(e.kind?.rawValue)
+        w.optionalDigest(e.commitment)
+        if let salt = e.textSalt {
+            w.byte(1)
+            w.raw(salt)
+        } else {
+            w.byte(0)
+        }
+        w.optionalString(e.authority)
+        w.varint(UInt64(e.redacts.count))
+        for r in e.redacts {
+            w.varint(r.position)
+            w.varint(r.version)
+            w.varint(UInt64(r.tokens.count))
+            for t in r.tokens {
+                w.varint(UInt64(t.lowerBound))
+                w.varint(UInt64(t.upperBound))
+            }
+            w.varint(UInt64(r.segments.count))
+            for segment in r.segments { w.varint(UInt64(segment)) }
+        }
+        w.varint(e.redactedBy ?? 0)
+        let parts = e.textProof?.parts ?? []
+        w.varint(UInt64(parts.count))
+        for part in parts {
+            switch part {
+            case .kept(let bytes, let salt):
+                w.byte(0)
+                w.varint(UInt64(bytes))
+                w.raw(salt)
+            case .withheld(let hash, let marker):
+                w.byte(1)
+                w.digest(hash)
+                w.varint(UInt64(marker))
+            }
+        }
         return w.bytes
     }
 
     static func decode(_ bytes: UnsafeRawBufferPointer, position: UInt64) throws(LedgerError) -> RecordedEvent {
         do {
             var r = RecordReader(bytes)
-            guard try r.byte() == format else { throw RecordReader.Damaged() }
+            let recordFormat = try r.byte()
+            guard recordFormat == format || recordFormat == 1 else { throw RecordReader.Damaged() }
             guard let type = typeFromCode(try r.byte()) else { throw RecordReader.Damaged() }
             let idBytes = try r.raw(16)
             var uuid: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
@@ -62,11 +99,56 @@ enum EventRecord {
                 guard let kind = RetractionKind(rawValue: k) else { throw RecordReader.Damaged() }
                 return kind
             }
+            var commitment: Digest? = nil
+            var salt: [UInt8]? = nil
+            var authority: String? = nil
+            var redacts: [RedactedText] = []
+            var redactedBy: UInt64? = nil
+            var textProof: PartialTextProof? = nil
+            if recordFormat >= 2 {
+                commitment = try r.optionalDigest()
+                if try r.byte() == 1 { salt = Array(try r.raw(TextCommitment.saltBytes)) }
+                authority = try r.optionalString()
+                let count = try r.varint()
+                guard count < 1 << 24 else { throw RecordReader.Damaged() }
+                for _ in 0..<count {
+                    var redacted = RedactedText(position: try r.varint(), version: try r.varint())
+                    let tokenCount = try r.varint()
+                    guard tokenCount < 1 << 24 else { throw RecordReader.Damaged() }
+                    for _ in 0..<tokenCount {
+                        let lower = Int(try r.varint()), upper = Int(try r.varint())
+                        guard lower <= upper else { throw RecordReader.Damaged() }
+                        redacted.tokens.append(lower..<upper)
+                    }
+                    let segmentCount = try r.varint()
+                    guard segmentCount < 1 << 24 else { throw RecordReader.Damaged() }
+                    for _ in 0..<segmentCount { redacted.segments.append(Int(try r.varint())) }
+                    redacts.append(redacted)
+                }
+                let by = try r.varint()
+                if by > 0 { redactedBy = by }
+                let partCount = try r.varint()
+                guard partCount < 1 << 26 else { throw RecordReader.Damaged() }
+                if partCount > 0 {
+                    var parts: [PartialTextProof.Part] = []
+                    parts.reserveCapacity(Int(partCount))
+                    for _ in 0..<partCount {
+                        if try r.byte() == 0 {
+                            parts.append(.kept(bytes: Int(try r.varint()), salt: Array(try r.raw(TextCommitment.saltBytes))))
+                        } else {
+                            parts.append(.withheld(leafHash: try r.digest(), markerBytes: Int(try r.varint())))
+                        }
+                    }
+                    textProof = PartialTextProof(parts: parts)
+                }
+            }
             guard r.isAtEnd else { throw RecordReader.Damaged() }
             return RecordedEvent(
                 position: position, eventID: UUID(uuid: uuid), document: document, version: version, type: type,
                 at: at, recordedAt: recordedAt, actor: actor, source: source, message: message, metadata: metadata,
-                contentHash: contentHash, previousHash: previousHash, hash: hash, title: title, language: language,
+                contentHash: contentHash, commitment: commitment, textSalt: salt, authority: authority, redacts: redacts,
+                redactedBy: redactedBy, textProof: textProof,
+                previousHash: previousHash, hash: hash, title: title, language: language,
                 variantOf: variantOf, reason: reason, kind: kind)
         } catch {
             throw LedgerError(.integrity, "the stored event at position \(position) is damaged and cannot be read")
@@ -79,6 +161,7 @@ enum EventRecord {
         case .edited: 2
         case .retracted: 3
         case .restored: 4
+        case .redacted: 5
         }
     }
 
@@ -88,6 +171,7 @@ enum EventRecord {
         case 2: .edited
         case 3: .retracted
         case 4: .restored
+        case 5: .redacted
         default: nil
         }
     }

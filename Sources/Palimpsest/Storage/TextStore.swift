@@ -27,6 +27,9 @@ struct TextStore: Sendable {
 
     enum Format: UInt8 {
         case raw = 0, deflated = 1, delta = 2, deflatedDelta = 3
+        /// What is left of a record whose text was redacted: nothing. The number is kept, never reused,
+        /// so that a reader in another process can never mistake a new text for one it decoded before.
+        case withheld = 4
         var isDelta: Bool { self == .delta || self == .deflatedDelta }
     }
 
@@ -73,17 +76,49 @@ struct TextStore: Sendable {
             if useDeflate { record.varint(UInt64(delta.count)) }
             record.raw(useDeflate ? packed! : delta)
         } else {
-            let packed = text.count > Self.compressionThreshold ? Deflate.compress(text) : nil
-            let useDeflate = packed.map { $0.count < text.count } ?? false
-            record.byte(useDeflate ? Format.deflated.rawValue : Format.raw.rawValue)
-            record.varint(UInt64(text.count))
-            record.raw(useDeflate ? packed! : text)
+            record.raw(Self.fullRecord(text))
         }
         let next = (try txn.last(records).map { BigEndianKey.decode($0.key) } ?? 0) + 1
         let key = BigEndianKey.encode(next)
         try txn.put(records, key: key, value: record.bytes, options: .append)
         try txn.put(index, key: hash.bytes, value: key)
         return record.bytes.count
+    }
+
+    /// Removes the text stored under `hash` (redaction): the records that were deltas against it are
+    /// first re-encoded as full copies, then its record becomes a `withheld` tombstone and the index
+    /// forgets the hash. Returns false when no such text is stored.
+    @discardableResult
+    func withhold(_ hash: Digest, in txn: borrowing WriteTransaction) throws -> Bool {
+        guard let number = try number(of: hash, in: txn) else { return false }
+        var dependants: [UInt64] = []
+        try txn.scan(records) { key, value in
+            var r = RecordReader(value)
+            guard let format = Format(rawValue: try r.byte()) else { throw damaged(BigEndianKey.decode(key)) }
+            if format.isDelta {
+                _ = try r.varint()
+                if try r.varint() == number { dependants.append(BigEndianKey.decode(key)) }
+            }
+            return true
+        }
+        for dependant in dependants {
+            let text = try load(number: dependant, known: { _ in nil }, in: txn)
+            try txn.put(records, key: BigEndianKey.encode(dependant), value: Self.fullRecord(text))
+        }
+        try txn.put(records, key: BigEndianKey.encode(number), value: [Format.withheld.rawValue])
+        try txn.delete(index, key: hash.bytes)
+        return true
+    }
+
+    /// A record holding a whole text, deflated when that is smaller.
+    private static func fullRecord(_ text: [UInt8]) -> [UInt8] {
+        var record = RecordWriter(capacity: 16)
+        let packed = text.count > compressionThreshold ? Deflate.compress(text) : nil
+        let useDeflate = packed.map { $0.count < text.count } ?? false
+        record.byte(useDeflate ? Format.deflated.rawValue : Format.raw.rawValue)
+        record.varint(UInt64(text.count))
+        record.raw(useDeflate ? packed! : text)
+        return record.bytes
     }
 
     /// Decodes up to `limit` records from number `first` on, in the order they were written, each
@@ -96,12 +131,12 @@ struct TextStore: Sendable {
     ) throws -> UInt64? {
         var numbers: [UInt64] = []
         var more = false
-        try txn.scan(records, from: BigEndianKey.encode(first)) { key, _ in
+        try txn.scan(records, from: BigEndianKey.encode(first)) { key, value in
             guard numbers.count < limit else {
                 more = true
                 return false
             }
-            numbers.append(BigEndianKey.decode(key))
+            if value.first != Format.withheld.rawValue { numbers.append(BigEndianKey.decode(key)) }
             return true
         }
         for number in numbers {
@@ -134,9 +169,14 @@ struct TextStore: Sendable {
         return found
     }
 
-    /// How many records there are, and how many hashes the index names.
+    /// How many records hold a text (withheld ones do not), and how many hashes the index names.
     func counts<T: Transaction & ~Copyable>(in txn: borrowing T) throws -> (records: Int, indexed: Int) {
-        (try txn.count(records), try txn.count(index))
+        var withheld = 0
+        try txn.scan(records) { _, value in
+            if value.first == Format.withheld.rawValue { withheld += 1 }
+            return true
+        }
+        return (try txn.count(records) - withheld, try txn.count(index))
     }
 
     /// The byte length of a stored text (from its record's header: nothing is decoded), or nil.
@@ -199,6 +239,8 @@ struct TextStore: Sendable {
                     guard let format = Format(rawValue: try r.byte()) else { throw damaged(current) }
                     let size = Int(try r.varint())
                     switch format {
+                    case .withheld:
+                        throw LedgerError(.integrity, "the stored text record \(current) was withheld by a redaction, yet a text still needs it")
                     case .raw:
                         return .full(Array(try r.raw(size)))
                     case .deflated:
@@ -251,8 +293,9 @@ struct TextStore: Sendable {
     }
 }
 
-/// Texts recently decoded, by record number, within a byte budget (oldest dropped first). Records are
-/// immutable, so an entry is never stale. Locked: folds on several threads may share it.
+/// Texts recently decoded, by record number, within a byte budget (oldest dropped first). A record
+/// changes only when a redaction withholds its text (its number then never names a text again) or
+/// re-encodes it as a full copy of the same text, so an entry is never stale. Locked: folds on several threads may share it.
 final class DecodedTexts: @unchecked Sendable {
     private let lock = NSLock()
     private var texts: [UInt64: [UInt8]] = [:]
@@ -264,6 +307,15 @@ final class DecodedTexts: @unchecked Sendable {
     init(budget: Int = 32 << 20) { self.budget = budget }
 
     subscript(number: UInt64) -> [UInt8]? { lock.withLock { texts[number] } }
+
+    /// Forgets everything (after a redaction replaced records).
+    func removeAll() {
+        lock.withLock {
+            texts.removeAll()
+            order.removeAll()
+            (oldest, bytes) = (0, 0)
+        }
+    }
 
     func keep(_ text: [UInt8], as number: UInt64) {
         lock.lock()
