@@ -1,7 +1,7 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
-// Layers (see STYLE.md): CLMDB/CZlib (system C libraries) → LMDB (a Swift face on LMDB, knows nothing
+// Layers (see STYLE.md): CLMDB/CZlib/CLibCrypto (system C libraries) → LMDB (a Swift face on LMDB, knows nothing
 // about documents) and TextPacking (pure: delta + compression of texts) → Palimpsest (the ledger:
 // events, storage, queries, JSON Lines import/export) → PalimpsestImporters (MediaWiki XML, git) →
 // palimpsest (a thin command-line front end).
@@ -28,6 +28,11 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
         ),
+        .systemLibrary(
+            name: "CLibCrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]
+        ),
         .target(name: "LMDB", dependencies: ["CLMDB"]),
         .target(name: "TextPacking", dependencies: ["CZlib"]),
         // Pure text algorithms: tokens and token diffs (no storage).
@@ -35,7 +40,7 @@ let package = Package(
         .target(
             name: "Palimpsest",
             dependencies: [
-                "LMDB", "TextPacking", "PalimpsestText",
+                "LMDB", "TextPacking", "PalimpsestText", "CLibCrypto",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),

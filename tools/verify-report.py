@@ -104,14 +104,9 @@ def sha256_hex(data):
 
 
 def text_segments(data):
-    """A line feed is a segment of its own; a segment ends after . ! or ? followed by a space."""
-    cuts = [c for m in re.finditer(rb"\n|[.!?](?= )", data) for c in ((m.start(), m.end()) if m.group() == b"\n" else (m.end(),))]
-    pieces, start = [], 0
-    for c in cuts + [len(data)]:
-        if c > start:
-            pieces.append(data[start:c])
-            start = c
-    return pieces or [b""]
+    """A segment ends after a line feed, and after . ! or ? followed by a space."""
+    cuts = [m.end() for m in re.finditer(rb"\n|[.!?](?= )", data)]
+    return [data[a:b] for a, b in zip([0] + cuts, cuts + [len(data)]) if b > a] or [b""]
 
 
 def tree_root(leaves):
@@ -123,8 +118,13 @@ def tree_root(leaves):
 
 def salted_commitment(text, salt_hex):
     salt = bytes.fromhex(salt_hex)
-    leaves = [hashlib.sha256(b"\x00" + hashlib.sha256(salt + i.to_bytes(4, "big")).digest()[:16] + segment).digest()
-              for i, segment in enumerate(text_segments(text.encode("utf-8")))]
+    # Segments 2k and 2k+1 take the first and last 16 bytes of SHA-256(salt ‖ k).
+    pairs = {}
+    def segment_salt(i):
+        if i // 2 not in pairs:
+            pairs[i // 2] = hashlib.sha256(salt + (i // 2).to_bytes(4, "big")).digest()
+        return pairs[i // 2][i % 2 * 16:i % 2 * 16 + 16]
+    leaves = [hashlib.sha256(b"\x00" + segment_salt(i) + segment).digest() for i, segment in enumerate(text_segments(text.encode("utf-8")))]
     return tree_root(leaves).hex()
 
 

@@ -32,7 +32,8 @@ extension Ledger {
         guard FileManager.default.fileExists(atPath: dataPath) else {
             throw LedgerError(.notFound, "there is no ledger at \(directory); create one with `palimpsest init`")
         }
-        guard access(directory, W_OK) == 0, access(dataPath, W_OK) == 0 else {
+        // The owner's write permission decides, as for opening: a directory made read-only stays so, even for root.
+        guard isWritable(directory), isWritable(dataPath) else {
             throw LedgerError(.storage, "the ledger at \(directory) is read-only, so it cannot be compacted; nothing was changed")
         }
         if let holder = processHoldingLock(lockPath) {

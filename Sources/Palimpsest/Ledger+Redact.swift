@@ -199,15 +199,21 @@ extension TransactionWriter {
                 newText.reserveCapacity(visible.count)
                 for (i, part) in parts.enumerated() {
                     switch part {
-                    case .kept(let bytes, let salt) where withhold.contains(i):
+                    case .kept(_, let salt) where withhold.contains(i):
                         let leaf = visible.withUnsafeBytes { raw in
                             TextCommitment.leafHash(segment: UnsafeRawBufferPointer(rebasing: raw[spans[i]]), segmentSalt: salt)
                         }
-                        _ = bytes
-                        // One marker for a run of neighbouring withheld segments.
-                        let startsRun = i == 0 || !withhold.contains(i - 1)
-                        newParts[i] = .withheld(leafHash: leaf, markerBytes: startsRun ? marker.count : 0)
-                        if startsRun { newText += marker }
+                        // One marker for a run of neighbouring withheld segments; a run that ended a
+                        // line keeps the line's end, so the lines around it stay lines.
+                        guard i == 0 || !withhold.contains(i - 1) else {
+                            newParts[i] = .withheld(leafHash: leaf, markerBytes: 0)
+                            continue
+                        }
+                        var last = i
+                        while withhold.contains(last + 1) { last += 1 }
+                        let runMarker = visible[spans[last].upperBound - 1] == 0x0A ? marker + [0x0A] : marker
+                        newParts[i] = .withheld(leafHash: leaf, markerBytes: runMarker.count)
+                        newText += runMarker
                     default:
                         newText += visible[spans[i]]
                     }

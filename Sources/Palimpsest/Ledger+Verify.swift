@@ -1,3 +1,4 @@
+import Dispatch
 import LMDB
 
 /// What `verify` checked, and the first problem it found.
@@ -188,6 +189,24 @@ extension Ledger {
         var reasons: [UInt64: String] = [:]
         var pendingWhole: [UInt64: [(UInt64, [UInt8])]] = [:]
         var problem: String?
+        // Texts are decoded in order on this thread, a batch at a time; their commitments are
+        // recomputed on every core (hashing each sentence of every version is the costly part).
+        var batch: [(position: UInt64, commitment: Digest, text: [UInt8], salt: [UInt8]?, proof: PartialTextProof?)] = []
+        func check() -> String? {
+            let wrong = ConcurrentResults<Bool>(count: batch.count)
+            let work = batch
+            DispatchQueue.concurrentPerform(iterations: work.count) { k in
+                let item = work[k]
+                let recomputed = item.salt.map { TextCommitment.commitment(text: item.text, salt: $0) } ?? item.proof?.commitment(readableText: item.text)
+                wrong[k] = recomputed != item.commitment
+            }
+            defer { batch.removeAll(keepingCapacity: true) }
+            guard let k = work.indices.first(where: { wrong[$0] == true }) else { return nil }
+            let item = work[k]
+            return item.salt != nil
+                ? "position \(item.position): its text does not match its contentHash \(item.commitment.hex)"
+                : "position \(item.position): the readable part of its redacted text does not match its contentHash \(item.commitment.hex)"
+        }
         try forEachEvent { event in
             if event.type == .redacted { reasons[event.position] = event.reason ?? "" }
             guard let hash = event.contentHash, event.textSalt != nil || event.redactedBy != nil else { return true }
@@ -195,22 +214,19 @@ extension Ledger {
                 problem = "position \(event.position): its text is missing"
                 return false
             }
-            if let salt = event.textSalt {
-                guard TextCommitment.commitment(text: text, salt: salt) == commitment else {
-                    problem = "position \(event.position): its text does not match its contentHash \(commitment.hex)"
-                    return false
-                }
-            } else if let proof = event.textProof {
-                guard proof.commitment(readableText: text) == commitment else {
-                    problem = "position \(event.position): the readable part of its redacted text does not match its contentHash \(commitment.hex)"
+            if event.textSalt != nil || event.textProof != nil {
+                batch.append((event.position, commitment, text, event.textSalt, event.textProof))
+                if batch.count >= 32, let wrong = check() {
+                    problem = wrong
                     return false
                 }
             } else if let by = event.redactedBy {
-                // The redaction comes later in the log: checked when the scan reaches it.
+                // The redaction comes later in the log: checked once the scan has passed it.
                 pendingWhole[by, default: []].append((event.position, text))
             }
             return true
         }
+        if problem == nil, !batch.isEmpty { problem = check() }
         if let problem { return problem }
         for (by, texts) in pendingWhole.sorted(by: { $0.key < $1.key }) {
             let marker = Array(Ledger.redactionMarker(position: by, reason: reasons[by] ?? "").utf8)

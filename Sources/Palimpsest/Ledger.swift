@@ -281,7 +281,7 @@ public final class Ledger: @unchecked Sendable {
         }
     }
 
-    private static func isWritable(_ path: String) -> Bool {
+    static func isWritable(_ path: String) -> Bool {
         var st = stat()
         guard stat(path, &st) == 0 else { return false }
         return st.st_mode & S_IWUSR != 0 && access(path, W_OK) == 0

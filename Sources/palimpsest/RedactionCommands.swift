@@ -21,13 +21,16 @@ struct Redact: ParsableCommand {
 
     @OptionGroup var location: LedgerOptions
     @Argument(help: "The document ID.") var document: String
-    @Option(name: .customLong("version"), help: ArgumentHelp("A version whose text to withhold (repeat for several).", valueName: "n"))
-    var versions: [UInt64] = []
+    // Named `version` so that ArgumentParser's own --version (the program's) does not take it.
+    @Option(help: ArgumentHelp("A version whose text to withhold (repeat for several).", valueName: "n"))
+    var version: [UInt64] = []
     @Flag(name: .customLong("all-versions"), help: "Every version of the document.") var allVersions = false
     @Option(help: "Withhold only the sentences or lines holding this phrase.") var phrase: String?
     @Flag(name: .customLong("ignore-case"), help: "Match the phrase ignoring case.") var ignoreCase = false
-    @Option(help: "Why (recorded in the event and shown where the text was; it must not repeat the words).") var reason: String
-    @Option(help: ArgumentHelp("Who is redacting.", valueName: "name")) var actor: String
+    // Required, but checked in `validate()`: when a required option is missing, ArgumentParser
+    // answers a --version anywhere on the line (this command's) with the program's version.
+    @Option(help: "Why (required; recorded in the event and shown where the text was; it must not repeat the words).") var reason: String?
+    @Option(help: ArgumentHelp("Who is redacting (required).", valueName: "name")) var actor: String?
     @Option(help: ArgumentHelp("Who ordered it (a court, an officer, a request's reference).", valueName: "text")) var authority: String?
     @Option(help: ArgumentHelp("When the redaction took effect (ISO 8601; default: now).", valueName: "time")) var at: String?
     @Option(name: .customLong("event-id"), help: ArgumentHelp("A UUID for the event: recording the same ID again is a no-op.", valueName: "uuid"))
@@ -36,18 +39,20 @@ struct Redact: ParsableCommand {
     @Flag(name: .long, help: "Print the result as JSON.") var json = false
 
     func validate() throws {
-        if versions.isEmpty == !allVersions {
+        if version.isEmpty == !allVersions {
             throw ValidationError("name the versions to redact: --version N (repeatable) or --all-versions, not both")
         }
+        guard let reason else { throw ValidationError("a redaction needs --reason: why the text is withheld (a court order, an erasure request)") }
         if reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { throw ValidationError("--reason may not be empty") }
+        guard actor != nil else { throw ValidationError("a redaction needs --actor: who is redacting") }
         if let at { _ = try parseTime(at, option: "--at") }
         if let eventID, UUID(uuidString: eventID) == nil { throw ValidationError("--event-id \"\(eventID)\" is not a UUID") }
     }
 
     func run() throws {
         let request = Redaction(
-            document: document, scope: allVersions ? .allVersions : .versions(versions), phrase: phrase,
-            ignoringCase: ignoreCase, reason: reason, actor: actor, authority: authority,
+            document: document, scope: allVersions ? .allVersions : .versions(version), phrase: phrase,
+            ignoringCase: ignoreCase, reason: reason ?? "", actor: actor ?? "", authority: authority,
             at: try at.map { try parseTime($0, option: "--at") } ?? .now(), eventID: eventID.flatMap(UUID.init(uuidString:)))
         // The ledger is closed before compacting: compaction needs it to itself.
         let result: RedactionResult = try {

@@ -1,3 +1,4 @@
+import Foundation
 import LMDB
 
 /// Damage done to a closed ledger through LMDB directly, below the library: what an attacker with
@@ -25,4 +26,18 @@ public enum LMDBTampering {
 /// Runs the independent verifier, tools/verify-report.py, on a JSON report.
 public func verifyReport(_ path: String, publicKey: String?) throws -> ProcessOutput {
     try run("/usr/bin/env", ["python3", repositoryRoot.appendingPathComponent("tools/verify-report.py").path, path] + (publicKey.map { ["--public-key", $0] } ?? []))
+}
+
+/// The README's Python check of an export, exactly as the README prints it (the block after "Anyone
+/// can check an export with Python's standard library"), run on an export file.
+public func runREADMEExportCheck(exportFile: String) throws -> ProcessOutput {
+    let readme = try String(contentsOf: repositoryRoot.appendingPathComponent("README.md"), encoding: .utf8)
+    guard let marker = readme.range(of: "Anyone can check an export with Python's standard library"),
+        let start = readme.range(of: "```python\n", range: marker.upperBound..<readme.endIndex),
+        let end = readme.range(of: "```", range: start.upperBound..<readme.endIndex)
+    else { throw LMDBTampering.Missing(what: "the README's export check") }
+    let script = exportFile + ".check.py"
+    try String(readme[start.upperBound..<end.lowerBound]).write(toFile: script, atomically: true, encoding: .utf8)
+    defer { try? FileManager.default.removeItem(atPath: script) }
+    return try run("/usr/bin/env", ["python3", script, exportFile])
 }

@@ -1,16 +1,17 @@
-import Crypto
+import CLibCrypto
 import Foundation
 
 /// What an event's `contentHash` commits its text to, in a form that lets parts of the text be
 /// withheld later (redaction, DESIGN.md §13) while the rest stays checkable.
 ///
 /// The recipe ("salted segments", for events that carry a `textSalt`):
-/// 1. The text's UTF-8 bytes are cut into segments: a line feed (0x0A) is a segment of its own, and
-///    a segment ends after a `.`, `!` or `?` that is followed by a space (the space begins the next
-///    segment). The empty text is one empty segment. Segments are the smallest unit a redaction can
-///    withhold — a sentence, or a line without one — and withholding one keeps the lines around it.
-/// 2. Segment *i* (counted from 0) gets its own 16-byte salt: the first 16 bytes of
-///    SHA-256(textSalt ‖ i as 4 bytes big-endian). Its leaf hash is SHA-256(0x00 ‖ salt_i ‖ segment).
+/// 1. The text's UTF-8 bytes are cut into segments: a segment ends after a line feed (0x0A), and after
+///    a `.`, `!` or `?` that is followed by a space (the space begins the next segment). The empty
+///    text is one empty segment. Segments are the smallest unit a redaction can withhold: a sentence,
+///    or a line without one.
+/// 2. Segment *i* (counted from 0) gets its own 16-byte salt: SHA-256(textSalt ‖ ⌊i/2⌋ as 4 bytes
+///    big-endian) holds the salts of segments 2k and 2k+1, its first and last 16 bytes. The leaf hash
+///    is SHA-256(0x00 ‖ salt_i ‖ segment).
 /// 3. The commitment is the Merkle tree hash of the leaf hashes, as RFC 6962 builds it: a node is
 ///    SHA-256(0x01 ‖ left ‖ right), split at the largest power of two below the count; one leaf is its
 ///    own root.
@@ -33,20 +34,34 @@ public enum TextCommitment {
     /// The segments of a text, as byte ranges in order; the empty text is one empty segment.
     public static func segments(of text: UnsafeRawBufferPointer) -> [Range<Int>] {
         var result: [Range<Int>] = []
+        result.reserveCapacity(text.count / 64 + 1)
         var start = 0
         let n = text.count
-        var i = 0
-        while i < n {
-            let b = text[i]
-            if b == 0x0A {
-                if start < i { result.append(start..<i) }
-                result.append(i..<i + 1)
-                start = i + 1
-            } else if (b == 0x2E || b == 0x21 || b == 0x3F), i + 1 < n, text[i + 1] == 0x20 {
-                result.append(start..<i + 1)
-                start = i + 1
+        if n > 0 {
+            let base = text.baseAddress!
+            let bytes = base.assumingMemoryBound(to: UInt8.self)
+            @inline(__always) func visit(_ i: Int) {
+                let b = bytes[i]
+                if b == 0x0A || ((b == 0x2E || b == 0x21 || b == 0x3F) && i + 1 < n && bytes[i + 1] == 0x20) {
+                    result.append(start..<i + 1)
+                    start = i + 1
+                }
             }
-            i += 1
+            // Sixteen bytes at a time: most runs of sixteen hold no line feed and no sentence end.
+            let lineFeed = SIMD16<UInt8>(repeating: 0x0A), period = SIMD16<UInt8>(repeating: 0x2E)
+            let bang = SIMD16<UInt8>(repeating: 0x21), question = SIMD16<UInt8>(repeating: 0x3F)
+            var i = 0
+            while i + 16 <= n {
+                let v = base.loadUnaligned(fromByteOffset: i, as: SIMD16<UInt8>.self)
+                if any((v .== lineFeed) .| (v .== period) .| (v .== bang) .| (v .== question)) {
+                    for k in i..<i + 16 { visit(k) }
+                }
+                i += 16
+            }
+            while i < n {
+                visit(i)
+                i += 1
+            }
         }
         if start < n || result.isEmpty { result.append(start..<n) }
         return result
@@ -59,23 +74,26 @@ public enum TextCommitment {
     /// The salt of segment `index` of a text salted with `salt`.
     public static func segmentSalt(_ salt: [UInt8], index: Int) -> [UInt8] {
         var input = salt
-        withUnsafeBytes(of: UInt32(truncatingIfNeeded: index).bigEndian) { input.append(contentsOf: $0) }
-        return SHA256.hash(data: input).withUnsafeBytes { Array($0.prefix(saltBytes)) }
+        withUnsafeBytes(of: UInt32(truncatingIfNeeded: index / 2).bigEndian) { input.append(contentsOf: $0) }
+        var pair = [UInt8](repeating: 0, count: 32)
+        input.withUnsafeBytes { i in pair.withUnsafeMutableBytes { sha256(i, into: $0.baseAddress!) } }
+        return Array(pair[(index % 2) * saltBytes..<(index % 2 + 1) * saltBytes])
     }
 
     /// The leaf hash of one segment.
     public static func leafHash(segment: UnsafeRawBufferPointer, segmentSalt: [UInt8]) -> Digest {
-        var hasher = SHA256()
-        hasher.update(data: [UInt8(0)])
-        hasher.update(data: segmentSalt)
-        hasher.update(bufferPointer: segment)
-        return hasher.finalize().withUnsafeBytes { Digest(bytes: $0) }
+        var leaf = [UInt8](repeating: 0, count: 32)
+        ([0] + segmentSalt).withUnsafeBytes { prefix in
+            leaf.withUnsafeMutableBytes { sha256(prefix, segment, into: $0.baseAddress!) }
+        }
+        return Digest(bytes: leaf)
     }
 
     /// The commitment to a whole text under `salt`.
     ///
-    /// Every version of every text is committed on import, so this is a hot path: hashes are written
-    /// into one flat buffer, with no array per leaf or node.
+    /// Every version of every text is committed when it is recorded (and again by `verify`), so this
+    /// is a hot path: about two and a half SHA-256 of a few dozen bytes per sentence, each on a
+    /// context on the stack (`sha256(_:_:into:)`), written into one flat buffer.
     public static func commitment(text: [UInt8], salt: [UInt8]) -> Digest {
         precondition(salt.count == saltBytes, "a text salt has \(saltBytes) bytes")
         return text.withUnsafeBytes { raw in
@@ -83,18 +101,19 @@ public enum TextCommitment {
             var nodes = [UInt8](repeating: 0, count: ranges.count * 32)
             var saltInput = salt + [0, 0, 0, 0]
             var leafPrefix = [UInt8](repeating: 0, count: 1 + saltBytes)
+            var saltPair = [UInt8](repeating: 0, count: 32)
             nodes.withUnsafeMutableBytes { out in
                 saltInput.withUnsafeMutableBytes { saltIn in
                     leafPrefix.withUnsafeMutableBytes { prefix in
-                        for (i, range) in ranges.enumerated() {
-                            saltIn.storeBytes(of: UInt32(truncatingIfNeeded: i).bigEndian, toByteOffset: saltBytes, as: UInt32.self)
-                            sha256(UnsafeRawBufferPointer(saltIn)).withUnsafeBytes { segmentSalt in
-                                UnsafeMutableRawBufferPointer(rebasing: prefix[1...]).copyMemory(from: UnsafeRawBufferPointer(rebasing: segmentSalt[..<saltBytes]))
+                        saltPair.withUnsafeMutableBytes { pair in
+                            for (i, range) in ranges.enumerated() {
+                                if i % 2 == 0 {
+                                    saltIn.storeBytes(of: UInt32(truncatingIfNeeded: i / 2).bigEndian, toByteOffset: saltBytes, as: UInt32.self)
+                                    sha256(UnsafeRawBufferPointer(saltIn), into: pair.baseAddress!)
+                                }
+                                (prefix.baseAddress! + 1).copyMemory(from: pair.baseAddress! + (i % 2) * saltBytes, byteCount: saltBytes)
+                                sha256(UnsafeRawBufferPointer(prefix), UnsafeRawBufferPointer(rebasing: raw[range]), into: out.baseAddress! + 32 * i)
                             }
-                            var hasher = SHA256()
-                            hasher.update(bufferPointer: UnsafeRawBufferPointer(prefix))
-                            hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: raw[range]))
-                            hasher.finalize().withUnsafeBytes { out.baseAddress!.advanced(by: 32 * i).copyMemory(from: $0.baseAddress!, byteCount: 32) }
                         }
                     }
                 }
@@ -103,11 +122,14 @@ public enum TextCommitment {
         }
     }
 
+    /// SHA-256 of `first` followed by `second`, written to the 32 bytes at `out`.
     @inline(__always)
-    private static func sha256(_ bytes: UnsafeRawBufferPointer) -> SHA256.Digest {
-        var hasher = SHA256()
-        hasher.update(bufferPointer: bytes)
-        return hasher.finalize()
+    private static func sha256(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer? = nil, into out: UnsafeMutableRawPointer) {
+        var context = SHA256_CTX()
+        SHA256_Init(&context)
+        SHA256_Update(&context, first.baseAddress, first.count)
+        if let second, second.count > 0 { SHA256_Update(&context, second.baseAddress, second.count) }
+        SHA256_Final(out.assumingMemoryBound(to: UInt8.self), &context)
     }
 
     /// The RFC 6962 Merkle tree hash of `leaves` (which must not be empty).
@@ -128,10 +150,8 @@ public enum TextCommitment {
                 while width > 1 {
                     var i = 0
                     while i + 1 < width {
-                        UnsafeMutableRawBufferPointer(rebasing: pair[1...]).copyMemory(from: UnsafeRawBufferPointer(rebasing: level[32 * i..<32 * i + 64]))
-                        sha256(UnsafeRawBufferPointer(pair)).withUnsafeBytes {
-                            level.baseAddress!.advanced(by: 16 * i).copyMemory(from: $0.baseAddress!, byteCount: 32)
-                        }
+                        (pair.baseAddress! + 1).copyMemory(from: level.baseAddress! + 32 * i, byteCount: 64)
+                        sha256(UnsafeRawBufferPointer(pair), into: level.baseAddress! + 16 * i)
                         i += 2
                     }
                     if i < width {
