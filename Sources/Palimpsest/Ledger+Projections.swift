@@ -182,6 +182,14 @@ extension Ledger {
         try putCheckpoint(ProjectionCheckpoint(version: projection.version, position: 0), of: projection.name, in: txn)
     }
 
+    /// Clears a projection's tables and removes its checkpoint (a redaction changed texts it folded):
+    /// a fold another process computed from the old texts then finds no checkpoint to continue from
+    /// and writes nothing, and the next fold starts over from position 1.
+    func reset(_ registered: RegisteredProjection, in txn: borrowing WriteTransaction) throws {
+        for table in registered.projection.tableNames { try txn.clear(registered.live[table]) }
+        _ = try txn.delete(tables.checkpoints, key: Array(registered.projection.name.utf8))
+    }
+
     /// Folds an inline projection's live tables from its checkpoint to the head (at open, and for a
     /// rebuild). Returns true when the head was reached.
     @discardableResult

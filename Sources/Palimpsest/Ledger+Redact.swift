@@ -278,7 +278,7 @@ extension TransactionWriter {
         event.hash = event.computeHash()
         try appendLogged(event, in: txn)
         // The following projections were folded over the texts as they read before: they start again.
-        for registered in ledger.projections where registered.isFollowing { try ledger.clear(registered, in: txn) }
+        for registered in ledger.projections where registered.isFollowing { try ledger.reset(registered, in: txn) }
         return RedactionResult(event: event, alreadyRedacted: already, wasAlreadyRecorded: false)
     }
 

@@ -232,6 +232,14 @@ import Testing
             #expect(done.status == 0, "\(done.err)")
             #expect(try cli(ledger, "verify").status == 0)
 
+            // No room for the copy (a file-size limit stands in for a full disk): refused, untouched.
+            let before = try ledgerContents(ledger)
+            let full = try run("/bin/bash", ["-c", "ulimit -f 16; exec \"$0\" --ledger \"$1\" compact", palimpsestExecutable, ledger])
+            #expect(full.status == 5 && full.err.contains("not enough disk space for a compacted copy"), "\(full.status): \(full.err)")
+            #expect(try ledgerContents(ledger) == before)
+            #expect(!FileManager.default.fileExists(atPath: ledger + "/data.mdb.compacting"))
+            #expect(try cli(ledger, "verify").status == 0)
+
             try FileManager.default.setAttributes([.posixPermissions: 0o500], ofItemAtPath: ledger)
             defer { try? FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: ledger) }
             let readOnly = try cli(ledger, "compact")
@@ -245,7 +253,7 @@ import Testing
             let ledger = dir + "/previous-format/ledger"
             let docs = try cli(ledger, "docs", "--json").out
             let parsed = try JSONSerialization.jsonObject(with: Data(docs.utf8)) as! [String: Any]
-            let first = ((parsed["documents"] as! [[String: Any]]).first!["id"] as! String)
+            let first = try #require((parsed["documents"] as? [[String: Any]])?.first?["document"] as? String)
             let word = try #require(try cli(ledger, "show", first).out.split(separator: " ").first.map(String.init))
             try expectFailure(ledger, ["redact", first, "--version", "1", "--phrase", word, "--reason", "r", "--actor", "a"], code: 3, "can only be withheld whole")
             let whole = try cli(ledger, "redact", first, "--version", "1", "--reason", "r", "--actor", "a")
