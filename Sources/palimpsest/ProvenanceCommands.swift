@@ -327,7 +327,7 @@ func printDiff(_ pieces: [TextDiff.Piece]) {
 func stateJSON(_ s: DocumentState) -> JSONValue {
     .object([
         "document": .string(s.document), "version": .int(Int64(s.version)), "at": .string(s.event.at.iso8601),
-        "actor": .string(s.event.actor), "position": .int(Int64(s.event.position)), "contentHash": .string(s.contentHash.hex),
+        "actor": .string(s.event.actor), "position": .int(Int64(s.event.position)), "contentHash": .string((s.event.committedHash ?? s.contentHash).hex),
     ])
 }
 

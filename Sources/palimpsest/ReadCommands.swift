@@ -131,7 +131,7 @@ struct Show: ParsableCommand {
                 "document": .string(state.document), "version": .int(Int64(state.version)),
                 "status": .string(state.status.rawValue), "position": .int(Int64(e.position)),
                 "type": .string(e.type.rawValue), "at": .string(e.at.iso8601), "recordedAt": .string(e.recordedAt.iso8601),
-                "actor": .string(e.actor), "contentHash": .string(state.contentHash.hex), "title": .optional(state.title),
+                "actor": .string(e.actor), "contentHash": .string((e.committedHash ?? state.contentHash).hex), "title": .optional(state.title),
                 "language": .optional(state.language), "variantOf": .optional(state.variantOf), "text": .string(state.text),
             ])
             return

@@ -112,7 +112,11 @@ func withCommunique<R>(_ body: (String) throws -> R) throws -> R {
             let value = try JSONParser.parse(json.out.trimmingCharacters(in: .newlines))
             #expect(value["text"] == .string(reissued))
             #expect(value["version"] == 2 && value["actor"] == "White House" && value["title"] == "Joint Communiqué")
-            #expect(value["contentHash"] == .string(Digest.sha256(reissued).hex))
+            // The event's contentHash: a salted commitment (TextCommitment), not the text's plain SHA-256.
+            let exported = try cli(ledger, "export").out.split(separator: "\n").map { try JSONParser.parse(String($0)) }
+            let event2 = try #require(exported.first { $0["version"] == 2 && $0["document"] == .string(doc) })
+            #expect(value["contentHash"] == event2["contentHash"])
+            #expect(value["contentHash"] != .string(Digest.sha256(reissued).hex))
             #expect(try schemaViolations([json.out], schema: "show-output.schema.json") == nil)
             #expect(try schemaViolations([retract.out, restore.out], schema: "recorded-output.schema.json") == nil)
         }
