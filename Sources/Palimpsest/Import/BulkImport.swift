@@ -110,11 +110,9 @@ public final class ImportSink: @unchecked Sendable {
     /// A `publish` of a retracted document is recorded as a restoration.
     public func emit(_ event: NewEvent, location: String) {
         var event = event
-        if let text = event.change.text {
-            // Both hashes on the reader's thread, so the writer only writes.
-            if event.knownContentHash == nil { event.knownContentHash = Digest.sha256(text) }
-            if event.knownCommitment == nil { event.knownCommitment = SaltedCommitment(text: text) }
-        }
+        // The text's hash on the reader's thread; its salted commitment (a hash per sentence) on the
+        // writer's, which otherwise waits for the reader: the two threads then take about as long.
+        if event.knownContentHash == nil, let text = event.change.text { event.knownContentHash = Digest.sha256(text) }
         add(.command(event), location: location, document: event.document, textBytes: event.change.text?.utf8.count ?? 0)
     }
 

@@ -74,7 +74,6 @@ enum ImportLine: Sendable {
             message: try f.optional("message"), metadata: try f.metadata(), eventID: eventID,
             expectedVersion: expected, allowBackdated: true)
         event.knownContentHash = textHash
-        event.knownCommitment = change.text.map { SaltedCommitment(text: $0) }
         return event
     }
 
