@@ -255,7 +255,7 @@ struct TransactionWriter {
                     commitment = TextCommitment.commitment(text: textBytes, salt: recordedSalt)
                 }
             } else {
-                let made = event.knownCommitment ?? SaltedCommitment(text: textBytes)
+                let made = SaltedCommitment(text: textBytes)
                 (salt, commitment) = (made.salt, made.digest)
             }
         }

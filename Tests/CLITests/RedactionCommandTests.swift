@@ -143,7 +143,7 @@ import Testing
     /// A redacted export whose text was changed, whose redaction is not the one it names, or whose
     /// withheld segment was moved, fails the README's check.
     static func expectForgeriesRejected(_ export: String, in dir: String) throws {
-        var lines = export.split(separator: "\n").map(String.init)
+        let lines = export.split(separator: "\n").map(String.init)
         guard let index = lines.firstIndex(where: { $0.contains("\"parts\"") && $0.contains("\"kept\"") }) else {
             Issue.record("no partly redacted line")
             return
@@ -180,7 +180,6 @@ import Testing
             let result = try runExportCheck(text, in: dir)
             #expect(result.status != 0, "\(what) passed the README's check")
         }
-        lines.removeAll()
     }
 
     @Test func badInputsAreRefusedAndChangeNothing() throws {
@@ -277,14 +276,13 @@ import Testing
                 #expect(try run("/bin/cp", ["-r", source, ledger]).status == 0)
                 let delay = Double(trial) * 0.01
                 let killedRedaction = try runAndKill(palimpsestExecutable, ["--ledger", ledger, "redact", "whitehouse.gov/briefing-room/2023/12/28/joint-communique", "--all-versions", "--phrase", Self.name, "--reason", Self.reason, "--actor", "a"], after: delay)
-                let killedCompaction = try runAndKill(palimpsestExecutable, ["--ledger", ledger, "compact"], after: delay)
+                _ = try runAndKill(palimpsestExecutable, ["--ledger", ledger, "compact"], after: delay)
                 let verify = try cli(ledger, "verify")
                 #expect(verify.status == 0, "trial \(trial): \(verify.out)\(verify.err)")
                 let shown = try cli(ledger, "show", "whitehouse.gov/briefing-room/2023/12/28/joint-communique").out
                 let redacted = shown.contains("[redacted by event #")
                 #expect(redacted != shown.contains(Self.name), "trial \(trial): half-redacted")
                 outcomes.insert("\(killedRedaction ? "killed" : "finished") \(redacted ? "after" : "before")")
-                _ = killedCompaction
             }
             #expect(outcomes.contains { $0.hasSuffix("after") }, "\(outcomes)")
         }

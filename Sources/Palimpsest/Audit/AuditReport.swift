@@ -172,7 +172,7 @@ extension Ledger {
         for event in events {
             guard let committed = event.committedHash, event.contentHash != nil else { continue }
             if let salt = event.textSalt { report.textSalts[committed] = salt }
-            if let proof = event.exportPayload(text: "").proof { report.textProofs[committed] = proof }
+            if let proof = event.textProofJSON { report.textProofs[committed] = proof }
         }
         let key = try signingKey()
         do {

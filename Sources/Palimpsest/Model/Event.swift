@@ -102,8 +102,6 @@ public struct NewEvent: Sendable, Equatable {
     /// The SHA-256 of `change.text`, when the caller already computed it (the importer does, on its
     /// parsing thread); the ledger then does not hash the text again.
     var knownContentHash: Digest?
-    /// The salted commitment to `change.text`, when the caller already computed it (on a parsing thread).
-    var knownCommitment: SaltedCommitment?
 
     public init(
         document: String, change: Change, at: Timestamp, actor: String, source: String? = nil,
@@ -241,13 +239,15 @@ extension RecordedEvent {
 
     /// The payload of this event's export line, given its text as the ledger holds it.
     func exportPayload(text: String) -> TextPayload {
-        var payload = TextPayload(text: text, salt: textSalt)
-        if let redactedBy {
-            var proof: [String: JSONValue] = ["redactedBy": .int(Int64(redactedBy))]
-            if let textProof { proof["parts"] = textProof.json }
-            payload.proof = .object(proof)
-        }
-        return payload
+        TextPayload(text: text, salt: textSalt, proof: textProofJSON)
+    }
+
+    /// A redacted text's `textProof` as export lines and reports give it, or nil.
+    var textProofJSON: JSONValue? {
+        guard let redactedBy else { return nil }
+        var proof: [String: JSONValue] = ["redactedBy": .int(Int64(redactedBy))]
+        if let textProof { proof["parts"] = textProof.json }
+        return .object(proof)
     }
 }
 
