@@ -33,7 +33,13 @@ let package = Package(
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]
         ),
+        .systemLibrary(
+            name: "CModest",
+            providers: [.apt(["libmodest-dev"])]
+        ),
         .target(name: "LMDB", dependencies: ["CLMDB"]),
+        // Pure: HTML5 parsing (MyHTML), page decoding, CSS selectors, main-text extraction.
+        .target(name: "HTMLExtraction", dependencies: ["CModest"]),
         .target(name: "TextPacking", dependencies: ["CZlib"]),
         // Pure text algorithms: tokens and token diffs (no storage).
         .target(name: "PalimpsestText"),
@@ -72,7 +78,7 @@ let package = Package(
                 .linkedLibrary("stdc++", .when(platforms: [.linux])),
             ]
         ),
-        .executableTarget(name: "PalimpsestBench", dependencies: ["Palimpsest", "LMDB", "PalimpsestText"]),
+        .executableTarget(name: "PalimpsestBench", dependencies: ["Palimpsest", "LMDB", "PalimpsestText", "HTMLExtraction"]),
         // How a tool embeds the library (README, "Embedding the library"); CLITests runs it.
         .executableTarget(name: "PalimpsestExample", dependencies: ["Palimpsest"], path: "Examples/Embedding"),
         // Fixtures shared by the test targets: temporary ledgers, the corpora, running the CLI.

@@ -12,6 +12,7 @@
 //                                           first, not timed); prints the blame of the last version as JSON to stdout
 //   PalimpsestBench audit DIR N RUNS        a ledger of N small events (built-in projections off; the Merkle tree
 //                                           is always kept), then signing checkpoints and inclusion and consistency proofs
+//   PalimpsestBench extract DIR OUT.json RUNS  main text of every page in DIR, for the extraction scorer (Extract.swift)
 //   PalimpsestBench load DIR SECONDS WRITERS READERS
 //                                           sustained mixed load from WRITERS + READERS processes (Load.swift), then verify
 import Foundation
@@ -234,6 +235,9 @@ do {
         try loadWriter(ledgerPath: args[2], deadline: Double(args[3])!, seed: Int(args[4])!, output: args[5])
     case "load-reader":
         try loadReader(ledgerPath: args[2], deadline: Double(args[3])!, output: args[5])
+    case "extract":
+        guard args.count == 5 else { usage("extract DIR OUT.json RUNS") }
+        benchExtract(directory: args[2], output: args[3], runs: count(4, "RUNS"))
     case "size":
         var options = Ledger.Options()
         options.readOnly = true
