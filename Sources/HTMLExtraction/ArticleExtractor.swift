@@ -38,14 +38,38 @@ public struct ArticleExtractor: Sendable {
     }
 
     public func extract(_ document: HTMLDocument) -> ExtractedText {
-        var pass = ExtractionPass(document: document, remove: remove)
-        return pass.run(select: select)
+        // As readability does: when the strict pass finds little text, chrome-like class names
+        // were probably on the article's own wrappers (`pagebuilder-pagerow`, `penci_sidebar`,
+        // `elementor-widget`), so try again trusting them more; keep the longest result.
+        var best: ExtractedText?
+        for flags in ExtractionPass.Flags.attempts {
+            var pass = ExtractionPass(document: document, remove: remove, flags: flags)
+            let result = pass.run(select: select)
+            if result.text.utf8.count >= 500 || !select.isEmpty { return result }
+            if best == nil || result.text.utf8.count > best!.text.utf8.count { best = result }
+        }
+        return best!
     }
 }
 
 /// One extraction over one document; the arrays are indexed by node number.
 struct ExtractionPass {
+    /// Which of the heuristics that can misfire on a page's own wrappers are on.
+    struct Flags {
+        var stripUnlikely: Bool
+        var weightClasses: Bool
+        var cleanConditionally: Bool
+
+        static let attempts = [
+            Flags(stripUnlikely: true, weightClasses: true, cleanConditionally: true),
+            Flags(stripUnlikely: false, weightClasses: true, cleanConditionally: true),
+            Flags(stripUnlikely: false, weightClasses: false, cleanConditionally: true),
+            Flags(stripUnlikely: false, weightClasses: false, cleanConditionally: false),
+        ]
+    }
+
     let document: HTMLDocument
+    let flags: Flags
     var removed: [Bool]
     /// Visible characters (spaces collapsed) below each node, how many of them are link text,
     /// and the commas among them.
@@ -73,8 +97,9 @@ struct ExtractionPass {
     static let minusThree = HTMLTag.table(["address", "ol", "ul", "dl", "dd", "dt", "li", "form"])
     static let minusFive = HTMLTag.table(["h1", "h2", "h3", "h4", "h5", "h6", "th"])
 
-    init(document: HTMLDocument, remove: [CSSSelector]) {
+    init(document: HTMLDocument, remove: [CSSSelector], flags: Flags) {
         self.document = document
+        self.flags = flags
         let count = document.nodes.count
         removed = Array(repeating: false, count: count)
         let zeros = [Int32](repeating: 0, count: count)
@@ -84,7 +109,7 @@ struct ExtractionPass {
             let node = document.nodes[index]
             if removed[node.parent] { removed[index] = true; continue }
             if node.isElement {
-                removed[index] = Boilerplate.isBoilerplate(node) || remove.contains { $0.matches(node: index, in: document) }
+                removed[index] = Boilerplate.isBoilerplate(node, stripUnlikely: flags.stripUnlikely) || remove.contains { $0.matches(node: index, in: document) }
             }
         }
         measure()
@@ -169,7 +194,7 @@ struct ExtractionPass {
             method = "selectors"
         } else if let chosen = chooseContent() {
             roots = chosen
-            cleanConditionally(roots)
+            if flags.cleanConditionally { cleanConditionally(roots) }
         } else {
             roots = [body]
             method = "whole-page"
@@ -194,7 +219,7 @@ struct ExtractionPass {
 
     func initialScore(_ index: Int) -> Double {
         let node = document.nodes[index]
-        var score = Double(Boilerplate.classWeight(node))
+        var score = Double(classWeight(node))
         let tag = node.tag
         if Self.plusFive.contains(tag: tag) { score += 5 }
         else if Self.plusThree.contains(tag: tag) { score += 3 }
@@ -281,6 +306,10 @@ struct ExtractionPass {
         return result
     }
 
+    func classWeight(_ node: HTMLDocument.Node) -> Int {
+        flags.weightClasses ? Boilerplate.classWeight(node) : 0
+    }
+
     func isAncestor(_ ancestor: Int, of node: Int) -> Bool {
         var current = document.nodes[node].parent
         while current >= 0 { if current == ancestor { return true }; current = document.nodes[current].parent }
@@ -297,7 +326,7 @@ struct ExtractionPass {
                 let node = document.nodes[index]
                 if Self.cleanable.contains(tag: node.tag) {
                     if shouldRemoveConditionally(index) { removeSubtree(index) }
-                } else if Self.headings.contains(tag: node.tag) && Boilerplate.classWeight(node) < 0 {
+                } else if Self.headings.contains(tag: node.tag) && classWeight(node) < 0 {
                     removeSubtree(index)
                 }
             }
@@ -306,7 +335,7 @@ struct ExtractionPass {
 
     func shouldRemoveConditionally(_ index: Int) -> Bool {
         let node = document.nodes[index]
-        let weight = Boilerplate.classWeight(node)
+        let weight = classWeight(node)
         if weight < 0 { return true }
         if commas[index] >= 10 { return false }
         let (paragraphs, images, items, inputs, embeds) = (self.paragraphs[index], self.images[index], self.items[index], self.inputs[index], self.embeds[index])

@@ -36,7 +36,7 @@ enum Boilerplate {
 
     static func patterns(_ words: [String]) -> [[UInt8]] { words.map { Array($0.utf8) } }
 
-    static func isBoilerplate(_ node: HTMLDocument.Node) -> Bool {
+    static func isBoilerplate(_ node: HTMLDocument.Node, stripUnlikely: Bool) -> Bool {
         if nonText.contains(tag: node.tag) { return true }
         if node.tag == HTMLTag.html || node.tag == HTMLTag.body || node.tag == HTMLTag.main { return false }
         for (name, value) in node.attributes {
@@ -51,7 +51,7 @@ enum Boilerplate {
             default: break
             }
         }
-        if neverChrome.contains(tag: node.tag) { return false }
+        if !stripUnlikely || neverChrome.contains(tag: node.tag) { return false }
         let names = node.classAndID
         guard !names.isEmpty else { return false }
         return containsAny(names, unlikely) && !containsAny(names, maybe)
