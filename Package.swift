@@ -16,6 +16,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         .systemLibrary(
@@ -37,17 +39,34 @@ let package = Package(
             name: "CModest",
             providers: [.apt(["libmodest-dev"])]
         ),
+        .systemLibrary(
+            name: "CBrotli",
+            pkgConfig: "libbrotlidec",
+            providers: [.apt(["libbrotli-dev"]), .brew(["brotli"])]
+        ),
         .target(name: "LMDB", dependencies: ["CLMDB"]),
         // Pure: HTML5 parsing (MyHTML), page decoding, CSS selectors, main-text extraction.
         .target(name: "HTMLExtraction", dependencies: ["CModest"]),
+        // WARC/1.1 files (ISO 28500): records written gzip-per-record, read back streaming.
+        .target(name: "WARC", dependencies: ["TextPacking", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "TextPacking", dependencies: ["CZlib"]),
         // Pure text algorithms: tokens and token diffs (no storage).
         .target(name: "PalimpsestText"),
         .target(
             name: "Palimpsest",
             dependencies: [
-                "LMDB", "TextPacking", "PalimpsestText", "CLibCrypto",
+                "LMDB", "TextPacking", "PalimpsestText", "CLibCrypto", "WARC",
                 .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // Capture from the web: fetching (AsyncHTTPClient), robots.txt, WARC evidence, watch lists,
+        // `import warc`; on top of the ledger and the extraction.
+        .target(
+            name: "PalimpsestCapture",
+            dependencies: [
+                "Palimpsest", "HTMLExtraction", "WARC", "TextPacking", "CBrotli",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),
         // Readers of other formats' histories (MediaWiki XML, git), on top of the ledger's bulk import.
@@ -55,7 +74,7 @@ let package = Package(
         .executableTarget(
             name: "palimpsest",
             dependencies: [
-                "Palimpsest", "PalimpsestImporters", "PalimpsestText",
+                "Palimpsest", "PalimpsestImporters", "PalimpsestText", "PalimpsestCapture", "HTMLExtraction", "WARC",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             // The communiqué texts `palimpsest demo` records (cut from the story; see README, Data).

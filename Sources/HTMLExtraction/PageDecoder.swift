@@ -25,7 +25,7 @@ public struct PageDecodingError: Error, Sendable, CustomStringConvertible {
 /// Content-Type header, a `<meta charset>` in the first 1,024 bytes, then detection (valid UTF-8,
 /// MyENCODING's Cyrillic and UTF-16 detectors, else windows-1252, the web's default).
 public enum PageDecoder {
-    public static func decode(_ body: [UInt8], contentType: String?) throws -> DecodedPage {
+    public static func decode(_ body: [UInt8], contentType: String?) throws(PageDecodingError) -> DecodedPage {
         let (encoding, source, skip) = choose(body, contentType: contentType)
         let payload = body[skip...]
         if encoding == MyENCODING_UTF_8 {

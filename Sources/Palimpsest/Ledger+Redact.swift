@@ -51,6 +51,8 @@ public struct RedactionResult: Sendable, Equatable {
     public var alreadyRedacted: [UInt64]
     /// True when the event ID was already recorded (a retry).
     public var wasAlreadyRecorded: Bool
+    /// The WARC records (capture evidence) whose blocks were replaced by the marker.
+    public var withheldRecords: [String] = []
 }
 
 extension Ledger {
@@ -71,8 +73,12 @@ extension Ledger {
     public func redact(_ request: Redaction) throws(LedgerError) -> RedactionResult {
         foldLock.lock()
         defer { foldLock.unlock() }
-        let result = try withWriter { txn, writer in try writer.redact(request, in: txn) }
+        var result = try withWriter { txn, writer in try writer.redact(request, in: txn) }
         if result.event != nil, !result.wasAlreadyRecorded { projector?.wake() }
+        if let event = result.event {
+            // A retry (wasAlreadyRecorded) rewrites again what a failed first attempt left.
+            result.withheldRecords = try withholdCitedRecords(of: event, reason: request.reason)
+        }
         return result
     }
 

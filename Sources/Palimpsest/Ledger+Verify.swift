@@ -14,6 +14,9 @@ public struct VerificationReport: Sendable, Equatable {
     /// The first bad position and what is wrong with it, or nil when everything checks.
     public var firstProblem: String?
     public var projectionMismatches: [ProjectionMismatch] = []
+    /// WARC records cited by capture events, found and checked.
+    public var capturedRecords: UInt64 = 0
+    var citations: [CitedRecord] = []
     public var isClean: Bool { firstProblem == nil && projectionMismatches.isEmpty }
 }
 
@@ -53,6 +56,10 @@ extension Ledger {
         }
         if report.firstProblem == nil, let problem = try verifyCommitments() { report.firstProblem = problem }
         if report.firstProblem == nil, let problem = try verifyIndexes() { report.firstProblem = problem }
+        let (checked, recordProblem) = verifyCitedRecords(report.citations)
+        report.capturedRecords = checked
+        report.citations = []
+        if report.firstProblem == nil, let recordProblem { report.firstProblem = recordProblem }
         if checkProjections { report.projectionMismatches = try verifyProjections() }
         return report
     }
@@ -116,6 +123,7 @@ extension Ledger {
                 }
             }
             report.events += 1
+            if let citation = Self.citation(of: event) { report.citations.append(citation) }
             previous = event.hash
             expectedPosition += 1
             try tree.append(eventHash: event.hash) { level, index, node in try nodeCheck.expect(level: level, index: index, node) }

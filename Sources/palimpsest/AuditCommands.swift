@@ -20,11 +20,12 @@ struct Verify: ParsableCommand {
             printJSON([
                 "ok": .bool(report.isClean), "events": .int(Int64(report.events)), "texts": .int(Int64(report.texts)),
                 "textBytes": .int(Int64(report.textBytes)), "merkleRoot": .string(report.merkleRoot.hex), "checkpoints": .int(Int64(report.checkpoints)),
+                "capturedRecords": .int(Int64(report.capturedRecords)),
                 "firstProblem": .optional(report.firstProblem),
                 "projectionMismatches": .array(report.projectionMismatches.map { .string($0.description) }),
             ])
         } else if report.isClean {
-            print("OK: \(report.events) events, hashes and chain recomputed; \(report.texts) texts match their hashes; Merkle root \(report.merkleRoot.hex); \(report.checkpoints) signed checkpoint\(report.checkpoints == 1 ? "" : "s") checked; indexes match the log\(projections ? "; every projection equals a rebuild" : "").")
+            print("OK: \(report.events) events, hashes and chain recomputed; \(report.texts) texts match their hashes; Merkle root \(report.merkleRoot.hex); \(report.checkpoints) signed checkpoint\(report.checkpoints == 1 ? "" : "s") checked; \(report.capturedRecords > 0 ? "\(report.capturedRecords) captured WARC record\(report.capturedRecords == 1 ? "" : "s") match their digests; " : "")indexes match the log\(projections ? "; every projection equals a rebuild" : "").")
         }
         guard report.isClean else {
             let problems = [report.firstProblem].compactMap { $0 } + report.projectionMismatches.map(\.description)

@@ -133,7 +133,11 @@ public struct AuditReportRenderer {
         return out + "</article>\n"
     }
 
-    func htmlPieces(_ pieces: [AuditReport.Piece]) -> String {
+    func htmlPieces(_ pieces: [AuditReport.Piece]) -> String { Self.htmlPieces(pieces) }
+
+    /// A word diff as HTML: removed runs in `<del>`, added in `<ins>`, moves marked, long
+    /// unchanged runs shortened to their ends (the reports and the Atom feeds show diffs so).
+    static func htmlPieces(_ pieces: [AuditReport.Piece]) -> String {
         var out = ""
         for (k, piece) in pieces.enumerated() {
             switch piece.kind {
