@@ -111,6 +111,9 @@ let package = Package(
         // The CLI tests run the `palimpsest` executable that tools/test builds first (linking it into
         // a test bundle would carry its static standard library into the test link).
         .testTarget(name: "CLITests", dependencies: ["Palimpsest", "PalimpsestTestSupport", "LMDB", "PalimpsestStressWriter", "PalimpsestExample"]),
+        // Capture through the CLI against a real HTTP server on 127.0.0.1 (Tests/Fixtures/capture-server.py).
+        .testTarget(name: "CaptureTests", dependencies: ["PalimpsestTestSupport"]),
+        .testTarget(name: "HTMLExtractionTests", dependencies: ["HTMLExtraction", "WARC", "TextPacking", "PalimpsestCapture", "PalimpsestTestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Palimpsest", "PalimpsestTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -37,16 +37,22 @@ public struct ArticleExtractor: Sendable {
         extract(HTMLDocument(utf8: html))
     }
 
+    static func better(_ strict: ExtractedText, _ loose: ExtractedText) -> ExtractedText {
+        Double(loose.text.utf8.count) > Double(strict.text.utf8.count) * 1.33 ? loose : strict
+    }
+
     public func extract(_ document: HTMLDocument) -> ExtractedText {
         // As readability does: when the strict pass finds little text, chrome-like class names
         // were probably on the article's own wrappers (`pagebuilder-pagerow`, `penci_sidebar`,
         // `elementor-widget`), so try again trusting them more; keep the longest result.
+        // A looser pass wins only when it finds much more (a third more) text: on a short article
+        // it would otherwise win by adding the byline and captions the strict pass left out.
         var best: ExtractedText?
         for flags in ExtractionPass.Flags.attempts {
             var pass = ExtractionPass(document: document, remove: remove, flags: flags)
             let result = pass.run(select: select)
-            if result.text.utf8.count >= 500 || !select.isEmpty { return result }
-            if best == nil || result.text.utf8.count > best!.text.utf8.count { best = result }
+            if result.text.utf8.count >= 500 || !select.isEmpty { return best.map { Self.better($0, result) } ?? result }
+            best = best.map { Self.better($0, result) } ?? result
         }
         return best!
     }

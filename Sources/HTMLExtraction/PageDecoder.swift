@@ -44,9 +44,11 @@ public enum PageDecoder {
         }
         guard let data = raw.data else { return DecodedPage(utf8: [], encoding: name, source: source) }
         let utf8 = Array(UnsafeRawBufferPointer(start: data, count: raw.length))
-        // MyENCODING writes U+FFFD for bytes the encoding does not define; legacy encodings cannot
-        // encode U+FFFD themselves, so any in the output marks a byte that could not be decoded.
-        let replacements = countReplacementCharacters(utf8)
+        // MyENCODING writes U+FFFD (multi-byte encodings) or U+0000 (single-byte ones) for bytes
+        // the encoding does not define; legacy encodings cannot encode U+FFFD themselves, and a NUL
+        // the input did not have is one made up: either marks a byte that could not be decoded.
+        let madeUpNULs = utf8.lazy.filter { $0 == 0 }.count - payload.lazy.filter { $0 == 0 }.count
+        let replacements = countReplacementCharacters(utf8) + max(0, madeUpNULs)
         if replacements > 0 && encoding != MyENCODING_GB18030 {
             throw PageDecodingError(description: "\(replacements) byte sequence\(replacements == 1 ? "" : "s") in the body cannot be decoded as \(name) (encoding from the \(source.rawValue))")
         }

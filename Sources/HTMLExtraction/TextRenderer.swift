@@ -41,8 +41,15 @@ struct TextRenderer {
         var index = bytes.startIndex
         while index < bytes.endIndex {
             let byte = bytes[index]
-            if preformatted && byte == 0x0A {
-                trimTrailingSpace(); current.append(0x0A); pendingSpace = false; index += 1; continue
+            if preformatted {
+                // Inside <pre> the lines and their indentation are the text; only trailing spaces go.
+                if byte == 0x0A { trimTrailingSpace(); current.append(0x0A) }
+                else if byte == 0x0D { }
+                else if byte == 0x20 || byte == 0x09 { current.append(byte) }
+                else { if pendingSpace, let last = current.last, last != 0x0A, last != 0x20 { current.append(0x20) }; current.append(byte) }
+                pendingSpace = false
+                index += 1
+                continue
             }
             if byte == 0x20 || byte == 0x0A || byte == 0x09 || byte == 0x0D || byte == 0x0C {
                 pendingSpace = true; index += 1; continue

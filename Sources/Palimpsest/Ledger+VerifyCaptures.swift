@@ -35,7 +35,7 @@ extension Ledger {
         var checked: UInt64 = 0
         for (file, cited) in byFile {
             let wanted = Dictionary(cited.map { ($0.recordID, $0) }, uniquingKeysWith: { first, _ in first })
-            var found: [String: (matches: Bool, redactedBy: String?)] = [:]
+            var found: [String: (matches: Bool, redactedBy: String?, originalMatches: Bool)] = [:]
             let path = warcDirectory + "/" + file
             guard FileManager.default.fileExists(atPath: path) else {
                 let first = cited.min { $0.position < $1.position }!
@@ -46,7 +46,8 @@ extension Ledger {
                 let reader = try WARCReader(path: path)
                 while let (record, _) = try reader.next() {
                     guard let id = record.recordID, let citation = wanted[id] else { continue }
-                    found[id] = (WARCRecord.matches(record.block, digest: citation.blockDigest) == true, record[Self.warcRedactedByField])
+                    found[id] = (WARCRecord.matches(record.block, digest: citation.blockDigest) == true, record[Self.warcRedactedByField],
+                                 record["WARC-Palimpsest-Original-Block-Digest"] == citation.blockDigest)
                 }
             } catch {
                 let first = cited.min { $0.position < $1.position }!
@@ -60,7 +61,9 @@ extension Ledger {
                 }
                 checked += 1
                 if record.matches { continue }
-                if let by = citation.redactedBy, record.redactedBy == String(by) { continue }
+                // Withheld by a redaction: the record names it, keeps the digest the event cites as
+                // its original, and the event is one that redaction covers.
+                if let by = citation.redactedBy, record.redactedBy == String(by), record.originalMatches { continue }
                 problems.append((citation.position, "its WARC record \(citation.recordID) in warc/\(file) does not have the digest the event cites (\(citation.blockDigest))"
                     + (citation.redactedBy == nil ? ", and no redaction covers it" : "")))
             }
@@ -72,19 +75,24 @@ extension Ledger {
     /// blocks replaced by the redaction's marker (the raw bytes hold the withheld words in markup
     /// that a phrase cannot be cut from, so the whole block goes). Returns the record IDs replaced.
     func withholdCitedRecords(of redaction: RecordedEvent, reason: String) throws(LedgerError) -> [String] {
-        var byFile: [String: [String: (block: [UInt8], extraFields: [(String, String)])]] = [:]
+        var byFile: [String: Set<String>] = [:]
         for withheld in redaction.redacts {
             guard let event = try event(at: withheld.position), let citation = Self.citation(of: event) else { continue }
-            let marker = Self.redactionMarker(position: redaction.position, reason: reason)
-            byFile[citation.file, default: [:]][citation.recordID] = (Array(marker.utf8), [(Self.warcRedactedByField, String(redaction.position))])
+            byFile[citation.file, default: []].insert(citation.recordID)
         }
         guard !byFile.isEmpty else { return [] }
+        let marker = Self.redactionMarker(position: redaction.position, reason: reason)
         var replaced: [String] = []
         do {
             let writer = try WARCWriter(directory: warcDirectory, software: "Palimpsest redact")
-            for (file, replacements) in byFile.sorted(by: { $0.key < $1.key }) {
-                _ = try writer.replaceBlocks(inFile: file, replacements)
-                replaced += replacements.keys.sorted()
+            for (file, ids) in byFile.sorted(by: { $0.key < $1.key }) {
+                _ = try writer.rewrite(file: file) { record in
+                    guard let id = record.recordID, ids.contains(id) else { return nil }
+                    // Already withheld by this redaction (a retry): leave it as it is.
+                    if record[Self.warcRedactedByField] == String(redaction.position) { return nil }
+                    return record.withholdingPayload(marker: marker, extraFields: [(Self.warcRedactedByField, String(redaction.position))])
+                }
+                replaced += ids.sorted()
             }
         } catch {
             throw LedgerError(.storage, "the redaction is recorded, but its WARC records could not be rewritten: \(error.description); run the redaction again to retry")

@@ -40,6 +40,8 @@ public enum CaptureOutcome: Sendable, Equatable {
     case absent
     /// The page's text needs JavaScript (nearly empty without it): nothing recorded.
     case needsJavaScript
+    /// No text was found (an empty page, or selectors that match nothing): nothing recorded.
+    case noText
     /// Robots.txt forbids it (nothing fetched).
     case forbiddenByRobots
     /// Fetched but not recordable (not HTML, undecodable, over a limit, a redirect loop, 4xx).
@@ -56,6 +58,7 @@ public enum CaptureOutcome: Sendable, Equatable {
         case .unchanged(let notModified): notModified ? "not-modified" : "unchanged"
         case .absent: "absent"
         case .needsJavaScript: "needs-javascript"
+        case .noText: "no-text"
         case .forbiddenByRobots: "forbidden-by-robots"
         case .refused: "refused"
         case .failed: "failed"

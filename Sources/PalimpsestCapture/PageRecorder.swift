@@ -71,7 +71,7 @@ struct PageRecorder {
                 let detail = extracted.needsJavaScript
                     ? "\(page.finalURL) shows almost no text without JavaScript (\(extracted.text.unicodeScalars.count) characters extracted of \(extracted.pageTextLength)); nothing recorded"
                     : "no text was found in \(page.finalURL)" + (page.target.select.isEmpty ? "" : " with the selectors given") + "; nothing recorded"
-                return Recorded(outcome: .needsJavaScript, detail: detail)
+                return Recorded(outcome: extracted.needsJavaScript ? .needsJavaScript : .noText, detail: detail)
             }
             metadata[CaptureMetadata.extraction] = extracted.method
             text = extracted.text

@@ -12,6 +12,8 @@ public struct WARCImportSummary: Sendable {
     public var captures = 0
     public var published = 0, edited = 0, retracted = 0, restored = 0
     public var unchanged = 0
+    /// 404/410/451 answers for pages the ledger has no live version of.
+    public var absent = 0
     /// Captures whose event ID was already in the ledger (a second import of the same file).
     public var alreadyRecorded = 0
     /// Captures that recorded nothing for another reason (not HTML, undecodable, no text).
@@ -152,7 +154,8 @@ public final class WARCImporter {
             case .edited: summary.edited += 1
             case .retracted: summary.retracted += 1
             case .restored: summary.restored += 1
-            case .unchanged, .absent: summary.unchanged += 1
+            case .unchanged: summary.unchanged += 1
+            case .absent: summary.absent += 1
             default: summary.notRecorded += 1
             }
             progress?(summary)

@@ -27,7 +27,11 @@ public struct WARCRecord: Sendable, Equatable {
     }
 
     public var recordID: String? { self["WARC-Record-ID"] }
-    public var targetURI: String? { self["WARC-Target-URI"] }
+    /// The target URI, without the angle brackets some WARC/1.0 writers (wget) put around it.
+    public var targetURI: String? {
+        guard let value = self["WARC-Target-URI"] else { return nil }
+        return value.hasPrefix("<") && value.hasSuffix(">") ? String(value.dropFirst().dropLast()) : value
+    }
     public var date: String? { self["WARC-Date"] }
 
     /// The record as written: version line, fields, a blank line, the block, two line ends.

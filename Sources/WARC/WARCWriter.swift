@@ -107,12 +107,11 @@ public final class WARCWriter: @unchecked Sendable {  // every mutable field is 
 }
 
 extension WARCWriter {
-    /// Rewrites one file of the directory with some records' blocks replaced (a redaction's
-    /// withholding): every other record is copied unchanged, each replaced record keeps its
-    /// header fields (its ID and its original WARC-Block-Digest, which no longer match the new
-    /// block: the event that cites it and the redaction that covers it tell why) plus `extraFields`.
-    /// The new file replaces the old atomically (rename), under the writers' lock.
-    public func replaceBlocks(inFile file: String, _ replacements: [String: (block: [UInt8], extraFields: [(String, String)])]) throws(WARCError) -> Int {
+    /// Rewrites one file of the directory with some records changed (a redaction's withholding):
+    /// `transform` returns the new record for each record it changes and nil for the others, which
+    /// are copied unchanged. The new file replaces the old atomically (rename), under the writers'
+    /// lock. Returns how many records changed.
+    public func rewrite(file: String, _ transform: (WARCRecord) -> WARCRecord?) throws(WARCError) -> Int {
         lock.lock()
         defer { lock.unlock() }
         let path = directory + "/" + file
@@ -121,14 +120,13 @@ extension WARCWriter {
         guard FileManager.default.createFile(atPath: temporary, contents: nil), let output = FileHandle(forWritingAtPath: temporary) else {
             throw WARCError("cannot create \(temporary)")
         }
-        var replaced = 0
+        var changed = 0
         do {
             while let (record, _) = try reader.next() {
                 var copy = record
-                if let id = record.recordID, let replacement = replacements[id] {
-                    copy.block = replacement.block
-                    copy.fields += replacement.extraFields.map { (name: $0.0, value: $0.1) }
-                    replaced += 1
+                if let replacement = transform(record) {
+                    copy = replacement
+                    changed += 1
                 }
                 output.write(Data(Gzip.member(copy.serialized())))
             }
@@ -145,6 +143,39 @@ extension WARCWriter {
             try? FileManager.default.removeItem(atPath: temporary)
             throw WARCError("cannot replace \(path): \(String(cString: strerror(errno)))")
         }
-        return replaced
+        return changed
+    }
+}
+
+extension WARCRecord {
+    /// The record with its payload withheld: the HTTP head kept (minus the codings, which no
+    /// longer apply), the payload replaced by `marker`, the digests recomputed so that WARC tools
+    /// still read the file cleanly, and the original digests kept under
+    /// `WARC-Palimpsest-Original-Block-Digest` / `-Payload-Digest` beside `extraFields`.
+    public func withholdingPayload(marker: String, extraFields: [(String, String)]) -> WARCRecord {
+        var head = "HTTP/1.1 200 OK\r\n"
+        if let (text, _) = WARCRecord.splitHTTP(block) {
+            let lines = text.split(whereSeparator: \.isNewline).map(String.init)
+            head = (lines.first ?? "HTTP/1.1 200 OK") + "\r\n"
+            for line in lines.dropFirst() {
+                let name = line.split(separator: ":", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+                if ["content-encoding", "transfer-encoding", "content-length", "content-type"].contains(name) { continue }
+                head += line + "\r\n"
+            }
+        }
+        let payload = Array(marker.utf8)
+        head += "Content-Type: text/plain; charset=utf-8\r\nContent-Length: \(payload.count)\r\n\r\n"
+        var copy = self
+        copy.block = Array(head.utf8) + payload
+        var fields: [(name: String, value: String)] = []
+        for (name, value) in self.fields {
+            switch name.lowercased() {
+            case "warc-block-digest": fields.append((name, WARCRecord.digest(copy.block))); fields.append(("WARC-Palimpsest-Original-Block-Digest", value))
+            case "warc-payload-digest": fields.append((name, WARCRecord.digest(payload))); fields.append(("WARC-Palimpsest-Original-Payload-Digest", value))
+            default: fields.append((name, value))
+            }
+        }
+        copy.fields = fields + extraFields.map { (name: $0.0, value: $0.1) }
+        return copy
     }
 }

@@ -17,13 +17,15 @@ struct FetchOptions: ParsableArguments {
     var delay: String?
     @Option(name: .long, help: ArgumentHelp("The longest wait for the first byte, and between two pieces of a body (default 30s).", valueName: "duration"))
     var timeout: String?
+    @Option(name: .long, help: ArgumentHelp("The longest a whole response may take, however steadily its bytes arrive (default 120s).", valueName: "duration"))
+    var deadline: String?
     @Option(name: .customLong("max-body"), help: ArgumentHelp("The largest body accepted, in bytes, as sent and once decompressed (default 33554432, 32 MiB).", valueName: "bytes"))
     var maxBody: Int?
     @Option(name: .long, help: ArgumentHelp("Retries of a transient failure (timeout, 5xx, refused connection), with doubling backoff (default 2).", valueName: "n"))
     var retries: Int?
 
     func validate() throws {
-        for (name, value) in [("--delay", delay), ("--timeout", timeout)] {
+        for (name, value) in [("--delay", delay), ("--timeout", timeout), ("--deadline", deadline)] {
             if let value, WatchList.parseDuration(value) == nil {
                 throw ValidationError("\(name) \"\(value)\" is not a duration (e.g. 500ms, 2s, 1m)")
             }
@@ -38,6 +40,7 @@ struct FetchOptions: ParsableArguments {
         policy.obeyRobots = !(ignoreRobots || listIgnore)
         if let value = delay.flatMap(WatchList.parseDuration) ?? listDelay { policy.hostDelay = value }
         if let value = timeout.flatMap(WatchList.parseDuration) { policy.readTimeout = value }
+        if let value = deadline.flatMap(WatchList.parseDuration) { policy.wholeTimeout = value }
         if let maxBody { policy.bodyLimit = maxBody }
         if let retries { policy.retries = retries }
         // Tests shorten the backoff (never less than what a server under load deserves in use).
@@ -59,7 +62,7 @@ struct CaptureTally {
         switch report.outcome {
         case .published, .edited, .restored, .retracted: fetched += 1; changed += 1
         case .unchanged, .absent: fetched += 1; unchanged += 1
-        case .needsJavaScript, .refused: fetched += 1; notRecorded += 1
+        case .needsJavaScript, .noText, .refused: fetched += 1; notRecorded += 1
         case .failed, .forbiddenByRobots: failed += 1
         }
     }
@@ -237,6 +240,12 @@ struct Watch: ParsableCommand {
         let terminal = isatty(2) != 0
         signal(SIGINT) { _ in stopRequested = 1 }
         signal(SIGTERM) { _ in stopRequested = 1 }
+        // A parent that blocked these signals (as thread pools do) passes its mask on: unblock them.
+        var endSignals = sigset_t()
+        sigemptyset(&endSignals)
+        sigaddset(&endSignals, SIGINT)
+        sigaddset(&endSignals, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &endSignals, nil)
         let (tally, interrupted) = try runBlocking { () async -> (CaptureTally, Bool) in
             var tally = CaptureTally()
             let clock = ContinuousClock()
@@ -392,7 +401,7 @@ struct ImportWARC: ParsableCommand {
                 "files": .int(Int64(summary.files)), "records": .int(Int64(summary.records)), "captures": .int(Int64(summary.captures)),
                 "published": .int(Int64(summary.published)), "edited": .int(Int64(summary.edited)),
                 "retracted": .int(Int64(summary.retracted)), "restored": .int(Int64(summary.restored)),
-                "unchanged": .int(Int64(summary.unchanged)), "alreadyRecorded": .int(Int64(summary.alreadyRecorded)),
+                "unchanged": .int(Int64(summary.unchanged)), "absent": .int(Int64(summary.absent)), "alreadyRecorded": .int(Int64(summary.alreadyRecorded)),
                 "notRecorded": .int(Int64(summary.notRecorded)), "skippedPayloads": .int(Int64(summary.skippedPayloads)),
                 "skippedByType": .object(summary.skippedByType.mapValues { .int(Int64($0)) }),
             ]))
@@ -401,7 +410,7 @@ struct ImportWARC: ParsableCommand {
             print("""
                 \(summary.files) file\(summary.files == 1 ? "" : "s"), \(summary.records) records: \(summary.captures) captures → \
                 \(summary.published) published, \(summary.edited) edited, \(summary.retracted) retracted, \(summary.restored) restored, \
-                \(summary.unchanged) unchanged, \(summary.alreadyRecorded) already recorded, \(summary.notRecorded) not recorded; \
+                \(summary.unchanged) unchanged, \(summary.absent) absent (404/410/451 before any capture), \(summary.alreadyRecorded) already recorded, \(summary.notRecorded) not recorded; \
                 skipped: \(summary.skippedPayloads) non-HTML or other responses\(skipped.isEmpty ? "" : ", " + skipped)
                 """)
         }

@@ -81,17 +81,6 @@ import Testing
     }
 }
 
-/// Waits for a process to end; kills it (and returns false) when it does not within `seconds`, so a
-/// broken follow can never hang the suite.
-func waitForExit(_ process: Process, seconds: Double) -> Bool {
-    let deadline = Date().addingTimeInterval(seconds)
-    while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-    guard process.isRunning else { return true }
-    kill(process.processIdentifier, SIGKILL)
-    process.waitUntilExit()
-    return false
-}
-
 /// Collects lines from a pipe on a background thread.
 final class LineCollector: @unchecked Sendable {
     private let condition = NSCondition()

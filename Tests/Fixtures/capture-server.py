@@ -27,6 +27,7 @@ import email.utils
 import gzip
 import hashlib
 import os
+import signal
 import sys
 import threading
 import time
@@ -122,6 +123,9 @@ def main():
     ap.add_argument("--root", required=True)
     ap.add_argument("--lifetime", type=float, default=900)
     args = ap.parse_args()
+    # A test runner's threads block signals, and a child inherits the mask: unblock, so that
+    # terminating the server works.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     Handler.root = args.root
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True

@@ -102,6 +102,17 @@ public func run(_ executable: String, _ arguments: [String], input: Data? = nil,
     return ProcessOutput(status: process.terminationStatus, stdout: out, stderr: err)
 }
 
+/// Waits for a process to end; kills it (and returns false) when it does not within `seconds`, so a
+/// process that ignores its signal can never hang the suite.
+public func waitForExit(_ process: Process, seconds: Double) -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+    guard process.isRunning else { return true }
+    kill(process.processIdentifier, SIGKILL)
+    process.waitUntilExit()
+    return false
+}
+
 /// The `palimpsest` executable built beside the tests.
 public let palimpsestExecutable: String = {
     let besideTests = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("palimpsest").path
