@@ -1,15 +1,19 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
-// Layers (see STYLE.md): CLMDB/CZlib/CLibCrypto (system C libraries) → LMDB (a Swift face on LMDB, knows nothing
-// about documents) and TextPacking (pure: delta + compression of texts) → Palimpsest (the ledger:
-// events, storage, queries, JSON Lines import/export) → PalimpsestImporters (MediaWiki XML, git) →
-// palimpsest (a thin command-line front end).
+// Layers (see STYLE.md): CLMDB/CZlib/CLibCrypto/CModest/CBrotli (system C libraries) → LMDB (a Swift face on
+// LMDB, knows nothing about documents), TextPacking (pure: delta, deflate and gzip), HTMLExtraction (pure:
+// HTML parsing, page decoding, main-text extraction) and WARC (pure: WARC files) → Palimpsest (the ledger:
+// events, storage, queries, JSON Lines import/export) → PalimpsestImporters (MediaWiki XML, git) and
+// PalimpsestCapture (the web: fetching, recording captures, import warc) → palimpsest (a thin
+// command-line front end).
 let package = Package(
     name: "Palimpsest",
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "Palimpsest", targets: ["Palimpsest"]),
+        // Capture from the web (fetching, extraction, WARC), for tools that embed it.
+        .library(name: "PalimpsestCapture", targets: ["PalimpsestCapture"]),
         .executable(name: "palimpsest", targets: ["palimpsest"]),
     ],
     dependencies: [

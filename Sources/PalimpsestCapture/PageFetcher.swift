@@ -254,7 +254,7 @@ public actor PageFetcher {
                 }
                 body += chunk.readBytes(length: chunk.readableBytes) ?? []
                 if clock.now - began > policy.wholeTimeout {
-                    throw FetchFailure(kind: .transient, description: "\(url) took longer than \(policy.wholeTimeout) to send its body")
+                    throw FetchFailure(kind: .transient, description: "\(url) took longer than \(Self.describe(policy.wholeTimeout)) to send its body")
                 }
             }
             return HTTPExchange(
@@ -265,6 +265,13 @@ public actor PageFetcher {
         } catch {
             throw FetchFailure(kind: .transient, description: "\(url) could not be fetched: \(Self.describe(error))")
         }
+    }
+
+    /// "600 ms", "2 s", "2.5 s".
+    static func describe(_ duration: Duration) -> String {
+        let milliseconds = duration.nanoseconds / 1_000_000
+        if milliseconds < 1000 { return "\(milliseconds) ms" }
+        return milliseconds % 1000 == 0 ? "\(milliseconds / 1000) s" : String(format: "%.1f s", Double(milliseconds) / 1000)
     }
 
     static func describe(_ error: any Error) -> String {

@@ -132,7 +132,8 @@ public struct WatchList: Sendable {
     }
 
     private static func where_(_ context: DecodingError.Context) -> String {
-        let path = context.codingPath.map { $0.intValue.map { "page \($0 + 1)" } ?? $0.stringValue }
+        let path = context.codingPath.filter { $0.stringValue != "page" && $0.stringValue != "pages" }
+            .map { $0.intValue.map { "page \($0 + 1)" } ?? $0.stringValue }
         return path.isEmpty ? "" : " (at \(path.joined(separator: " → ")))"
     }
 

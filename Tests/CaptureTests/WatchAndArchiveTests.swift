@@ -152,6 +152,64 @@ struct WatchAndArchiveTests {
         }
     }
 
+    @Test("import warc resolves revisit records, skips what is not HTML, and keeps time order across files")
+    func revisits() throws {
+        try CaptureFixture.with { f in
+            let dir = f.ledger + "/../made"
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            let page = CaptureServer.page(title: "Archived", paragraphs: try Texts.mexico)
+            try page.write(toFile: dir + "/page.html", atomically: true, encoding: .utf8)
+            // Written with warcio, as an archive made elsewhere would be: a response, a revisit of it
+            // for the same URI (identical payload), a revisit under another URI, an image, a resource.
+            let script = """
+                import io, sys
+                from warcio.warcwriter import WARCWriter
+                from warcio.statusandheaders import StatusAndHeaders
+                html = open(sys.argv[1] + '/page.html', 'rb').read()
+                def write(name, records):
+                    with open(sys.argv[1] + '/' + name, 'wb') as out:
+                        w = WARCWriter(out, gzip=name.endswith('.gz'))
+                        for r in records(w): w.write_record(r)
+                refs = {}
+                def first(w):
+                    head = StatusAndHeaders('200 OK', [('Content-Type', 'text/html; charset=utf-8')], protocol='HTTP/1.1')
+                    r = w.create_warc_record('https://example.org/a', 'response', payload=io.BytesIO(html), http_headers=head,
+                                             warc_headers_dict={'WARC-Date': '2024-01-01T10:00:00Z'})
+                    refs['id'] = r.rec_headers.get_header('WARC-Record-ID'); refs['digest'] = r.rec_headers.get_header('WARC-Payload-Digest')
+                    png = StatusAndHeaders('200 OK', [('Content-Type', 'image/png')], protocol='HTTP/1.1')
+                    yield r
+                    yield w.create_warc_record('https://example.org/logo.png', 'response', payload=io.BytesIO(b'\\x89PNG'), http_headers=png,
+                                               warc_headers_dict={'WARC-Date': '2024-01-01T10:00:01Z'})
+                    yield w.create_warc_record('https://example.org/notes.txt', 'resource', payload=io.BytesIO(b'notes'),
+                                               warc_headers_dict={'WARC-Date': '2024-01-01T10:00:02Z', 'Content-Type': 'text/plain'})
+                def second(w):
+                    for uri, date in (('https://example.org/a', '2024-01-02T10:00:00Z'), ('https://example.org/b', '2024-01-03T10:00:00Z')):
+                        head = StatusAndHeaders('200 OK', [('Content-Type', 'text/html; charset=utf-8')], protocol='HTTP/1.1')
+                        yield w.create_revisit_record(uri, refs['digest'], 'https://example.org/a', '2024-01-01T10:00:00Z', http_headers=head,
+                                                      warc_headers_dict={'WARC-Date': date, 'WARC-Refers-To': refs['id']})
+                write('first.warc.gz', first)
+                write('second.warc', second)
+                """
+            let made = try run("/usr/bin/env", ["python3", "-c", script, dir])
+            #expect(made.status == 0, "\(made.err)")
+            // The later file first on the command line: the import still goes by WARC-Date.
+            let output = try f.run(["import", "warc", dir + "/second.warc", dir + "/first.warc.gz", "--json"])
+            #expect(output.status == 0, "\(output.err)")
+            let summary = try f.json(output)
+            #expect(summary["published"] as? Int == 2)
+            #expect(summary["unchanged"] as? Int == 1)
+            #expect(summary["skippedPayloads"] as? Int == 1)
+            #expect((summary["skippedByType"] as? [String: Int])?["resource"] == 1)
+            let events = try f.events()
+            #expect(events.map { $0["document"] as? String } == ["example.org/a", "example.org/b"])
+            #expect(events.map { $0["at"] as? String } == ["2024-01-01T10:00:00Z", "2024-01-03T10:00:00Z"])
+            let metadata = try #require(events[1]["metadata"] as? [String: String])
+            #expect(metadata["warc.refersTo"]?.isEmpty == false)
+            #expect(try f.run(["show", "example.org/b"]).out.contains(try Texts.mexico[1]))
+            try f.verifyOK()
+        }
+    }
+
     @Test("truncated and corrupt WARC files are refused by file and byte offset; the events before stay")
     func damagedWARC() throws {
         try CaptureFixture.with { f in
