@@ -14,8 +14,9 @@ extension Ledger {
     /// The ledger's WARC files: `warc/` in its directory (written by `capture` and `import warc`).
     public var warcDirectory: String { directory + "/warc" }
 
-    /// The metadata keys by which an event cites its WARC record.
-    static let citedRecordKey = "warc.recordID", citedFileKey = "warc.file", citedDigestKey = "warc.blockDigest"
+    /// The metadata keys by which an event cites its WARC record (the one place they are spelled;
+    /// PalimpsestCapture's `CaptureMetadata` names them from here).
+    public static let citedRecordKey = "warc.recordID", citedFileKey = "warc.file", citedDigestKey = "warc.blockDigest"
     /// The header a redaction adds to a record whose block it replaced.
     public static let warcRedactedByField = "WARC-Palimpsest-Redacted-By"
 

@@ -219,10 +219,13 @@ public enum CaptureMetadata {
     public static let bodySHA256 = "body.sha256"
     public static let charset = "capture.charset"
     public static let extraction = "capture.extraction"
-    public static let warcRecordID = "warc.recordID"
-    public static let warcFile = "warc.file"
-    public static let warcBlockDigest = "warc.blockDigest"
+    public static let warcRecordID = Ledger.citedRecordKey
+    public static let warcFile = Ledger.citedFileKey
+    public static let warcBlockDigest = Ledger.citedDigestKey
     public static let warcPayloadDigest = "warc.payloadDigest"
+    /// `import warc`: the file the record came from, and for a revisit the response it repeats.
+    public static let warcSourceFile = "warc.source"
+    public static let warcRefersTo = "warc.refersTo"
 
     static func describe(_ result: FetchResult, requested: String, response: Capturer.ArchivedResponse) -> [String: String] {
         let final = result.final

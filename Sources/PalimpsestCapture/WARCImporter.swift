@@ -137,9 +137,9 @@ public final class WARCImporter {
                 CaptureMetadata.warcRecordID: record.recordID ?? "",
                 CaptureMetadata.warcFile: location.file,
                 CaptureMetadata.warcBlockDigest: record["WARC-Block-Digest"] ?? WARCRecord.digest(record.block),
-                "warc.source": URL(fileURLWithPath: paths[entry.file]).lastPathComponent,
+                CaptureMetadata.warcSourceFile: URL(fileURLWithPath: paths[entry.file]).lastPathComponent,
             ]
-            if record.type == "revisit" { metadata["warc.refersTo"] = payloadRecord.recordID ?? "" }
+            if record.type == "revisit" { metadata[CaptureMetadata.warcRefersTo] = payloadRecord.recordID ?? "" }
             if let value = record["WARC-Payload-Digest"] { metadata[CaptureMetadata.warcPayloadDigest] = value }
             if let value = visitHead["Date"] { metadata[CaptureMetadata.date] = value }
             if let value = visitHead["Last-Modified"] { metadata[CaptureMetadata.lastModified] = value }

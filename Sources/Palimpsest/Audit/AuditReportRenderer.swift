@@ -121,9 +121,9 @@ public struct AuditReportRenderer {
         if let reason = e.reason { facts.append("Reason (\(e.kind?.rawValue ?? "other")): “\(Self.escapeHTML(reason))”") }
         if let source = e.source { facts.append("Source: <span class=\"text\">\(Self.escapeHTML(source))</span>") }
         if let variant = e.variantOf { facts.append("A version of \(Self.escapeHTML(variant))") }
-        if let record = e.metadata["warc.recordID"], let file = e.metadata["warc.file"] {
+        if let record = e.metadata[Ledger.citedRecordKey], let file = e.metadata[Ledger.citedFileKey] {
             let status = e.metadata["http.status"].map { "HTTP \(Self.escapeHTML($0)), " } ?? ""
-            facts.append("Raw capture: \(status)WARC record <code>\(Self.escapeHTML(record))</code> in <code>warc/\(Self.escapeHTML(file))</code>, block digest <code>\(Self.escapeHTML(e.metadata["warc.blockDigest"] ?? ""))</code>")
+            facts.append("Raw capture: \(status)WARC record <code>\(Self.escapeHTML(record))</code> in <code>warc/\(Self.escapeHTML(file))</code>, block digest <code>\(Self.escapeHTML(e.metadata[Ledger.citedDigestKey] ?? ""))</code>")
         }
         facts.append("Recorded \(e.recordedAt.iso8601); event hash <code>\(e.hash.hex)</code>")
         out += "<p class=\"meta\">\(facts.joined(separator: " · "))</p>\n"
