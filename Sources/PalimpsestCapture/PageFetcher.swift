@@ -26,7 +26,9 @@ public struct FetchPolicy: Sendable {
     public var retryBackoff: Duration = .seconds(2)
 
     public init(contact: String? = nil) {
-        userAgent = "Palimpsest/1.0 (+https://github.com/palimpsest-ledger/palimpsest" + (contact.map { "; \($0)" } ?? "") + ")"
+        // The project has no public home page to point to; the watch list's contact is how a site
+        // owner reaches whoever runs the capture.
+        userAgent = "Palimpsest/0.1 (web capture for an edit ledger" + (contact.map { "; contact: \($0)" } ?? "") + ")"
     }
 }
 

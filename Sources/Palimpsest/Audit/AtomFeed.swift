@@ -75,7 +75,7 @@ public struct AtomFeed: Sendable {
         let updated = entries.first?.event.at.iso8601 ?? Timestamp(milliseconds: 0).iso8601
         var out = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\n"
         out += "  <title>\(Self.escape(title))</title>\n  <id>\(Self.escape(feedID))</id>\n  <updated>\(updated)</updated>\n"
-        out += "  <generator uri=\"https://github.com/palimpsest-ledger/palimpsest\">Palimpsest</generator>\n"
+        out += "  <generator>Palimpsest</generator>\n"
         if let baseURL { out += "  <link rel=\"alternate\" href=\"\(Self.escape(baseURL))\"/>\n" }
         for entry in entries {
             let e = entry.event
