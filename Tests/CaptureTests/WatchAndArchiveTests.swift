@@ -33,6 +33,7 @@ struct WatchAndArchiveTests {
                 """.write(toFile: list, atomically: true, encoding: .utf8)
             let first = try f.run(["watch", list, "--once", "--json"])
             #expect(first.status == 0, "\(first.err)")
+            #expect(try schemaViolations([first.out], schema: "capture-output.schema.json") == nil)
             let summary1 = try #require(try f.json(first)["summary"] as? [String: Any])
             #expect(summary1["changed"] as? Int == 3)
             #expect(summary1["fetched"] as? Int == 3)
@@ -128,6 +129,7 @@ struct WatchAndArchiveTests {
 
             let output = try f.run(["import", "warc", dir + "/third.warc.gz", dir + "/first.warc.gz", dir + "/second.warc.gz", "--json"])
             #expect(output.status == 0, "\(output.err)")
+            #expect(try schemaViolations([output.out], schema: "import-warc-summary.schema.json") == nil)
             let summary = try f.json(output)
             #expect(summary["published"] as? Int == 2)
             #expect(summary["edited"] as? Int == 1)
