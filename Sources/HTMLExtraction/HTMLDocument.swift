@@ -38,11 +38,6 @@ public struct HTMLDocument: Sendable {
 
     public var root: Int { 0 }
 
-    public func text(of node: Int) -> Substring.UTF8View {
-        let range = nodes[node].textRange
-        return String(decoding: textBytes[range], as: UTF8.self)[...].utf8
-    }
-
     /// The raw UTF-8 bytes of a text node.
     func textBytes(of node: Int) -> ArraySlice<UInt8> { textBytes[nodes[node].textRange] }
 
@@ -57,11 +52,7 @@ public struct HTMLDocument: Sendable {
         self.textBytes = textBytes
     }
 
-    /// The first element with this name, in document order.
-    public func first(named name: String) -> Int? {
-        nodes.indices.first { nodes[$0].name == name }
-    }
-
+    /// The first element with this MyHTML number (`HTMLTag`), in document order.
     func first(tag: Int) -> Int? {
         nodes.indices.first { nodes[$0].tag == tag }
     }

@@ -50,7 +50,6 @@ public final class WARCImporter {
         var date: Timestamp
         var file: Int
         var offset: Int
-        var sequence: Int
     }
 
     /// Imports the files in order; stops at the first unreadable file or record, naming it (the
@@ -79,7 +78,7 @@ public final class WARCImporter {
                         if let digest = record["WARC-Payload-Digest"] { byPayloadDigest[digest] = (fileIndex, offset) }
                         guard Self.isCandidate(record) else { summary.skippedPayloads += 1; continue }
                     }
-                    entries.append(Entry(uri: uri, date: date, file: fileIndex, offset: offset, sequence: entries.count))
+                    entries.append(Entry(uri: uri, date: date, file: fileIndex, offset: offset))
                 default:
                     summary.skippedByType[record.type, default: 0] += 1
                 }

@@ -60,7 +60,7 @@ public final class Inflater {
     private let limit: Int
     private let format: Gzip.Format
     public private(set) var produced = 0
-    /// Compressed bytes consumed so far; `memberStarts` are the offsets where gzip members began.
+    /// Compressed bytes consumed so far (WARCReader names the offsets of damage with it).
     public private(set) var consumed = 0
     private var ended = false
 
