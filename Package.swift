@@ -1,4 +1,4 @@
-// swift-tools-version: 6.0
+// swift-tools-version: 6.1
 import PackageDescription
 
 // Layers (see STYLE.md): CLMDB/CZlib/CLibCrypto/CModest/CBrotli (system C libraries) → LMDB (a Swift face on
@@ -22,6 +22,11 @@ let package = Package(
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        // The web server of `palimpsest serve`; its optional traits (swift-configuration, full
+        // Foundation) are not needed.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         .systemLibrary(
@@ -73,12 +78,30 @@ let package = Package(
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),
+        // What people and programs are shown: the JSON answers of the reading commands, the HTML pages
+        // (reports, the server's pages), Atom feeds, signed notes — one renderer for the CLI, the
+        // reports and the server alike.
+        .target(name: "PalimpsestPresentation", dependencies: ["Palimpsest", "PalimpsestText"]),
+        // `palimpsest serve`: the pages, the JSON API, feeds and tlog tiles over HTTP (Hummingbird).
+        .target(
+            name: "PalimpsestServer",
+            dependencies: [
+                "Palimpsest", "PalimpsestPresentation", "PalimpsestText",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            // The OpenAPI document of /api/v1, made from Schemas/ by tools/make-openapi.py.
+            resources: [.copy("Resources/openapi.json")]
+        ),
         // Readers of other formats' histories (MediaWiki XML, git), on top of the ledger's bulk import.
         .target(name: "PalimpsestImporters", dependencies: ["Palimpsest"]),
         .executableTarget(
             name: "palimpsest",
             dependencies: [
                 "Palimpsest", "PalimpsestImporters", "PalimpsestText", "PalimpsestCapture", "HTMLExtraction", "WARC",
+                "PalimpsestPresentation", "PalimpsestServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             // The communiqué texts `palimpsest demo` records (cut from the story; see README, Data).

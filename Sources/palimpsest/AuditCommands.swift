@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Palimpsest
+import PalimpsestPresentation
 
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -44,15 +45,7 @@ struct Stats: ParsableCommand {
     func run() throws {
         let stats = try location.open(readOnly: true).statistics()
         if output.json {
-            printJSON([
-                "events": .int(Int64(stats.events)), "documents": .int(Int64(stats.documents)),
-                "retractedDocuments": .int(Int64(stats.retractedDocuments)),
-                "eventsByType": .object(Dictionary(uniqueKeysWithValues: EventType.allCases.map { ($0.rawValue, JSONValue.int(Int64(stats.eventsByType[$0] ?? 0))) })),
-                "actors": .array(stats.actors.prefix(max(0, limit)).map {
-                    ["actor": .string($0.name), "events": .int(Int64($0.events)), "documents": .int(Int64($0.documents)),
-                     "firstAt": .string($0.firstAt.iso8601), "lastAt": .string($0.lastAt.iso8601)]
-                }),
-            ])
+            printJSON(Answers.statistics(stats, actors: limit))
             return
         }
         print("\(stats.events) events, \(stats.documents) documents (\(stats.retractedDocuments) retracted), \(stats.actors.count) actors.")

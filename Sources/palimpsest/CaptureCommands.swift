@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HTMLExtraction
 import Palimpsest
+import PalimpsestPresentation
 import PalimpsestCapture
 import WARC
 

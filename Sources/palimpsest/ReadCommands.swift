@@ -1,19 +1,7 @@
 import ArgumentParser
 import Foundation
 import Palimpsest
-
-extension DocumentInfo {
-    var json: JSONValue {
-        [
-            "document": .string(id), "version": .int(Int64(version)), "status": .string(status.rawValue),
-            "title": .optional(title), "language": .optional(language), "variantOf": .optional(variantOf),
-            "firstPosition": .int(Int64(firstPosition)), "lastPosition": .int(Int64(lastPosition)),
-            "createdAt": .string(createdAt.iso8601), "updatedAt": .string(lastAt.iso8601),
-            "lastActor": .string(lastActor), "contentHash": .optional(contentHash?.hex),
-            "textBytes": .int(Int64(textLength)), "backdatedEvents": .int(Int64(backdatedEvents)),
-        ]
-    }
-}
+import PalimpsestPresentation
 
 struct Docs: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "docs", abstract: "List the documents in the ledger (the catalogue).")
@@ -24,7 +12,7 @@ struct Docs: ParsableCommand {
     func run() throws {
         let docs = try location.open(readOnly: true).documents()
         if output.json {
-            printJSON(["documents": .array(docs.map(\.json))])
+            printJSON(Answers.documents(docs))
             return
         }
         if docs.isEmpty {
@@ -126,14 +114,7 @@ struct Show: ParsableCommand {
             throw LedgerError(.notFound, "\"\(document)\" did not exist yet at \(at ?? "that time") (its first version is from \(info.createdAt.iso8601))")
         }
         if output.json {
-            let e = state.event
-            printJSON([
-                "document": .string(state.document), "version": .int(Int64(state.version)),
-                "status": .string(state.status.rawValue), "position": .int(Int64(e.position)),
-                "type": .string(e.type.rawValue), "at": .string(e.at.iso8601), "recordedAt": .string(e.recordedAt.iso8601),
-                "actor": .string(e.actor), "contentHash": .string((e.committedHash ?? state.contentHash).hex), "title": .optional(state.title),
-                "language": .optional(state.language), "variantOf": .optional(state.variantOf), "text": .string(state.text),
-            ])
+            printJSON(Answers.show(state))
             return
         }
         if state.status == .retracted {

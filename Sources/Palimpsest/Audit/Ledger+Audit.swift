@@ -168,7 +168,8 @@ extension Ledger {
 
     // MARK: Checkpoints
 
-    /// Signs and stores a checkpoint of the whole log as it is now.
+    /// Signs and stores a checkpoint of the whole log as it is now, in both forms: the JSON statement
+    /// reports cite and the C2SP signed note (`checkpointNote(number:)`).
     @discardableResult
     public func signCheckpoint(at time: Timestamp = .now()) throws(LedgerError) -> SignedCheckpoint {
         let key = try signingKey()
@@ -179,6 +180,8 @@ extension Ledger {
             var checkpoint = SignedCheckpoint(number: number, ledgerID: id, treeSize: size, rootHash: root, time: time, signature: [])
             checkpoint.signature = Array(try key.signature(for: CanonicalJSON.encode(checkpoint.signedBody)))
             try txn.put(tables.meta, key: Ledger.checkpointPrefix + BigEndianKey.encode(number), value: CanonicalJSON.encode(checkpoint.json))
+            // The same statement as a C2SP signed note, for transparency-log tools and witnesses.
+            try storeCheckpointNote(checkpoint, key: key, in: txn)
             return checkpoint
         }
     }

@@ -256,3 +256,21 @@ private struct Fields {
         return result
     }
 }
+
+extension NewEvent {
+    /// One line of the import format (DESIGN.md §8: `{"type":"publish","doc":…}`) as an event to
+    /// append — what `POST /api/v1/events` takes. Lines another ledger recorded (`export` lines) are
+    /// refused: they are imported whole, with `palimpsest import`.
+    public init(importLine bytes: [UInt8]) throws(LedgerError) {
+        let value: JSONValue
+        do {
+            value = try JSONParser.parse(bytes)
+        } catch {
+            throw LedgerError(.invalidInput, "the line is not valid JSON (\(error))")
+        }
+        switch try ImportLine.decode(value) {
+        case .command(let event): self = event
+        case .recorded: throw LedgerError(.invalidInput, "the line is an event another ledger recorded; send import commands ({\"type\":\"publish\",…}), or use `palimpsest import`")
+        }
+    }
+}

@@ -1,4 +1,5 @@
 import Foundation
+import Palimpsest
 import PalimpsestText
 
 /// Renders an `AuditReport` for people: one self-contained HTML file, Markdown, or CSV. The JSON
@@ -397,7 +398,13 @@ public struct AuditReportRenderer {
         }
     }
 
-    static func escapeHTML(_ text: String) -> String {
+    /// `U+202E`: at least four hex digits, as Unicode writes code points.
+    static func codePoint(_ scalar: Unicode.Scalar) -> String {
+        let hex = String(scalar.value, radix: 16, uppercase: true)
+        return "U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
+    }
+
+    public static func escapeHTML(_ text: String) -> String {
         var out = ""
         out.reserveCapacity(text.utf8.count)
         for scalar in text.unicodeScalars {
@@ -409,7 +416,7 @@ public struct AuditReportRenderer {
             case "'": out += "&#39;"
             default:
                 if isInvisible(scalar) {
-                    out += "<span class=\"ctl\">[U+\(String(scalar.value, radix: 16, uppercase: true).leftPadded(4))]</span>"
+                    out += "<span class=\"ctl\">[\(Self.codePoint(scalar))]</span>"
                 } else {
                     out.unicodeScalars.append(scalar)
                 }
@@ -430,7 +437,7 @@ public struct AuditReportRenderer {
             case "\\", "`", "*", "_", "[", "]", "#", "|", "~", "!", "{", "}": out += "\\" + String(scalar)
             default:
                 if isInvisible(scalar) && scalar != "\t" {
-                    out += "[U+\(String(scalar.value, radix: 16, uppercase: true).leftPadded(4))]"
+                    out += "[\(Self.codePoint(scalar))]"
                 } else {
                     out.unicodeScalars.append(scalar)
                 }

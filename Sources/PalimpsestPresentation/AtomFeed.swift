@@ -1,4 +1,5 @@
 import Foundation
+import Palimpsest
 import PalimpsestText
 
 /// An Atom feed (RFC 4287) of a document's changes, or of every document under a prefix: one
