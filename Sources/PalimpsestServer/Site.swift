@@ -85,8 +85,17 @@ final class Site: Sendable {
         return v
     }
 
+    /// A query parameter as HTML forms send it (application/x-www-form-urlencoded: `+` is a space,
+    /// then percent-decoding); the first when repeated.
     func query(_ request: Request, _ name: String) -> String? {
-        request.uri.queryParameters[Substring(name)].map { String($0) }
+        guard let raw = request.uri.query else { return nil }
+        for pair in raw.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let key = String(parts[0]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding
+            guard key == name else { continue }
+            return parts.count == 2 ? String(parts[1]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding : ""
+        }
+        return nil
     }
 
     func queryNumber(_ request: Request, _ name: String, minimum: UInt64 = 1) throws -> UInt64? {
