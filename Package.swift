@@ -132,7 +132,7 @@ let package = Package(
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
         .testTarget(name: "TextPackingTests", dependencies: ["TextPacking", "PalimpsestTestSupport"]),
         .testTarget(name: "PalimpsestTextTests", dependencies: ["PalimpsestText", "PalimpsestTestSupport"]),
-        .testTarget(name: "PalimpsestTests", dependencies: ["Palimpsest", "PalimpsestTestSupport", "LMDB", "PalimpsestText", .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(name: "PalimpsestTests", dependencies: ["Palimpsest", "PalimpsestPresentation", "PalimpsestTestSupport", "LMDB", "PalimpsestText", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "ImporterTests", dependencies: ["PalimpsestImporters", "PalimpsestTestSupport"]),
         .executableTarget(name: "PalimpsestStressWriter", dependencies: ["Palimpsest", "LMDB"], path: "Tests/PalimpsestStressWriter"),
         // The CLI tests run the `palimpsest` executable that tools/test builds first (linking it into
@@ -141,6 +141,8 @@ let package = Package(
         // Capture through the CLI against a real HTTP server on 127.0.0.1 (Tests/Fixtures/capture-server.py).
         .testTarget(name: "CaptureTests", dependencies: ["PalimpsestTestSupport"]),
         .testTarget(name: "HTMLExtractionTests", dependencies: ["HTMLExtraction", "WARC", "TextPacking", "PalimpsestCapture", "PalimpsestTestSupport"]),
+        // `palimpsest serve` through curl, headless Chromium and Go's sumdb/note and sumdb/tlog.
+        .testTarget(name: "ServeTests", dependencies: ["Palimpsest", "PalimpsestTestSupport", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "EndToEndTests", dependencies: ["Palimpsest", "PalimpsestTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

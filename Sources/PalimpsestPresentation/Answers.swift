@@ -221,9 +221,17 @@ public enum Answers {
         ]
     }
 
-    /// `removed`/`trace --json` of a page of changes.
-    public static func phraseChanges(phrase: String, listedAs key: String, changes: [PhraseChange], next: UInt64?) -> JSONValue {
-        ["next": next.map { .int(Int64($0)) } ?? .null, "phrase": .string(phrase), key: .array(changes.map(\.json))]
+    /// `removed`/`trace --json` of a page of changes, byte for byte as the CLI streams it: `next`,
+    /// `phrase`, then the list (so that a reader can start on the list before it ends).
+    public static func phraseChanges(phrase: String, listedAs key: String, changes: [PhraseChange], next: UInt64?) -> [UInt8] {
+        var b = Array(#"{"next":"#.utf8) + Array((next.map { String($0) } ?? "null").utf8) + Array(#","phrase":"#.utf8)
+        CanonicalJSON.writeString(phrase, into: &b)
+        b += Array(",\"\(key)\":[".utf8)
+        for (k, change) in changes.enumerated() {
+            if k > 0 { b.append(UInt8(ascii: ",")) }
+            CanonicalJSON.write(change.json, into: &b)
+        }
+        return b + Array("]}\n".utf8)
     }
 }
 

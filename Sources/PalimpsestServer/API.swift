@@ -49,7 +49,7 @@ extension Site {
                         throw LedgerError(.invalidInput, "give the phrase as the query parameter phrase")
                     }
                     let (changes, next) = try self.phraseChanges(request, phrase: phrase, kinds: kinds, defaultLimit: nil)
-                    return Responses.json(Answers.phraseChanges(phrase: phrase, listedAs: key, changes: changes, next: next))
+                    return Responses.bytes(Answers.phraseChanges(phrase: phrase, listedAs: key, changes: changes, next: next), type: "application/json", cache: "no-cache")
                 }
             }
         }
@@ -115,6 +115,7 @@ extension Site {
         let info = try document(context)
         let v = try queryNumber(request, "version") ?? info.version
         _ = try Answers.state(ledger, info.id, .version(v))
+        try projectionsCurrent()
         if query(request, "runs") == "true" {
             return Responses.json(Answers.blameRunsJSON(document: info.id, version: v, runs: try Answers.blameRuns(ledger, info.id, version: v)))
         }

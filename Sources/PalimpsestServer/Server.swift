@@ -57,9 +57,19 @@ struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
 public enum PalimpsestWebServer {
     /// Serves until the process is told to stop (SIGINT or SIGTERM).
     public static func run(_ options: ServeOptions) async throws {
+        // Opened writable when the directory allows, though HTTP writes stay refused without
+        // --allow-writes: provenance and the phrase index follow the log, and another process's
+        // appends leave them behind until a writable handle catches them up (derived data only;
+        // no event is written). A ledger the server may not write to is served read-only.
         var ledgerOptions = Ledger.Options()
-        ledgerOptions.readOnly = !options.allowWrites
-        let ledger = try Ledger.open(at: options.ledgerPath, options: ledgerOptions)
+        let ledger: Ledger
+        do {
+            ledger = try Ledger.open(at: options.ledgerPath, options: ledgerOptions)
+        } catch {
+            if options.allowWrites { throw error }
+            ledgerOptions.readOnly = true
+            ledger = try Ledger.open(at: options.ledgerPath, options: ledgerOptions)
+        }
         let site = Site(ledger: ledger, options: options)
         let router = Router()
         router.add(middleware: SecurityHeadersMiddleware())

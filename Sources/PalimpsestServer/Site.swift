@@ -17,6 +17,7 @@ final class Site: Sendable {
     let cache: RenderedCache
     /// Text sizes per version, for the history timeline, by document (recomputed when it grows).
     let histories = Mutex<[String: [WebPages.HistoryEntry]]>([:])
+    let catchingUp = Mutex<Void>(())
 
     init(ledger: Ledger, options: ServeOptions) {
         self.ledger = ledger
@@ -64,6 +65,14 @@ final class Site: Sendable {
             headers[.eTag] = entry.etag
             return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: entry.body))
         }
+    }
+
+    /// Provenance and the phrase index follow the log; another process's appends may leave them
+    /// behind until the (writable) handle catches them up, one request at a time. A read-only
+    /// handle cannot: the answer is then the ledger's error saying so.
+    func projectionsCurrent() throws {
+        guard !ledger.isReadOnly, try ledger.followingProjectionsLag().contains(where: { $0.behind > 0 }) else { return }
+        try catchingUp.withLock { _ in try ledger.waitForProjections() }
     }
 
     func cacheCheck() {
@@ -203,6 +212,7 @@ final class Site: Sendable {
             let info = try document(context)
             let v = try queryNumber(request, "version") ?? info.version
             _ = try Answers.state(ledger, info.id, .version(v))
+            try projectionsCurrent()
             return cached(request, key: "blame/\(info.id)/\(v)/\(info.version)", type: "text/html; charset=utf-8", cache: "no-cache") {
                 let runs = try Answers.blameRuns(ledger, info.id, version: v)
                 return Array(WebPages.blame(document: info.id, version: v, latest: info.version, runs: runs).utf8)
@@ -222,6 +232,7 @@ final class Site: Sendable {
             throw LedgerError(.invalidInput, "the phrase \"\(phrase)\" has no words to look for")
         }
         let limit = try queryNumber(request, "limit").map(Int.init) ?? defaultLimit
+        try projectionsCurrent()
         let page = try ledger.phraseChanges(try phraseQuery(request, phrase: phrase), kinds: kinds, after: try queryNumber(request, "after", minimum: 0), limit: limit)
         var changes: [PhraseChange] = []
         try page.forEach { changes.append($0) }

@@ -65,7 +65,6 @@ struct Serve: ParsableCommand {
         guard FileManager.default.fileExists(atPath: (location.path as NSString).appendingPathComponent("data.mdb")) else {
             throw LedgerError(.notFound, "there is no ledger at \(location.path); create one with `palimpsest init`")
         }
-        _ = try Ledger.open(at: location.path, options: { var o = location.options; o.readOnly = !allowWrites; return o }())
         let host = options.host
         options.onListening = { port in
             writeToStandardError("palimpsest: serving \(location.path) on http://\(host.contains(":") ? "[\(host)]" : host):\(port)/\(allowWrites ? " (writes allowed with the token)" : " (read-only)")\n")

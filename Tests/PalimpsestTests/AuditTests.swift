@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import LMDB
 import Palimpsest
+@testable import PalimpsestPresentation
 import PalimpsestTestSupport
 import Testing
 

@@ -24,6 +24,10 @@ public enum SignedNote {
         public var payload: [UInt8]
 
         public var line: String { "— \(name) " + Data(keyID + payload).base64EncodedString() + "\n" }
+
+        public init(name: String, keyID: [UInt8], payload: [UInt8]) {
+            (self.name, self.keyID, self.payload) = (name, keyID, payload)
+        }
     }
 
     /// A parsed note: its body (with the final newline) and its signature lines, in order.
@@ -93,7 +97,8 @@ public enum SignedNote {
 
         /// Parses `name+hex8+base64`, checking that the key ID matches the name and key.
         public init(parsing text: String) throws(LedgerError) {
-            let parts = text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "+", omittingEmptySubsequences: false)
+            // Split twice only: the base64 key may itself contain "+".
+            let parts = text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "+", maxSplits: 2, omittingEmptySubsequences: false)
             guard parts.count == 3, SignedNote.isValidKeyName(String(parts[0])), let id = Hex.decode(String(parts[1])), id.count == 4,
                 let key = Data(base64Encoded: String(parts[2])), key.count == 33
             else {
