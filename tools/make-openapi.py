@@ -69,9 +69,13 @@ def param(name, where, description, schema=None, required=False):
 
 
 DOC = param("document", "path", "The document ID as one percent-encoded path segment (/ as %2F).", {"type": "string", "minLength": 1})
-VERSION = param("version", "path", "A version number, from 1.", {"type": "integer", "minimum": 1})
-POSITION = param("position", "path", "A log position, from 1.", {"type": "integer", "minimum": 1})
-SPEC = {"type": "string", "pattern": "^(#?[1-9][0-9]*|@.+)$"}
+# Counts are 64-bit: larger numbers are refused (400) as not numbers.
+INT64 = 9223372036854775807
+VERSION = param("version", "path", "A version number, from 1.", {"type": "integer", "format": "int64", "minimum": 1, "maximum": INT64})
+POSITION = param("position", "path", "A log position, from 1.", {"type": "integer", "format": "int64", "minimum": 1, "maximum": INT64})
+TIME = "[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](Z|[+-](0[0-9]|1[0-3]):[0-5][0-9]))?"
+SPEC = {"type": "string", "pattern": "^(#?[1-9][0-9]{0,17}|@" + TIME + ")$",
+        "description": "A version (3, or #3) or @ and an ISO 8601 time with a zone (@2023-12-28T20:00:00Z, or a date alone)."}
 
 
 def ok(schema, description="The answer, as the CLI's --json prints it."):
@@ -86,17 +90,25 @@ def errors(*codes):
     return {c: {"description": text[c], "content": {"application/json": {"schema": {"$ref": "#/components/schemas/error"}}}} for c in codes}
 
 
+def number(minimum=1):
+    return {"type": "integer", "format": "int64", "minimum": minimum, "maximum": INT64}
+
+
+def time():
+    return {"type": "string", "pattern": "^" + TIME + "$", "description": "An ISO 8601 time with a zone, or a date alone."}
+
+
 def get(summary, schema, parameters=(), codes=("400", "404")):
     return {"get": {"summary": summary, "parameters": list(parameters), "responses": {"200": ok(schema), **errors(*codes)}}}
 
 
-PHRASE = [param("phrase", "query", "The phrase.", {"type": "string", "minLength": 1, "pattern": "[A-Za-z0-9]"}, required=True),
+PHRASE = [param("phrase", "query", "The phrase.", {"type": "string", "pattern": "[^ \\t\\n]", "description": "Words and punctuation; at least one that is not white space."}, required=True),
           param("doc", "query", "Only this document."),
           param("ignoreCase", "query", "Fold case when matching.", {"type": "string", "enum": ["true", "false"]}),
-          param("since", "query", "Only changes in effect at or after this time (ISO 8601).", {"type": "string", "format": "date-time"}),
-          param("until", "query", "Only changes in effect at or before this time (ISO 8601).", {"type": "string", "format": "date-time"}),
-          param("limit", "query", "At most this many changes; the answer names the next cursor.", {"type": "integer", "minimum": 1}),
-          param("after", "query", "Start after this cursor.", {"type": "integer", "minimum": 0})]
+          param("since", "query", "Only changes in effect at or after this time (ISO 8601).", time()),
+          param("until", "query", "Only changes in effect at or before this time (ISO 8601).", time()),
+          param("limit", "query", "At most this many changes; the answer names the next cursor.", number()),
+          param("after", "query", "Start after this cursor.", number(0))]
 
 
 def document():
@@ -111,7 +123,7 @@ def document():
             "/api/v1/documents/{document}/diff": get("What changed between two versions (diff --json).", "diff-output",
                                                      [DOC, param("from", "query", "The older version, N or @TIME.", SPEC), param("to", "query", "The newer version, N or @TIME.", SPEC)]),
             "/api/v1/documents/{document}/blame": get("Who wrote each word (blame --json, or --json --runs with runs=true).", "blame-output",
-                                                      [DOC, param("version", "query", "The version (default: the latest).", {"type": "integer", "minimum": 1}),
+                                                      [DOC, param("version", "query", "The version (default: the latest).", number()),
                                                        param("runs", "query", "Runs of words with the same origin.", {"type": "string", "enum": ["true", "false"]})]),
             "/api/v1/compare": get("Two documents side by side (compare --json).", "compare-output",
                                    [param("a", "query", "DOC, DOC@TIME or DOC#VERSION.", {"type": "string", "minLength": 1}, True),
@@ -120,18 +132,18 @@ def document():
             "/api/v1/trace": get("Every event that added or removed a phrase (trace --json).", "trace-output", PHRASE),
             "/api/v1/log": get("Events in ledger order, a page at a time (log --json, with the cursor next).", "log-output",
                                [param("document", "query", "Only this document's events."), param("actor", "query", "Only this actor's events."),
-                                param("since", "query", "Only events in effect at or after this time.", {"type": "string", "format": "date-time"}),
-                                param("until", "query", "Only events in effect at or before this time.", {"type": "string", "format": "date-time"}),
-                                param("after", "query", "Start after this position (the previous page's next).", {"type": "integer", "minimum": 0}),
-                                param("limit", "query", "At most this many events (default 100).", {"type": "integer", "minimum": 1})]),
-            "/api/v1/stats": get("Figures (stats --json).", "stats-output", [param("limit", "query", "At most this many actors.", {"type": "integer", "minimum": 0})], codes=("400",)),
+                                param("since", "query", "Only events in effect at or after this time.", time()),
+                                param("until", "query", "Only events in effect at or before this time.", time()),
+                                param("after", "query", "Start after this position (the previous page's next).", number(0)),
+                                param("limit", "query", "At most this many events (default 100).", number())]),
+            "/api/v1/stats": get("Figures (stats --json).", "stats-output", [param("limit", "query", "At most this many actors.", number(0))], codes=("400",)),
             "/api/v1/checkpoints": get("The signed checkpoints (checkpoint --list --json).", "checkpoint-output", codes=("404",)),
             "/api/v1/proofs/inclusion": get("An event's inclusion proof in a checkpoint (prove --json).", "prove-output",
-                                            [param("position", "query", "The event's position.", {"type": "integer", "minimum": 1}, True),
-                                             param("checkpoint", "query", "The checkpoint (default: the latest that covers it).", {"type": "integer", "minimum": 1})]),
+                                            [param("position", "query", "The event's position.", number(), True),
+                                             param("checkpoint", "query", "The checkpoint (default: the latest that covers it).", number())]),
             "/api/v1/proofs/consistency": get("A consistency proof between two checkpoints (prove --consistency --json).", "prove-output",
-                                              [param("old", "query", "The older checkpoint number.", {"type": "integer", "minimum": 1}, True),
-                                               param("new", "query", "The newer checkpoint number.", {"type": "integer", "minimum": 1}, True)]),
+                                              [param("old", "query", "The older checkpoint number.", number(), True),
+                                               param("new", "query", "The newer checkpoint number.", number(), True)]),
             "/api/v1/events/{position}": get("One event, as export writes it.", "event", [POSITION]),
             "/api/v1/reports/{document}": get("An audit report of a document's whole life (report --format json).", "report", [DOC], codes=("400", "404", "503")),
             "/api/v1/events": {"post": {

@@ -272,6 +272,15 @@ public struct CompareAnswer: Sendable {
 
     public var rows: [AlignedRow] { ParagraphAlignment.align(Answers.said(first), Answers.said(second)) }
 
+    /// "3 paragraphs in both (1 identical, 2 worded differently), 1 only in the first, 0 only in the second."
+    public var summary: String {
+        let rows = self.rows
+        let paired = rows.filter { $0.first != nil && $0.second != nil }
+        let identical = paired.filter(\.isSame).count
+        return "\(paired.count) paragraph\(paired.count == 1 ? "" : "s") in both (\(identical) identical, \(paired.count - identical) worded differently), "
+            + "\(rows.count { $0.second == nil }) only in the first, \(rows.count { $0.first == nil }) only in the second."
+    }
+
     public var json: JSONValue {
         .object([
             "first": Answers.stateSummary(first), "second": Answers.stateSummary(second), "pieces": Answers.pieces(pieces),

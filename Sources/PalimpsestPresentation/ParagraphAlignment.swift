@@ -97,12 +97,26 @@ public struct DiffHunk: Sendable, Equatable {
             }
         }
         if lines.last?.pieces.isEmpty == true { lines.removeLast() }
+        // Context counts lines with words: the blank lines between paragraphs come along free.
+        func blank(_ k: Int) -> Bool { lines[k].pieces.allSatisfy { $0.text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty } }
         var hunks: [DiffHunk] = []
         var shownUpTo = -1
         for (index, line) in lines.enumerated() where line.changed {
-            let start = max(index - context, shownUpTo + 1), end = min(index + context, lines.count - 1)
+            var start = index, end = index, found = 0
+            while start > 0, found < context || blank(start - 1) {
+                start -= 1
+                if !blank(start) { found += 1 }
+                if found == context, start > 0, !blank(start - 1) { break }
+            }
+            found = 0
+            while end < lines.count - 1, found < context {
+                end += 1
+                if !blank(end) { found += 1 }
+            }
+            start = max(start, shownUpTo + 1)
+            while start < index, blank(start) { start += 1 }
             if start <= end {
-                if let last = hunks.indices.last, start == shownUpTo + 1, !hunks.isEmpty {
+                if let last = hunks.indices.last, start == shownUpTo + 1 {
                     hunks[last].lines += lines[start...end].map(\.pieces)
                 } else {
                     hunks.append(DiffHunk(newLine: lines[start].newLine, lines: lines[start...end].map(\.pieces)))

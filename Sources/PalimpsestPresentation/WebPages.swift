@@ -293,11 +293,10 @@ public enum WebPages {
     public static func compare(_ answer: CompareAnswer, first: String, second: String) -> String {
         let (a, b) = (answer.first, answer.second)
         let rows = answer.rows
-        let paired = rows.filter { $0.first != nil && $0.second != nil }
         var body = "<h1>Two documents side by side</h1>\n" + compareForm(first: first, second: second)
         body += "<p class=\"meta\"><a href=\"\(documentPath(a.document))/versions/\(a.version)\">\(esc(a.document)) v\(a.version)</a> (\(esc(a.event.actor))) ↔ "
             + "<a href=\"\(documentPath(b.document))/versions/\(b.version)\">\(esc(b.document)) v\(b.version)</a> (\(esc(b.event.actor))): "
-            + "\(paired.count) paragraphs in both (\(paired.filter(\.isSame).count) identical), \(rows.count { $0.second == nil }) only in the first, \(rows.count { $0.first == nil }) only in the second.</p>\n"
+            + "\(esc(answer.summary))</p>\n"
         body += "<p class=\"legend\">In each pair, <del>struck</del> is what only the first says and <ins>marked</ins> what only the second says.</p>\n"
         body += "<table id=\"comparison\">\n<thead><tr><th>\(esc(a.document))</th><th>\(esc(b.document))</th></tr></thead>\n<tbody>\n"
         for row in rows {

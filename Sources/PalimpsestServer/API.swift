@@ -9,7 +9,7 @@ import PalimpsestPresentation
 extension Site {
     func addAPIRoutes(to router: Router<BasicRequestContext>) {
         let api = router.group("api/v1")
-        api.get("openapi.json") { request, _ in
+        api.page("openapi.json") { request, _ in
             self.answer(request) {
                 guard let url = Bundle.module.url(forResource: "openapi", withExtension: "json"), let data = FileManager.default.contents(atPath: url.path) else {
                     throw LedgerError(.storage, "the OpenAPI document is missing from the installation")
@@ -17,9 +17,9 @@ extension Site {
                 return Responses.bytes(Array(data), type: "application/json", cache: "no-cache")
             }
         }
-        api.get("documents") { request, _ in self.answer(request) { Responses.json(Answers.documents(try self.ledger.documents())) } }
-        api.get("documents/:document") { request, context in self.answer(request) { Responses.json(try self.document(context).json) } }
-        api.get("documents/:document/versions/:version") { request, context in
+        api.page("documents") { request, _ in self.answer(request) { Responses.json(Answers.documents(try self.ledger.documents())) } }
+        api.page("documents/:document") { request, context in self.answer(request) { Responses.json(try self.document(context).json) } }
+        api.page("documents/:document/versions/:version") { request, context in
             self.answer(request) {
                 let id = try self.parameter(context, "document"), v = try self.version(context)
                 return self.cached(request, key: "api/\(id)/\(v)", type: "application/json", cache: Site.versionCache) {
@@ -27,14 +27,14 @@ extension Site {
                 }
             }
         }
-        api.get("documents/:document/diff") { request, context in
+        api.page("documents/:document/diff") { request, context in
             self.answer(request) {
                 let id = try self.parameter(context, "document")
                 return Responses.json(try Answers.diff(self.ledger, id, from: try self.spec(request, "from"), to: try self.spec(request, "to")).json)
             }
         }
-        api.get("documents/:document/blame") { request, context in self.answer(request) { try self.blameJSON(request, context) } }
-        api.get("compare") { request, _ in
+        api.page("documents/:document/blame") { request, context in self.answer(request) { try self.blameJSON(request, context) } }
+        api.page("compare") { request, _ in
             self.answer(request) {
                 guard let a = self.query(request, "a"), let b = self.query(request, "b"), !a.isEmpty, !b.isEmpty else {
                     throw LedgerError(.invalidInput, "give the two documents as the query parameters a and b (DOC, DOC@TIME or DOC#VERSION)")
@@ -43,7 +43,7 @@ extension Site {
             }
         }
         for (path, key, kinds) in [("removed", "removals", Set<PhraseChange.Kind>([.removed])), ("trace", "changes", [.added, .removed])] {
-            api.get(RouterPath(stringLiteral: path)) { request, _ in
+            api.page(RouterPath(stringLiteral: path)) { request, _ in
                 self.answer(request) {
                     guard let phrase = self.query(request, "phrase"), !phrase.trimmingCharacters(in: .whitespaces).isEmpty else {
                         throw LedgerError(.invalidInput, "give the phrase as the query parameter phrase")
@@ -53,24 +53,24 @@ extension Site {
                 }
             }
         }
-        api.get("log") { request, _ in self.answer(request) { try self.logJSON(request) } }
-        api.get("stats") { request, _ in
+        api.page("log") { request, _ in self.answer(request) { try self.logJSON(request) } }
+        api.page("stats") { request, _ in
             self.answer(request) { Responses.json(Answers.statistics(try self.ledger.statistics(), actors: Int(try self.queryNumber(request, "limit", minimum: 0) ?? 20))) }
         }
-        api.get("checkpoints") { request, _ in
+        api.page("checkpoints") { request, _ in
             self.answer(request) {
                 guard let key = try self.ledger.publicKey() else { throw LedgerError(.notFound, "the ledger has no signing key") }
                 return Responses.json(["publicKey": .string(Hex.encode(key)), "checkpoints": .array(try self.ledger.checkpoints().map(\.json))])
             }
         }
-        api.get("proofs/inclusion") { request, _ in
+        api.page("proofs/inclusion") { request, _ in
             self.answer(request) {
                 guard let position = try self.queryNumber(request, "position") else { throw LedgerError(.invalidInput, "give the query parameter position") }
                 let checkpoint = try self.checkpointFor(request, covering: position)
                 return Responses.json(["checkpoint": checkpoint.json, "proof": try self.ledger.inclusionProof(position: position, treeSize: checkpoint.treeSize).json])
             }
         }
-        api.get("proofs/consistency") { request, _ in
+        api.page("proofs/consistency") { request, _ in
             self.answer(request) {
                 guard let old = try self.queryNumber(request, "old"), let new = try self.queryNumber(request, "new") else {
                     throw LedgerError(.invalidInput, "give the checkpoint numbers as the query parameters old and new")
@@ -82,13 +82,13 @@ extension Site {
                 return Responses.json(["oldCheckpoint": a.json, "newCheckpoint": b.json, "proof": proof.json])
             }
         }
-        api.get("events/:position") { request, context in
+        api.page("events/:position") { request, context in
             self.answer(request) {
                 let (event, _, _) = try self.eventAndProof(context)
                 return Responses.json(event.json())
             }
         }
-        api.get("reports/:document") { request, context in
+        api.page("reports/:document") { request, context in
             self.answer(request) {
                 let info = try self.document(context)
                 let (report, _) = try self.ledger.auditReport(.document(info.id))
@@ -116,7 +116,7 @@ extension Site {
         let v = try queryNumber(request, "version") ?? info.version
         _ = try Answers.state(ledger, info.id, .version(v))
         try projectionsCurrent()
-        if query(request, "runs") == "true" {
+        if try queryFlag(request, "runs") {
             return Responses.json(Answers.blameRunsJSON(document: info.id, version: v, runs: try Answers.blameRuns(ledger, info.id, version: v)))
         }
         guard let blame = try ledger.blame(info.id, asOf: .version(v)) else {

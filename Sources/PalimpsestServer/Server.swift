@@ -32,12 +32,27 @@ public struct ServeOptions: Sendable {
 /// Every response's security headers: no script or asset from anywhere (the pages need none), no
 /// framing, no sniffing.
 struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
+    static var postOnly: Set<String> { ["/api/v1/events", "/api/v1/cosignatures"] }
+
     static var policy: String {
         "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response: Response
+        // GET and HEAD everywhere but the two writes, which take POST only: any other method is
+        // refused as such (405, with the methods the path takes), not as a missing page.
+        let path = request.uri.path
+        let allowed = Self.postOnly.contains(path) ? "POST" : "GET, HEAD"
+        let method = request.method == .head ? HTTPRequest.Method.get : request.method
+        if !allowed.contains(method.rawValue) {
+            response = Responses.error(
+                LedgerError(.invalidInput, "the method \(request.method.rawValue) is not allowed at \(path); it takes \(allowed)"),
+                status: .methodNotAllowed, api: path.hasPrefix("/api/"))
+            response.headers[.allow] = allowed
+            return secured(response)
+        }
+        let head = request.method == .head
         do {
             response = try await next(request, context)
         } catch let error as HTTPError {
@@ -45,6 +60,15 @@ struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
             let message = error.body ?? (error.status == .notFound ? "there is no page at \(request.uri.path)" : error.status.reasonPhrase)
             response = Responses.error(LedgerError(error.status == .notFound ? .notFound : .invalidInput, message), status: error.status, api: request.uri.path.hasPrefix("/api/"))
         }
+        if head {
+            if let length = response.body.contentLength { response.headers[.contentLength] = String(length) }
+            response.body = ResponseBody()
+        }
+        return secured(response)
+    }
+
+    func secured(_ response: Response) -> Response {
+        var response = response
         response.headers[.contentSecurityPolicy] = Self.policy
         response.headers[.xContentTypeOptions] = "nosniff"
         response.headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
@@ -87,5 +111,15 @@ public enum PalimpsestWebServer {
         )
         app.logger.logLevel = .warning
         try await app.runService()
+    }
+}
+
+extension RouterMethods {
+    /// A GET route that answers HEAD too (the router matches methods exactly; the security
+    /// middleware drops the body of a HEAD answer).
+    @discardableResult
+    func page(_ path: RouterPath, _ handler: @escaping @Sendable (Request, Context) async throws -> Response) -> Self {
+        on(path, method: .get, use: handler)
+        return on(path, method: .head, use: handler)
     }
 }

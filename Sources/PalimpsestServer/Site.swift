@@ -88,7 +88,7 @@ final class Site: Sendable {
     }
 
     func version(_ context: some RequestContext) throws -> UInt64 {
-        guard let raw = context.parameters.get("version"), let v = UInt64(raw), v >= 1 else {
+        guard let raw = context.parameters.get("version"), let v = UInt64(raw), v >= 1, v <= UInt64(Int64.max) else {
             throw LedgerError(.invalidInput, "the version in the path must be a number from 1, not \"\(context.parameters.get("version") ?? "")\"")
         }
         return v
@@ -108,15 +108,16 @@ final class Site: Sendable {
     }
 
     func queryNumber(_ request: Request, _ name: String, minimum: UInt64 = 1) throws -> UInt64? {
-        guard let raw = query(request, name), !raw.isEmpty else { return nil }
-        guard let n = UInt64(raw), n >= minimum else {
-            throw LedgerError(.invalidInput, "the query parameter \(name) must be a whole number from \(minimum), not \"\(raw)\"")
+        guard let raw = query(request, name) else { return nil }
+        // At most 2^63 − 1, as the OpenAPI document says: counts become Int without overflow.
+        guard let n = UInt64(raw), n >= minimum, n <= UInt64(Int64.max) else {
+            throw LedgerError(.invalidInput, "the query parameter \(name) must be a whole number from \(minimum) to \(Int64.max), not \"\(raw)\"")
         }
         return n
     }
 
     func queryTime(_ request: Request, _ name: String) throws -> Timestamp? {
-        guard let raw = query(request, name), !raw.isEmpty else { return nil }
+        guard let raw = query(request, name) else { return nil }
         guard let t = Timestamp(iso8601: raw) else {
             throw LedgerError(.invalidInput, "the query parameter \(name) \"\(raw)\" is not an ISO 8601 time with a zone, such as 2023-12-28T15:00:00Z")
         }
@@ -124,7 +125,7 @@ final class Site: Sendable {
     }
 
     func spec(_ request: Request, _ name: String) throws -> VersionSpec? {
-        guard let raw = query(request, name), !raw.isEmpty else { return nil }
+        guard let raw = query(request, name) else { return nil }
         return try VersionSpec.parse(raw, option: "the query parameter \(name)")
     }
 
@@ -132,22 +133,22 @@ final class Site: Sendable {
 
     func addRoutes(to router: Router<BasicRequestContext>) {
         // Pages.
-        router.get("/") { request, _ in self.cataloguePage(request) }
-        router.get("/documents/:document") { request, context in self.historyPage(request, context) }
-        router.get("/documents/:document/versions/:version") { request, context in self.versionPage(request, context) }
-        router.get("/documents/:document/diff") { request, context in self.diffPage(request, context) }
-        router.get("/documents/:document/blame") { request, context in self.blamePage(request, context) }
-        router.get("/phrase") { request, _ in self.phrasePage(request) }
-        router.get("/compare") { request, _ in self.comparePage(request) }
-        router.get("/events/:position") { request, context in self.eventPage(request, context) }
+        router.page("/") { request, _ in self.cataloguePage(request) }
+        router.page("/documents/:document") { request, context in self.historyPage(request, context) }
+        router.page("/documents/:document/versions/:version") { request, context in self.versionPage(request, context) }
+        router.page("/documents/:document/diff") { request, context in self.diffPage(request, context) }
+        router.page("/documents/:document/blame") { request, context in self.blamePage(request, context) }
+        router.page("/phrase") { request, _ in self.phrasePage(request) }
+        router.page("/compare") { request, _ in self.comparePage(request) }
+        router.page("/events/:position") { request, context in self.eventPage(request, context) }
         // Feeds.
-        router.get("/feed") { request, _ in self.feed(request, document: nil) }
-        router.get("/feed/:document") { request, context in
+        router.page("/feed") { request, _ in self.feed(request, document: nil) }
+        router.page("/feed/:document") { request, context in
             self.answer(request) { self.feed(request, document: try self.parameter(context, "document")) }
         }
         // The log as tlog-tiles.
-        router.get("/checkpoint") { request, _ in self.checkpoint(request) }
-        router.get("/tile/**") { request, _ in self.tile(request) }
+        router.page("/checkpoint") { request, _ in self.checkpoint(request) }
+        router.page("/tile/**") { request, _ in self.tile(request) }
         // The API.
         addAPIRoutes(to: router)
     }
@@ -223,8 +224,17 @@ final class Site: Sendable {
     func phraseQuery(_ request: Request, phrase: String) throws -> PhraseQuery {
         let document = query(request, "doc").flatMap { $0.isEmpty ? nil : $0 }
         return PhraseQuery(
-            phrase, document: document, ignoringCase: query(request, "ignoreCase") == "true",
+            phrase, document: document, ignoringCase: try queryFlag(request, "ignoreCase"),
             since: try queryTime(request, "since"), until: try queryTime(request, "until"))
+    }
+
+    /// A yes-or-no query parameter: `true` or `false` (absent: false).
+    func queryFlag(_ request: Request, _ name: String) throws -> Bool {
+        switch query(request, name) {
+        case nil, "false": return false
+        case "true": return true
+        case let other?: throw LedgerError(.invalidInput, "the query parameter \(name) must be true or false, not \"\(other)\"")
+        }
     }
 
     func phraseChanges(_ request: Request, phrase: String, kinds: Set<PhraseChange.Kind>, defaultLimit: Int?) throws -> (changes: [PhraseChange], next: UInt64?) {
@@ -264,7 +274,7 @@ final class Site: Sendable {
     }
 
     func position(_ context: some RequestContext) throws -> UInt64 {
-        guard let raw = context.parameters.get("position"), let p = UInt64(raw), p >= 1 else {
+        guard let raw = context.parameters.get("position"), let p = UInt64(raw), p >= 1, p <= UInt64(Int64.max) else {
             throw LedgerError(.invalidInput, "the position in the path must be a number from 1, not \"\(context.parameters.get("position") ?? "")\"")
         }
         return p

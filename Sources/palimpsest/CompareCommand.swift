@@ -30,9 +30,7 @@ struct Compare: ParsableCommand {
         let rows = answer.rows
         let paired = rows.filter { $0.first != nil && $0.second != nil }
         let identical = paired.filter(\.isSame).count
-        print("\(a.document) v\(a.version) (\(a.event.actor)) ↔ \(b.document) v\(b.version) (\(b.event.actor)): "
-            + "\(paired.count) paragraphs in both (\(identical) identical, \(paired.count - identical) worded differently), "
-            + "\(rows.count { $0.second == nil }) only in the first, \(rows.count { $0.first == nil }) only in the second.")
+        print("\(a.document) v\(a.version) (\(a.event.actor)) ↔ \(b.document) v\(b.version) (\(b.event.actor)): " + answer.summary)
         for row in rows where !row.isSame {
             print()
             switch (row.first, row.second) {

@@ -95,7 +95,8 @@ import Testing
 
             let compared = try cli(ledger, "compare", "\(doc)#1", "sre.gob.mx/comunicado")
             #expect(compared.status == 0, "\(compared.err)")
-            #expect(compared.out.contains("only in \(doc):\n  - , democratic decline,"))
+            #expect(compared.out.contains("↔ sre.gob.mx/comunicado v1 (SRE): 1 paragraph in both (0 identical, 1 worded differently), 0 only in the first, 0 only in the second.\n"))
+            #expect(compared.out.contains("[-, democratic decline,-]"))
             let json = try cli(ledger, "compare", "\(doc)@2023-12-28T15:30:00Z", "sre.gob.mx/comunicado", "--json")
             #expect(try schemaViolations([json.out], schema: "compare-output.schema.json") == nil)
             let c = try JSONParser.parse(json.out.trimmingCharacters(in: .newlines))

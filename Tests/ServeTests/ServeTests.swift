@@ -124,6 +124,28 @@ import Testing
         }
     }
 
+    /// schemathesis (PyPI) generates requests from the served OpenAPI document — valid and invalid
+    /// parameters, undeclared methods — and checks every answer against the document: status codes,
+    /// content types, the response schemas (Schemas/*.json), 405 with Allow for other methods.
+    @Test func theAPIConformsToItsOpenAPIDocument() throws {
+        guard (try? run("/usr/bin/env", ["python3", "-c", "import schemathesis"]))?.status == 0 else {
+            Issue.record("schemathesis is not installed (tools/setup installs it)")
+            return
+        }
+        try withDemo { _, server throws in
+            let head = try server.request("/", method: "HEAD")
+            #expect(head.status == 200 && head.body.isEmpty)
+            let other = try server.request("/api/v1/documents", method: "DELETE")
+            #expect(other.status == 405 && other.headers["allow"] == "GET, HEAD")
+            let result = try run("/usr/bin/env", [
+                "python3", "-m", "schemathesis.cli", "run", server.base + "/api/v1/openapi.json", "--url", server.base, "--checks", "all",
+                "--max-examples", "15", "--seed", "42", "--include-method", "GET", "--suppress-health-check=filter_too_much",
+            ], environment: ProcessInfo.processInfo.environment.merging(["NO_COLOR": "1", "SCHEMATHESIS_HOOKS": ""]) { $1 })
+            #expect(result.status == 0, "\(result.out.suffix(4000))")
+            #expect(result.out.contains("passed") && !result.out.contains("failed"), "\(result.out.suffix(4000))")
+        }
+    }
+
     @Test func writesNeedTheTokenAndLeaveTheLedgerAsItWasOnBadInput() throws {
         try withDemo { ledger, readOnly throws in
             let line = #"{"type":"publish","doc":"new/doc","actor":"api","at":"2024-01-01T00:00:00Z","text":"Hello.","id":"6f1e3c52-3f0a-4c43-9a0e-2f1a6b1f7f00"}"#
