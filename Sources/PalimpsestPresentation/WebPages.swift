@@ -12,7 +12,9 @@ public enum WebPages {
     /// A document ID as one path segment: everything but unreserved characters percent-encoded, so
     /// `/` becomes `%2F` and `../..` stays a name.
     public static func segment(_ text: String) -> String {
-        text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? ""
+        // "." and ".." would be read as path steps by browsers and proxies: encode their dots too.
+        if text == "." || text == ".." { return String(repeating: "%2E", count: text.count) }
+        return text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? ""
     }
 
     /// A query value.
@@ -238,13 +240,14 @@ public enum WebPages {
         body += "<p class=\"meta\">Each word is coloured by the author of the version that first wrote it; hover over a word, or focus it with the keyboard, for its origin. "
         if version < latest { body += "<a href=\"\(path)/blame\">Blame the latest version (v\(latest))</a>. " }
         body += "<a href=\"/api/v1\(path)/blame?version=\(version)&amp;runs=true\">JSON</a></p>\n<p class=\"legend\" id=\"legend\">"
-        for author in authors.prefix(palette.count) {
-            body += "<span class=\"a\(colourOf[author]!)\">\(esc(author))</span> \(words[author]!) words · "
+        var legend = authors.prefix(palette.count).map { author in
+            "<span class=\"a\(colourOf[author]!)\">\(esc(author))</span> \(words[author]!) words"
         }
         if authors.count > palette.count {
             let rest = authors.dropFirst(palette.count)
-            body += "<span class=\"aother\">\(rest.count) other authors</span> \(rest.reduce(0) { $0 + words[$1]! }) words"
+            legend.append("<span class=\"aother\">\(rest.count) other authors</span> \(rest.reduce(0) { $0 + words[$1]! }) words")
         }
+        body += legend.joined(separator: " · ")
         body += "</p>\n<div class=\"blame text\" id=\"blame\">"
         for run in runs {
             let o = run.origin

@@ -171,7 +171,11 @@ final class Site: Sendable {
             let size = try event.type.carriesText ? event.contentHash.flatMap { hash throws(LedgerError) in try reader.bytes(hash: hash)?.count } : nil
             entries.append(WebPages.HistoryEntry(event: event, textBytes: size))
         }
-        histories.withLock { $0[info.id] = entries }
+        histories.withLock { known in
+            // A few documents' histories at a time: a large catalogue must not fill memory.
+            if known.count >= 16 { known.removeAll() }
+            known[info.id] = entries
+        }
         return entries
     }
 

@@ -85,6 +85,35 @@ struct AnarchismEndToEndTests {
             let out = try reportVerifies(ledger, ["--phrase", phrases[chosen]], to: dir + "/phrase.json")
             #expect(out.contains(plural(scanned[chosen].count, "finding")), "\(out)")
             try tamperedCopyFails(dir + "/phrase.json", ledger: ledger)
+
+            // The served pages of the whole history, in a real browser: the blame page colours one
+            // span per run of `blame --json --runs`, the side-by-side diff of the first and last
+            // revisions and the history render, and the version page is what `show` prints.
+            let server = try ServedLedger(ledger: ledger)
+            defer { server.stop() }
+            let runs = try JSONParser.parse(try palimpsest("--ledger", ledger, "blame", "Anarchism", "--json", "--runs").out.trimmingCharacters(in: .newlines))
+            guard case .array(let runList)? = runs["runs"] else { Issue.record("no runs"); return }
+            let blamePage = try server.request("/documents/Anarchism/blame")
+            #expect(blamePage.status == 200)
+            #expect(blamePage.text.components(separatedBy: "<span class=\"a").count - 1 == runList.count + min(12, Set(runList.compactMap { $0["origin"]?["actor"]?.stringValue }).count),
+                "one coloured span per run, plus the legend's")
+            let diffPage = try server.request("/documents/Anarchism/diff?from=1&to=15180&view=side")
+            #expect(diffPage.status == 200 && diffPage.text.contains("class=\"side\""))
+            let versionPage = try server.request("/documents/Anarchism/versions/\(rows[5][0])")
+            #expect(versionPage.status == 200 && versionPage.text.contains("Text hash <code>\(rows[5][3])</code>"))
+            let history = try server.request("/documents/Anarchism")
+            #expect(history.status == 200 && history.text.contains("15180 versions"))
+            if HeadlessChromium.executable != nil {
+                let dom = try HeadlessChromium.dumpDOM(server.base + "/documents/Anarchism/blame")
+                #expect(dom.components(separatedBy: "data-origin=").count - 1 == runList.count, "the browser's DOM has every blamed run")
+                for (name, path) in [("blame", "/documents/Anarchism/blame"), ("diff", "/documents/Anarchism/diff?from=15179&to=15180&view=side")] {
+                    let png = dir + "/\(name).png"
+                    try HeadlessChromium.screenshot(server.base + path, to: png)
+                    let size = (try? FileManager.default.attributesOfItem(atPath: png)[.size] as? Int) ?? 0
+                    #expect(size > 10_000, "the \(name) page's screenshot is \(size) bytes")
+                }
+            }
         }
     }
 }
+

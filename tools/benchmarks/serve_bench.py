@@ -78,6 +78,7 @@ def main():
     ap.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
     opts = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="palimpsest-serve-bench-"))
+    work.chmod(0o755)  # nginx's workers run as another user and must read the static file
     procs = []
     try:
         ledger = work / "ledger"
@@ -102,6 +103,8 @@ def main():
         static.mkdir()
         body = subprocess.run(["curl", "-s", base + page], check=True, capture_output=True).stdout
         (static / "page.html").write_bytes(body)
+        static.chmod(0o755)
+        (static / "page.html").chmod(0o644)
         nginx_port = free_port()
         conf = work / "nginx.conf"
         conf.write_text(f"""worker_processes 2; pid {work}/nginx.pid; error_log {work}/nginx-error.log; daemon off;
