@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import NIOCore
 import Palimpsest
 import PalimpsestPresentation
 import PalimpsestText
@@ -110,7 +111,12 @@ public enum PalimpsestWebServer {
             }()
         )
         app.logger.logLevel = .warning
-        try await app.runService()
+        do {
+            try await app.runService()
+        } catch let error as IOError {
+            // Binding fails here (the port taken, a privileged port, an address not on this machine).
+            throw LedgerError(.invalidInput, "cannot listen on \(options.host):\(options.port): \(String(cString: strerror(error.errnoCode)))")
+        }
     }
 }
 

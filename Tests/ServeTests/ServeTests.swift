@@ -179,6 +179,35 @@ import Testing
         }
     }
 
+    @Test func badServeOptionsAreRefusedInOneSentence() throws {
+        try withTemporaryDirectory { dir in
+            let ledger = dir + "/ledger"
+            #expect(try cli(ledger, "init").status == 0)
+            try Data("short".utf8).write(to: URL(fileURLWithPath: dir + "/short"))
+            for (arguments, code, words) in [
+                (["serve", "--listen", "nonsense"], Int32(2), "--listen \"nonsense\" is not HOST:PORT"),
+                (["serve", "--listen", "127.0.0.1:70000"], 2, "is not HOST:PORT"),
+                (["serve", "--allow-writes"], 2, "--allow-writes needs --token-file FILE"),
+                (["serve", "--token-file", dir + "/short"], 2, "--token-file goes with --allow-writes"),
+                (["serve", "--allow-writes", "--token-file", dir + "/missing"], 2, "the token file \(dir)/missing cannot be read"),
+                (["serve", "--allow-writes", "--token-file", dir + "/short"], 2, "shorter than 16 characters"),
+                (["serve", "--base-url", "ftp://x"], 2, "must start with http:// or https://"),
+            ] {
+                let result = try palimpsest(["--ledger", ledger] + arguments)
+                #expect(result.status == code && result.err.contains(words), "\(arguments): \(result.status) \(result.err)")
+            }
+            let nowhere = try palimpsest(["--ledger", dir + "/nowhere", "serve"])
+            #expect(nowhere.status == 1 && nowhere.err.contains("there is no ledger at \(dir)/nowhere"))
+            #expect(!FileManager.default.fileExists(atPath: dir + "/nowhere"), "a read-only server created a ledger")
+            // The port taken by a running server.
+            let server = try ServedLedger(ledger: ledger)
+            defer { server.stop() }
+            let taken = try palimpsest(["--ledger", ledger, "serve", "--listen", "127.0.0.1:\(server.port)"])
+            #expect(taken.status == 2 && taken.err.contains("cannot listen on 127.0.0.1:\(server.port): Address already in use"), "\(taken.err)")
+            #expect(taken.err.split(separator: "\n").count == 1)
+        }
+    }
+
     @Test func hostileTextIsInertInABrowser() throws {
         try withTemporaryDirectory { dir in
             let ledger = dir + "/ledger"
