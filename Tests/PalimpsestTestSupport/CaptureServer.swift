@@ -20,12 +20,8 @@ public final class CaptureServer: @unchecked Sendable {  // fixed after init; th
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         try process.run()
-        // The first line says the port; read it byte by byte (bounded: a line of a few bytes).
-        var line = Data()
-        let handle = output.fileHandleForReading
-        while line.count < 64, let byte = try handle.read(upToCount: 1), !byte.isEmpty, byte != Data("\n".utf8) {
-            line += byte
-        }
+        // The first line says the port.
+        let line = try firstLine(of: output.fileHandleForReading, limit: 64)
         guard let text = String(data: line, encoding: .utf8), text.hasPrefix("PORT "), let port = Int(text.dropFirst(5)) else {
             process.terminate()
             throw CocoaError(.fileReadCorruptFile, userInfo: [NSLocalizedDescriptionKey: "the capture server did not start: \(String(decoding: line, as: UTF8.self))"])

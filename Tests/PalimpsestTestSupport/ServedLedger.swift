@@ -16,12 +16,8 @@ public final class ServedLedger: @unchecked Sendable {  // fixed after init; the
         process.standardError = errors
         process.standardOutput = FileHandle.nullDevice
         try process.run()
-        // "palimpsest: serving DIR on http://127.0.0.1:PORT/ (…)": read it byte by byte, bounded.
-        var line = Data()
-        let handle = errors.fileHandleForReading
-        while line.count < 4096, let byte = try handle.read(upToCount: 1), !byte.isEmpty, byte != Data("\n".utf8) {
-            line += byte
-        }
+        // "palimpsest: serving DIR on http://127.0.0.1:PORT/ (…)", or the error that stopped it.
+        let line = try firstLine(of: errors.fileHandleForReading, limit: 4096)
         let text = String(decoding: line, as: UTF8.self)
         guard let range = text.range(of: "http://127.0.0.1:"), let port = Int(text[range.upperBound...].prefix { $0.isNumber }) else {
             process.terminate()
@@ -76,6 +72,16 @@ public final class ServedLedger: @unchecked Sendable {  // fixed after init; the
             return Reply(status: status, headers: headers, body: data)
         }
     }
+}
+
+/// The first line a process writes to `handle` (without its newline), read byte by byte so that
+/// nothing after it is consumed; at most `limit` bytes, or what came before the end of the output.
+func firstLine(of handle: FileHandle, limit: Int) throws -> Data {
+    var line = Data()
+    while line.count < limit, let byte = try handle.read(upToCount: 1), !byte.isEmpty, byte != Data("\n".utf8) {
+        line += byte
+    }
+    return line
 }
 
 /// Headless Chromium (Debian's `chromium`): the page's DOM after it loaded, or a screenshot.
