@@ -62,8 +62,8 @@ struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
             response = Responses.error(LedgerError(error.status == .notFound ? .notFound : .invalidInput, message), status: error.status, api: request.uri.path.hasPrefix("/api/"))
         }
         if head {
-            if let length = response.body.contentLength { response.headers[.contentLength] = String(length) }
-            response.body = ResponseBody()
+            // The GET answer's length, and no bytes.
+            response.body = ResponseBody(contentLength: response.body.contentLength) { _ in }
         }
         return secured(response)
     }
