@@ -313,3 +313,24 @@ extension Answers {
         ]
     }
 }
+
+extension Answers {
+    /// `checkpoint --list --json`: every checkpoint with the witnesses' cosignatures of it.
+    public static func checkpointList(_ ledger: Ledger) throws(LedgerError) -> JSONValue {
+        guard let key = try ledger.publicKey() else {
+            throw LedgerError(.notFound, "the ledger has no signing key; run `palimpsest init` on it to create one")
+        }
+        var list: [JSONValue] = []
+        for checkpoint in try ledger.checkpoints() {
+            guard case .object(var fields) = checkpoint.json else { continue }
+            fields["cosignatures"] = .array(try ledger.cosignatures(number: checkpoint.number).map { c in
+                [
+                    "witness": .string(c.witness), "keyId": .string(Hex.encode(c.keyID)), "timestamp": .int(Int64(c.timestamp)),
+                    "time": .string(Timestamp(milliseconds: Int64(c.timestamp) * 1000).iso8601),
+                ]
+            })
+            list.append(.object(fields))
+        }
+        return ["publicKey": .string(Hex.encode(key)), "checkpoints": .array(list)]
+    }
+}

@@ -57,12 +57,7 @@ extension Site {
         api.page("stats") { request, _ in
             self.answer(request) { Responses.json(Answers.statistics(try self.ledger.statistics(), actors: Int(try self.queryNumber(request, "limit", minimum: 0) ?? 20))) }
         }
-        api.page("checkpoints") { request, _ in
-            self.answer(request) {
-                guard let key = try self.ledger.publicKey() else { throw LedgerError(.notFound, "the ledger has no signing key") }
-                return Responses.json(["publicKey": .string(Hex.encode(key)), "checkpoints": .array(try self.ledger.checkpoints().map(\.json))])
-            }
-        }
+        api.page("checkpoints") { request, _ in self.answer(request) { Responses.json(try Answers.checkpointList(self.ledger)) } }
         api.page("proofs/inclusion") { request, _ in
             self.answer(request) {
                 guard let position = try self.queryNumber(request, "position") else { throw LedgerError(.invalidInput, "give the query parameter position") }

@@ -280,6 +280,9 @@ import Testing
             try Data(cosigned.text.utf8).write(to: URL(fileURLWithPath: dir + "/cosigned"))
             #expect(try cli(ledger, "checkpoint", "--cosigned", dir + "/cosigned").status == 0)
             #expect(try cli(ledger, "checkpoint", "--list").out.contains("cosigned by \(name) at 2023-11-14T22:13:20"))
+            let listed = try cli(ledger, "checkpoint", "--list", "--json").out
+            #expect(try schemaViolations([listed], schema: "checkpoint-output.schema.json") == nil)
+            #expect(listed.contains(#""cosignatures":[{"keyId":"\#(Hex.encode(witnessKey.keyID))","time":"2023-11-14T22:13:20Z","timestamp":1700000000,"witness":"\#(name)"}]"#), "\(listed)")
 
             let server = try ServedLedger(ledger: ledger)
             defer { server.stop() }

@@ -71,10 +71,13 @@ struct Checkpoint: ParsableCommand {
             return
         }
         if let origin { try ledger.setOrigin(origin) }
+        if list, output.json {
+            printJSON(try Answers.checkpointList(ledger))
+            return
+        }
         let checkpoints = list ? try ledger.checkpoints() : [try ledger.signCheckpoint()]
         if output.json {
-            let objects = checkpoints.map(\.json)
-            printJSON(list ? ["publicKey": .string(keyHex), "checkpoints": .array(objects)] : ["publicKey": .string(keyHex), "checkpoint": objects[0]])
+            printJSON(["publicKey": .string(keyHex), "checkpoint": checkpoints[0].json])
             return
         }
         if list, checkpoints.isEmpty { print("No checkpoints yet; `palimpsest checkpoint` signs one.") }
