@@ -114,7 +114,7 @@ public enum Answers {
         guard let state = try ledger.state(of: document, asOf: asOf) else {
             switch asOf {
             case .version(let v):
-                throw LedgerError(.notFound, "\"\(document)\" has \(info.version) version\(info.version == 1 ? "" : "s"); there is no version \(v)")
+                throw noSuchVersion(info, v)
             case .knownAt:
                 throw LedgerError(.notFound, "the ledger knew nothing of \"\(document)\" at \(said) (it was first recorded later)")
             default:
@@ -122,6 +122,11 @@ public enum Answers {
             }
         }
         return state
+    }
+
+    /// The error for a version past a document's last.
+    public static func noSuchVersion(_ info: DocumentInfo, _ v: UInt64) -> LedgerError {
+        LedgerError(.notFound, "\"\(info.id)\" has \(info.version) version\(info.version == 1 ? "" : "s"); there is no version \(v)")
     }
 
     /// `docs --json`.

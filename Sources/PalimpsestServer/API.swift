@@ -109,7 +109,7 @@ extension Site {
     func blameJSON(_ request: Request, _ context: BasicRequestContext) throws -> Response {
         let info = try document(context)
         let v = try queryNumber(request, "version") ?? info.version
-        _ = try Answers.state(ledger, info.id, .version(v))
+        try versionExists(info, v)
         try projectionsCurrent()
         if try queryFlag(request, "runs") {
             return Responses.json(Answers.blameRunsJSON(document: info.id, version: v, runs: try Answers.blameRuns(ledger, info.id, version: v)))

@@ -185,6 +185,12 @@ final class Site: Sendable {
         return info
     }
 
+    /// The answer's sentence for a version past the last, without decoding any text (every version
+    /// from 1 to the document's count exists).
+    func versionExists(_ info: DocumentInfo, _ v: UInt64) throws {
+        guard v <= info.version else { throw Answers.noSuchVersion(info, v) }
+    }
+
     func historyPage(_ request: Request, _ context: BasicRequestContext) -> Response {
         answer(request) {
             let info = try document(context)
@@ -216,7 +222,7 @@ final class Site: Sendable {
         answer(request) {
             let info = try document(context)
             let v = try queryNumber(request, "version") ?? info.version
-            _ = try Answers.state(ledger, info.id, .version(v))
+            try versionExists(info, v)
             try projectionsCurrent()
             return cached(request, key: "blame/\(info.id)/\(v)/\(info.version)", type: "text/html; charset=utf-8", cache: "no-cache") {
                 let runs = try Answers.blameRuns(ledger, info.id, version: v)

@@ -106,6 +106,7 @@ import Testing
                 ("/api/v1/documents/nope/versions/1", 404, 1, "there is no document \"nope\""),
                 ("/api/v1/documents/\(id)/versions/9", 404, 1, "there is no version 9"),
                 ("/api/v1/documents/\(id)/versions/x", 400, 2, "must be a number"),
+                ("/api/v1/documents/\(id)/blame?version=9", 404, 1, "there is no version 9"),
                 ("/api/v1/documents/\(id)/diff?from=0", 400, 2, "must be a version"),
                 ("/api/v1/removed", 400, 2, "give the phrase"),
                 ("/api/v1/log?since=yesterday", 400, 2, "not an ISO 8601 time"),
@@ -301,8 +302,3 @@ import Testing
     }
 }
 
-extension SignedNote.Cosignature {
-    var signatureLine: SignedNote.Signature {
-        SignedNote.Signature(name: witness, keyID: keyID, payload: withUnsafeBytes(of: timestamp.bigEndian, Array.init) + signature)
-    }
-}

@@ -7,8 +7,8 @@ import LMDB
 ///
 /// Layout (all in the `meta` table, owned here): `origin` → the origin line; `checkpoint-note/N` →
 /// checkpoint N as a signed note (written by `signCheckpoint` in the same transaction);
-/// `witness/NAME` → a witness's verifier key; `cosignature/N/NAME` → that witness's signature line
-/// over checkpoint N, stored only once verified.
+/// `witness/NAME` → a witness's verifier key; `cosignature/N/NAME` → that witness's key ID ‖
+/// timestamp ‖ signature over checkpoint N (76 bytes), stored only once verified.
 extension Ledger {
     static let originMeta = Array("origin".utf8)
     static let checkpointNotePrefix = Array("checkpoint-note/".utf8)
@@ -76,9 +76,7 @@ extension Ledger {
         try reading { txn in
             guard let raw = try txn.get(tables.meta, key: Ledger.checkpointNotePrefix + BigEndianKey.encode(number)) else { return nil }
             var note = try SignedNote.Note(parsing: String(decoding: raw, as: UTF8.self))
-            note.signatures += try cosignatures(number: number, in: txn).map { cosignature in
-                SignedNote.Signature(name: cosignature.witness, keyID: cosignature.keyID, payload: BigEndianKey.encode(cosignature.timestamp) + cosignature.signature)
-            }
+            note.signatures += try cosignatures(number: number, in: txn).map(\.signatureLine)
             return note
         }
     }
@@ -145,7 +143,7 @@ extension Ledger {
                 guard let cosignature = SignedNote.Cosignature(line), cosignature.isValid(for: note.body, key: witness) else {
                     throw LedgerError(.invalidInput, "the cosignature of \(line.name) on checkpoint \(number) does not verify with its key; nothing was stored")
                 }
-                try txn.put(tables.meta, key: cosignatureKey(number, line.name), value: Array(cosignature.line.utf8))
+                try txn.put(tables.meta, key: cosignatureKey(number, line.name), value: line.keyID + line.payload)
                 added.append(cosignature)
             }
             guard !added.isEmpty else {
@@ -169,8 +167,11 @@ extension Ledger {
         var result: [SignedNote.Cosignature] = []
         try txn.scan(tables.meta, from: prefix) { key, value in
             guard key.starts(with: prefix) else { return false }
-            let note = try SignedNote.Note(parsing: "x\n\n" + String(decoding: value, as: UTF8.self))
-            if let line = note.signatures.first, let cosignature = SignedNote.Cosignature(line) { result.append(cosignature) }
+            let line = SignedNote.Signature(name: String(decoding: key.dropFirst(prefix.count), as: UTF8.self), keyID: Array(value.prefix(4)), payload: Array(value.dropFirst(4)))
+            guard let cosignature = SignedNote.Cosignature(line) else {
+                throw LedgerError(.integrity, "the stored cosignature of checkpoint \(number) by \(line.name) is damaged")
+            }
+            result.append(cosignature)
             return true
         }
         return result

@@ -132,8 +132,9 @@ public enum SignedNote {
         public var timestamp: UInt64
         public var signature: [UInt8]
 
-        public var line: String {
-            Signature(name: witness, keyID: keyID, payload: BigEndianKey.encode(timestamp) + signature).line
+        /// The note signature line that carries it: key ID, then timestamp ‖ signature.
+        public var signatureLine: Signature {
+            Signature(name: witness, keyID: keyID, payload: BigEndianKey.encode(timestamp) + signature)
         }
 
         /// Whether this is `key`'s valid cosignature of `body`.
