@@ -26,9 +26,113 @@ public struct AuditReportRenderer {
         }
     }
 
+    public enum Format: Sendable { case html, markdown, csv }
+
+    /// Hands a report's changes, in order, one at a time to its argument: `Ledger.forEachChange(in:)`
+    /// for a report being written, or a held report's `changes`.
+    public typealias Changes = ((AuditReport.Change) throws(LedgerError) -> Void) throws(LedgerError) -> Void
+
+    public func html() -> String { rendered(.html) }
+    public func markdown() -> String { rendered(.markdown) }
+    public func csv() -> String { rendered(.csv) }
+
+    /// A held report, rendered whole in memory.
+    func rendered(_ format: Format) -> String {
+        var bytes: [UInt8] = []
+        let changes = report.changes
+        do {
+            try write(format, changeCount: changes.count, changes: { each throws(LedgerError) in for change in changes { try each(change) } }, spoolLimit: nil) { bytes += $0 }
+        } catch {
+            // Nothing but the sink and a spool can fail, and neither does in memory.
+            preconditionFailure("rendering a report in memory failed: \(error)")
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Writes the report in `format` to `sink` while its changes arrive: CSV row by row; HTML and
+    /// Markdown with their summary first, so the changes are set aside (in a temporary file past
+    /// `spoolLimit` bytes) while the summary is gathered. Memory does not grow with the history.
+    public func write(
+        _ format: Format, changeCount: Int, changes: Changes, spoolLimit: Int? = 8 << 20, to sink: (ArraySlice<UInt8>) throws(LedgerError) -> Void
+    ) throws(LedgerError) {
+        func emit(_ text: String) throws(LedgerError) { try sink(Array(text.utf8)[...]) }
+        if format == .csv { return try writeCSV(changes: changes, emit) }
+        var summary = ReportSummary()
+        let body = Spool(limit: spoolLimit)
+        // Short reports show every change; long ones fold them by year and month.
+        let open = changeCount <= Self.openLimit
+        var year: (key: String, tally: ReportSummary.Tally, months: String)? = nil
+        var month: (key: String, tally: ReportSummary.Tally, html: String)? = nil
+        func closeMonth() {
+            guard let m = month else { return }
+            year?.months += "<details class=\"month\"\(open ? " open" : "")><summary>\(ReportSummary.monthName(m.key)) — \(Self.changesTally(m.tally))</summary>\n\(m.html)</details>\n"
+            month = nil
+        }
+        func closeYear() throws(LedgerError) {
+            closeMonth()
+            guard let y = year else { return }
+            try body.append("<details class=\"year\"\(open ? " open" : "")><summary>\(y.key) — \(Self.changesTally(y.tally))</summary>\n\(y.months)</details>\n")
+            year = nil
+        }
+        try changes { change throws(LedgerError) in
+            let facts = summary.add(change)
+            guard format == .html else { return try body.append(markdownChange(change, facts)) }
+            let key = ReportSummary.month(change.event.at)
+            if year?.key != String(key.prefix(4)) { try closeYear(); year = (String(key.prefix(4)), .init(), "") }
+            if month?.key != key { closeMonth(); month = (key, .init(), "") }
+            var tally = ReportSummary.Tally(changes: 1)
+            if facts.blanking { tally.blankings = 1 }
+            if facts.restores != nil { tally.reverts = 1 }
+            month!.tally.add(tally)
+            year!.tally.add(tally)
+            month!.html += htmlChange(change, facts)
+        }
+        if format == .html {
+            try closeYear()
+            try emit(htmlHead(summary))
+            try body.replay(into: sink)
+            try emit("</section>\n")
+            if let blame = report.blame { try emit(htmlBlame(blame)) }
+            try emit(htmlEvidence() + "</body>\n</html>\n")
+        } else {
+            try emit(markdownHead(summary))
+            try body.replay(into: sink)
+            try emit(markdownTail())
+        }
+    }
+
+    /// Reports showing at most this many changes show them all open.
+    static let openLimit = 100
+    /// People named in the summary's table.
+    static let leadingActors = 15
+
+    static func changesTally(_ tally: ReportSummary.Tally) -> String {
+        var parts = [plural(tally.changes, "change")]
+        if tally.blankings > 0 { parts.append(plural(tally.blankings, "blanking")) }
+        if tally.reverts > 0 { parts.append(plural(tally.reverts, "revert")) }
+        return parts.joined(separator: ", ")
+    }
+
+    static func plural(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
+
+    /// "versions 3 to 40 of", "the period after … and up to …": what a scoped report covers, or nil.
+    var scopeSentence: String? {
+        guard !report.scope.isWhole else { return nil }
+        var parts: [String] = []
+        if let range = report.range {
+            parts.append("the changes that made versions \(range.first) to \(range.last)" + (range.base.map { ", starting from version \($0), the version in force before them" } ?? ""))
+        } else if let versions = report.scope.versions {
+            parts.append("versions \(versions.lowerBound) to \(versions.upperBound)")
+        }
+        if let since = report.scope.since { parts.append("from \(since.iso8601)") }
+        if let until = report.scope.until { parts.append("up to \(until.iso8601)") }
+        return "This report is scoped: it covers " + parts.joined(separator: ", ") + "."
+    }
+
     // MARK: HTML
 
-    public func html() -> String {
+    private func htmlHead(_ summary: ReportSummary) -> String {
+        let checkpoint = report.checkpoint
         var out = """
             <!DOCTYPE html>
             <html lang="en">
@@ -42,13 +146,13 @@ public struct AuditReportRenderer {
             <body>
             <header>
             <h1>\(Self.escapeHTML(title))</h1>
-
-            """
-        let checkpoint = report.checkpoint
-        out += """
             <p class="meta">Palimpsest audit report generated \(report.generatedAt.iso8601) from ledger <code>\(report.ledgerID.uuidString.lowercased())</code>.
             It cites \(report.events.count) events; each is proved to be in checkpoint \(checkpoint.number): the first \(checkpoint.treeSize) events of the ledger,
             Merkle root <code>\(checkpoint.rootHash.hex)</code>, signed \(checkpoint.time.iso8601) by the Ed25519 key <code>\(Hex.encode(report.publicKey))</code>.</p>
+
+            """
+        if let scope = scopeSentence { out += "<p class=\"meta\"><strong>\(Self.escapeHTML(scope))</strong></p>\n" }
+        out += """
             <p class="meta">This page is a reading of the JSON report. To check the evidence without the ledger:
             <code>python3 tools/verify-report.py REPORT.json --public-key \(Hex.encode(report.publicKey))</code>
             (with the key obtained from the ledger's owner, not from the report).</p>
@@ -56,18 +160,62 @@ public struct AuditReportRenderer {
             </header>
 
             """
+        out += htmlSummary(summary)
         if let history = report.phraseHistory { out += htmlFindings(history) }
-        if case .document = report.subject {
-            out += htmlVersions()
-            out += htmlRemovalsByActor()
+        out += "<section class=\"changes\">\n<h2>Changes</h2>\n"
+        if summary.total.changes > Self.openLimit {
+            out += "<p class=\"meta\">Grouped by year and month: open one to read its changes (printing prints what is open).</p>\n"
         }
-        out += "<section>\n<h2>Changes</h2>\n"
-        for change in report.changes { out += htmlChange(change) }
-        out += "</section>\n"
-        if let blame = report.blame { out += htmlBlame(blame) }
-        out += htmlEvidence()
-        out += "</body>\n</html>\n"
         return out
+    }
+
+    private func htmlSummary(_ summary: ReportSummary) -> String {
+        let total = summary.total
+        var out = "<section class=\"summary\">\n<h2>Summary</h2>\n"
+        guard let first = summary.first, let last = summary.last else { return out + "<p>The report shows no change.</p>\n</section>\n" }
+        let people = summary.actors.count
+        out += "<p>\(Self.plural(total.changes, "change")) from \(first.iso8601.prefix(10)) to \(last.iso8601.prefix(10)) by \(people) \(people == 1 ? "person" : "people")"
+        out += ": \(total.wordsRemoved) words removed and \(total.wordsAdded) added; \(Self.plural(total.blankings, "blanking")) (nine tenths of the text gone at once), \(Self.plural(total.reverts, "revert")) (a return to an earlier version's exact text), \(Self.plural(total.retractions, "withdrawal")).</p>\n"
+
+        // Changes per month: one bar a month, its blankings and reverts in red at the foot.
+        let months = summary.monthsInOrder()
+        let busiest = max(1, months.map(\.tally.changes).max() ?? 1)
+        out += "<h3>Changes per month</h3>\n<div class=\"timeline\" role=\"img\" aria-label=\"changes per month from \(months.first!.month) to \(months.last!.month)\">"
+        for (key, tally) in months {
+            let height = tally.changes == 0 ? 0 : max(1, tally.changes * 80 / busiest)
+            let marked = tally.changes == 0 ? 0 : min(height, (tally.blankings + tally.reverts) * 80 / busiest)
+            out += "<span title=\"\(ReportSummary.monthName(key)): \(Self.changesTally(tally))\" style=\"height:\(height)px\">\(marked > 0 ? "<i style=\"height:\(marked)px\"></i>" : "")</span>"
+        }
+        out += "</div>\n<p class=\"axis\"><span>\(ReportSummary.monthName(months.first!.month))</span><span>\(ReportSummary.monthName(months.last!.month))</span></p>\n"
+        out += "<table class=\"years\">\n<thead><tr><th>Year</th><th>Changes</th><th>Blankings</th><th>Reverts</th><th>Withdrawals</th><th>Words removed</th><th>Words added</th></tr></thead>\n<tbody>\n"
+        for (year, tally) in summary.yearsInOrder() {
+            out += "<tr><td>\(year)</td><td>\(tally.changes)</td><td>\(tally.blankings)</td><td>\(tally.reverts)</td><td>\(tally.retractions)</td><td>\(tally.wordsRemoved)</td><td>\(tally.wordsAdded)</td></tr>\n"
+        }
+        out += "</tbody>\n</table>\n"
+
+        out += "<h3>Who changed it most</h3>\n<table>\n<thead><tr><th>Who</th><th>Changes</th><th>Words removed</th><th>Words added</th><th>Reverts</th><th>Blankings</th></tr></thead>\n<tbody>\n"
+        for (actor, tally) in summary.leadingActors(Self.leadingActors) {
+            out += "<tr><td>\(Self.escapeHTML(actor))</td><td>\(tally.changes)</td><td>\(tally.wordsRemoved)</td><td>\(tally.wordsAdded)</td><td>\(tally.reverts)</td><td>\(tally.blankings)</td></tr>\n"
+        }
+        out += "</tbody>\n</table>\n"
+        if people > Self.leadingActors { out += "<p class=\"meta\">and \(people - Self.leadingActors) more.</p>\n" }
+
+        if !summary.largest.isEmpty {
+            out += "<h3>The largest removals</h3>\n<ol class=\"removals\">\n"
+            for removal in summary.largest {
+                out += "<li><a href=\"#p\(removal.position)\">\(Self.escapeHTML(removal.document)) version \(removal.version)</a>, \(removal.at.iso8601) by \(Self.escapeHTML(removal.actor)): \(Self.plural(removal.words, "word")) removed<br><del class=\"text\">\(Self.escapeHTML(removal.excerpt))</del></li>\n"
+            }
+            out += "</ol>\n"
+        }
+        if !summary.retractions.isEmpty {
+            out += "<h3>Withdrawals</h3>\n<ul>\n"
+            for r in summary.retractions {
+                out += "<li><a href=\"#p\(r.position)\">\(Self.escapeHTML(r.document)) version \(r.version)</a>, \(r.at.iso8601) by \(Self.escapeHTML(r.actor))\(r.reason.map { ": “\(Self.escapeHTML($0))”" } ?? "")</li>\n"
+            }
+            if total.retractions > summary.retractions.count { out += "<li>and \(total.retractions - summary.retractions.count) more (see the changes).</li>\n" }
+            out += "</ul>\n"
+        }
+        return out + "</section>\n"
     }
 
     private func htmlFindings(_ history: PhraseHistory) -> String {
@@ -81,57 +229,39 @@ public struct AuditReportRenderer {
             var who = Self.escapeHTML(change.event.actor)
             if let origin = change.originallyBy, removed { who += "<br><small>first written by \(Self.escapeHTML(origin.actor)) (position \(origin.position))</small>" }
             if !change.restoredBy.isEmpty { who += "<br><small>put back at position\(change.restoredBy.count == 1 ? "" : "s") \(change.restoredBy.map { String($0.position) }.joined(separator: ", "))</small>" }
-            out += "<tr class=\"\(change.kind.rawValue)\"><td><strong>\(removed ? "removed" : "added")</strong><br><small>position \(change.event.position)</small></td>"
+            out += "<tr class=\"\(change.kind.rawValue)\"><td><strong><a href=\"#p\(change.event.position)\">\(removed ? "removed" : "added")</a></strong><br><small>position \(change.event.position)</small></td>"
                 + "<td>\(Self.escapeHTML(change.event.document))</td><td>\(change.event.version)</td><td>\(change.event.at.iso8601)</td><td>\(who)</td>"
                 + "<td>\(change.occurrencesBefore) → \(change.occurrencesAfter)</td><td class=\"text\">\(occurrence)</td></tr>\n"
         }
         return out + "</tbody>\n</table>\n</section>\n"
     }
 
-    private func htmlVersions() -> String {
-        var out = "<section>\n<h2>Versions</h2>\n<table>\n<thead><tr><th>Version</th><th>Position</th><th>Event</th><th>When</th><th>Recorded</th><th>Who</th><th>Words −/+</th><th>Message</th></tr></thead>\n<tbody>\n"
-        for change in report.changes {
-            let e = change.event
-            let (removed, added) = Self.wordsChanged(change.pieces)
-            out += "<tr><td>\(e.version)</td><td>\(e.position)</td><td>\(e.type.rawValue)</td><td>\(e.at.iso8601)</td><td>\(e.recordedAt.iso8601)</td>"
-                + "<td>\(Self.escapeHTML(e.actor))</td><td>−\(removed) / +\(added)</td><td class=\"text\">\(Self.escapeHTML(e.message ?? e.reason ?? ""))</td></tr>\n"
-        }
-        return out + "</tbody>\n</table>\n</section>\n"
-    }
-
-    private func htmlRemovalsByActor() -> String {
-        let removals = removalsByActor()
-        guard !removals.isEmpty else { return "" }
-        var out = "<section>\n<h2>Removed text, by who removed it</h2>\n"
-        for (actor, items) in removals {
-            let words = items.reduce(0) { $0 + $1.words }
-            out += "<h3>\(Self.escapeHTML(actor)) — \(words) word\(words == 1 ? "" : "s") in \(Set(items.map(\.position)).count) event\(Set(items.map(\.position)).count == 1 ? "" : "s")</h3>\n<ul>\n"
-            for item in items {
-                out += "<li><small>position \(item.position), \(item.at.iso8601)</small> <del>\(Self.escapeHTML(Self.shortened(item.text, limit: 600)))</del></li>\n"
-            }
-            out += "</ul>\n"
-        }
-        return out + "</section>\n"
-    }
-
-    private func htmlChange(_ change: AuditReport.Change) -> String {
+    private func htmlChange(_ change: AuditReport.Change, _ facts: ReportSummary.Facts) -> String {
         let e = change.event
-        var out = "<article class=\"change\" id=\"p\(e.position)\">\n<h3>Position \(e.position): \(Self.escapeHTML(e.document)) version \(e.version), \(e.type.rawValue) \(e.at.iso8601) by \(Self.escapeHTML(e.actor))</h3>\n"
-        var facts: [String] = []
-        if let message = e.message { facts.append("Message: “\(Self.escapeHTML(message))”") }
-        if let reason = e.reason { facts.append("Reason (\(e.kind?.rawValue ?? "other")): “\(Self.escapeHTML(reason))”") }
-        if let source = e.source { facts.append("Source: <span class=\"text\">\(Self.escapeHTML(source))</span>") }
-        if let variant = e.variantOf { facts.append("A version of \(Self.escapeHTML(variant))") }
+        var out = "<article class=\"change\" id=\"p\(e.position)\">\n<h4>\(Self.escapeHTML(e.document)) version \(e.version): \(e.type.rawValue) \(e.at.iso8601) by \(Self.escapeHTML(e.actor))"
+        if !facts.unchanged, e.type != .retracted { out += " <small>−\(facts.wordsRemoved) / +\(facts.wordsAdded) words</small>" }
+        out += "</h4>\n"
+        var meta: [String] = []
+        if let message = e.message { meta.append("Message: “\(Self.escapeHTML(message))”") }
+        if let reason = e.reason { meta.append("Reason (\(e.kind?.rawValue ?? "other")): “\(Self.escapeHTML(reason))”") }
+        if let source = e.source { meta.append("Source: <span class=\"text\">\(Self.escapeHTML(source))</span>") }
+        if let variant = e.variantOf { meta.append("A version of \(Self.escapeHTML(variant))") }
         if let record = e.metadata[Ledger.citedRecordKey], let file = e.metadata[Ledger.citedFileKey] {
             let status = e.metadata["http.status"].map { "HTTP \(Self.escapeHTML($0)), " } ?? ""
-            facts.append("Raw capture: \(status)WARC record <code>\(Self.escapeHTML(record))</code> in <code>warc/\(Self.escapeHTML(file))</code>, block digest <code>\(Self.escapeHTML(e.metadata[Ledger.citedDigestKey] ?? ""))</code>")
+            meta.append("Raw capture: \(status)WARC record <code>\(Self.escapeHTML(record))</code> in <code>warc/\(Self.escapeHTML(file))</code>, block digest <code>\(Self.escapeHTML(e.metadata[Ledger.citedDigestKey] ?? ""))</code>")
         }
-        facts.append("Recorded \(e.recordedAt.iso8601); event hash <code>\(e.hash.hex)</code>")
-        out += "<p class=\"meta\">\(facts.joined(separator: " · "))</p>\n"
+        meta.append("Position \(e.position), recorded \(e.recordedAt.iso8601); event hash <code>\(e.hash.hex)</code>")
+        out += "<p class=\"meta\">\(meta.joined(separator: " · "))</p>\n"
         if e.type == .retracted {
             out += "<p>The document was withdrawn; its text stays on record.</p>\n"
-        } else if change.pieces.allSatisfy({ $0.kind == .same }) {
+        } else if facts.unchanged {
             out += "<p>The text is unchanged.</p>\n"
+        } else if let restores = facts.restores {
+            out += "<p class=\"revert\">Restores the exact text of <a href=\"#p\(restores.position)\">version \(restores.version)</a> (\(facts.charactersAfter) characters; the JSON report holds the diff).</p>\n"
+        } else if facts.blanking {
+            let kept = change.pieces.filter { $0.kind == .added || $0.kind == .movedHere }.map(\.text).joined()
+            out += "<p class=\"revert\">Blanking: \(facts.charactersBefore - facts.charactersAfter) of \(facts.charactersBefore) characters removed (\(facts.wordsRemoved) words); the text left reads: "
+                + "<ins class=\"text\">\(Self.escapeHTML(Self.shortened(kept, limit: 600)))</ins></p>\n"
         } else {
             out += "<div class=\"diff text\">\(htmlPieces(change.pieces))</div>\n"
         }
@@ -186,12 +316,134 @@ public struct AuditReportRenderer {
     }
 
     private func htmlEvidence() -> String {
-        var out = "<section class=\"evidence\">\n<h2>Evidence</h2>\n<p>Every cited event, its hash (SHA-256 of its RFC 8785 canonical JSON) and the length of its inclusion proof in checkpoint \(report.checkpoint.number) (signature <code>\(Hex.encode(report.checkpoint.signature))</code>).</p>\n"
-        out += "<table>\n<thead><tr><th>Position</th><th>Document</th><th>Version</th><th>Type</th><th>Hash</th><th>Proof</th></tr></thead>\n<tbody>\n"
+        let open = report.events.count <= Self.openLimit ? " open" : ""
+        var out = "<section class=\"evidence\">\n<h2>Evidence</h2>\n<details\(open)><summary>Every cited event (\(report.events.count)), its hash (SHA-256 of its RFC 8785 canonical JSON) and the length of its inclusion proof in checkpoint \(report.checkpoint.number) (signature <code>\(Hex.encode(report.checkpoint.signature))</code>)</summary>\n"
+        out += "<table>\n<thead><tr><th>Position</th><th>Document</th><th>Version</th><th>Type</th><th>Hash</th></tr></thead>\n<tbody>\n"
+        let depth = Self.proofLength(index: 0, size: report.checkpoint.treeSize)
         for event in report.events {
-            out += "<tr><td>\(event.position)</td><td>\(Self.escapeHTML(event.document))</td><td>\(event.version)</td><td>\(event.type.rawValue)</td><td><code>\(event.hash.hex)</code></td><td>\(report.proofs[event.position]?.path.count ?? 0) hashes</td></tr>\n"
+            out += "<tr><td>\(event.position)</td><td>\(Self.escapeHTML(event.document))</td><td>\(event.version)</td><td>\(event.type.rawValue)</td><td><code>\(event.hash.hex)</code></td></tr>\n"
         }
-        return out + "</tbody>\n</table>\n</section>\n"
+        return out + "</tbody>\n</table>\n<p class=\"meta\">Each proof holds about \(depth) hashes (the JSON report carries them).</p>\n</details>\n</section>\n"
+    }
+
+    /// The number of hashes in an inclusion proof in a tree of `size` leaves: about log2(size).
+    static func proofLength(index: UInt64, size: UInt64) -> Int {
+        size <= 1 ? 0 : 64 - (size - 1).leadingZeroBitCount
+    }
+
+    // MARK: Markdown
+
+    private func markdownHead(_ summary: ReportSummary) -> String {
+        var out = "# \(Self.escapeMarkdown(title))\n\n"
+        out += "Palimpsest audit report generated \(report.generatedAt.iso8601) from ledger `\(report.ledgerID.uuidString.lowercased())`. "
+        out += "It cites \(report.events.count) events, each proved to be in checkpoint \(report.checkpoint.number) (the first \(report.checkpoint.treeSize) events, Merkle root `\(report.checkpoint.rootHash.hex)`, signed \(report.checkpoint.time.iso8601) by the Ed25519 key `\(Hex.encode(report.publicKey))`). "
+        out += "The evidence is the JSON report: `python3 tools/verify-report.py REPORT.json --public-key KEY` checks it offline.\n\n"
+        if let scope = scopeSentence { out += "**\(Self.escapeMarkdown(scope))**\n\n" }
+        out += "Removed text is shown <del>struck through</del>, added text <ins>underlined</ins>; invisible and control characters as `[U+XXXX]`.\n\n"
+        out += "## Summary\n\n"
+        let total = summary.total
+        if let first = summary.first, let last = summary.last {
+            out += "\(Self.plural(total.changes, "change")) from \(first.iso8601.prefix(10)) to \(last.iso8601.prefix(10)): \(total.wordsRemoved) words removed and \(total.wordsAdded) added; \(Self.plural(total.blankings, "blanking")), \(Self.plural(total.reverts, "revert")), \(Self.plural(total.retractions, "withdrawal")).\n\n"
+            out += "| Year | Changes | Blankings | Reverts | Withdrawals | Words removed | Words added |\n|---|---|---|---|---|---|---|\n"
+            for (year, t) in summary.yearsInOrder() { out += "| \(year) | \(t.changes) | \(t.blankings) | \(t.reverts) | \(t.retractions) | \(t.wordsRemoved) | \(t.wordsAdded) |\n" }
+            out += "\n### Who changed it most\n\n| Who | Changes | Words removed | Words added |\n|---|---|---|---|\n"
+            for (actor, t) in summary.leadingActors(Self.leadingActors) { out += "| \(Self.escapeMarkdown(actor)) | \(t.changes) | \(t.wordsRemoved) | \(t.wordsAdded) |\n" }
+            if !summary.largest.isEmpty {
+                out += "\n### The largest removals\n\n"
+                for r in summary.largest {
+                    out += "- \(Self.escapeMarkdown(r.document)) version \(r.version) (position \(r.position)), \(r.at.iso8601) by \(Self.escapeMarkdown(r.actor)), \(Self.plural(r.words, "word")): <del>\(Self.escapeMarkdown(r.excerpt))</del>\n"
+                }
+            }
+            out += "\n"
+        } else {
+            out += "The report shows no change.\n\n"
+        }
+        if let history = report.phraseHistory {
+            out += "## Findings\n\n| What | Document | Version | When | Who | Occurrences | Where |\n|---|---|---|---|---|---|---|\n"
+            for change in history.changes {
+                let removed = change.kind == .removed
+                let occurrence = "…" + Self.escapeMarkdown(change.context.before) + (removed ? "<del>" : "<ins>") + Self.escapeMarkdown(change.context.phrase)
+                    + (removed ? "</del>" : "</ins>") + Self.escapeMarkdown(change.context.after) + "…"
+                out += "| **\(change.kind.rawValue)** (position \(change.event.position)) | \(Self.escapeMarkdown(change.event.document)) | \(change.event.version) | \(change.event.at.iso8601) | \(Self.escapeMarkdown(change.event.actor)) | \(change.occurrencesBefore) → \(change.occurrencesAfter) | \(occurrence) |\n"
+            }
+            out += "\n"
+        }
+        return out + "## Changes\n\n"
+    }
+
+    private func markdownChange(_ change: AuditReport.Change, _ facts: ReportSummary.Facts) -> String {
+        let e = change.event
+        var out = "### Position \(e.position): \(Self.escapeMarkdown(e.document)) version \(e.version), \(e.type.rawValue) \(e.at.iso8601) by \(Self.escapeMarkdown(e.actor))\n\n"
+        if let message = e.message { out += "Message: “\(Self.escapeMarkdown(message))”. " }
+        out += "Event hash `\(e.hash.hex)`.\n\n"
+        if e.type == .retracted { return out + "The document was withdrawn; its text stays on record.\n\n" }
+        if facts.unchanged { return out + "The text is unchanged.\n\n" }
+        if let restores = facts.restores { return out + "Restores the exact text of version \(restores.version) (position \(restores.position)).\n\n" }
+        if facts.blanking {
+            let kept = change.pieces.filter { $0.kind == .added || $0.kind == .movedHere }.map(\.text).joined()
+            return out + "Blanking: \(facts.charactersBefore - facts.charactersAfter) of \(facts.charactersBefore) characters removed (\(facts.wordsRemoved) words); the text left reads: <ins>\(Self.escapeMarkdown(Self.shortened(kept, limit: 600)))</ins>\n\n"
+        }
+        var line = "> "
+        for (k, piece) in change.pieces.enumerated() {
+            switch piece.kind {
+            case .same:
+                if let (head, omitted, tail) = Self.shortened(piece, first: k == 0, last: k == change.pieces.count - 1) {
+                    line += Self.escapeMarkdown(head) + " *[… \(omitted) characters unchanged …]* " + Self.escapeMarkdown(tail)
+                } else {
+                    line += Self.escapeMarkdown(piece.text)
+                }
+            case .removed, .movedAway: line += "<del>\(Self.escapeMarkdown(Self.shortened(piece.text, limit: Self.longPiece)))</del>" + (piece.kind == .movedAway ? " *(moved)*" : "")
+            case .added, .movedHere: line += "<ins>\(Self.escapeMarkdown(Self.shortened(piece.text, limit: Self.longPiece)))</ins>" + (piece.kind == .movedHere ? " *(moved)*" : "")
+            }
+        }
+        return out + line + "\n\n"
+    }
+
+    private func markdownTail() -> String {
+        guard let blame = report.blame else { return "" }
+        var out = "## Who wrote the text of version \(blame.version)\n\n| Words | Author |\n|---|---|\n"
+        var words: [String: Int] = [:]
+        for token in blame.tokens { words[token.origin.actor, default: 0] += 1 }
+        for (author, count) in words.sorted(by: { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }) {
+            out += "| \(count) | \(Self.escapeMarkdown(author)) |\n"
+        }
+        return out + "\n"
+    }
+
+    // MARK: CSV rows
+
+    /// RFC 4180 CSV: for a document one row per event, for a phrase one row per finding. Cells that a
+    /// spreadsheet would run as a formula (`=`, `+`, `-`, `@` first) are prefixed with `'`.
+    private func writeCSV(changes: Changes, _ emitting: (String) throws(LedgerError) -> Void) throws(LedgerError) {
+        try withoutActuallyEscaping(emitting) { emit throws(LedgerError) in try writeCSV(changes: changes, escaping: emit) }
+    }
+
+    private func writeCSV(changes: Changes, escaping emit: @escaping (String) throws(LedgerError) -> Void) throws(LedgerError) {
+        func row(_ cells: [String]) throws(LedgerError) { try emit(cells.map(Self.csvField).joined(separator: ",") + "\r\n") }
+        if let history = report.phraseHistory {
+            try row(["kind", "document", "version", "position", "at", "recordedAt", "actor", "countBefore", "countAfter", "lastSeenVersion", "context", "originallyBy", "restoredBy", "hash"])
+            for change in history.changes {
+                let e = eventsByPosition[change.event.position]
+                try row([
+                    change.kind.rawValue, change.event.document, String(change.event.version), String(change.event.position), change.event.at.iso8601,
+                    change.event.recordedAt.iso8601, change.event.actor, String(change.occurrencesBefore), String(change.occurrencesAfter),
+                    change.lastSeen.map { String($0.version) } ?? "", change.context.before + change.context.phrase + change.context.after,
+                    change.originallyBy.map { String($0.position) } ?? "", change.restoredBy.map { String($0.position) }.joined(separator: " "), e?.hash.hex ?? "",
+                ])
+            }
+            return
+        }
+        try row(["position", "version", "type", "at", "recordedAt", "actor", "source", "message", "wordsRemoved", "wordsAdded", "removed", "added", "contentHash", "hash"])
+        try changes { change throws(LedgerError) in
+            let e = change.event
+            let (removed, added) = Self.wordsChanged(change.pieces)
+            let removedText = change.pieces.filter { $0.kind == .removed }.map(\.text).joined(separator: " … ")
+            let addedText = change.pieces.filter { $0.kind == .added }.map(\.text).joined(separator: " … ")
+            try row([
+                String(e.position), String(e.version), e.type.rawValue, e.at.iso8601, e.recordedAt.iso8601, e.actor, e.source ?? "", e.message ?? e.reason ?? "",
+                String(removed), String(added), Self.shortened(removedText, limit: 30_000), Self.shortened(addedText, limit: 30_000), e.contentHash?.hex ?? "", e.hash.hex,
+            ])
+        }
     }
 
     static let palette = ["#ffd6a5", "#caffbf", "#9bf6ff", "#bdb2ff", "#ffc6ff", "#fdffb6", "#a0c4ff", "#ffadad", "#d0f4de", "#e4c1f9", "#fcf6bd", "#b9fbc0"]
@@ -210,7 +462,12 @@ public struct AuditReportRenderer {
             .elided{color:#666;font-style:italic;font-size:.85rem}.ctx{color:#555}
             .ctl{font:bold .75rem monospace;color:#fff;background:#b00;border-radius:2px;padding:0 2px}
             tr.removed td:first-child{color:#82071e}tr.added td:first-child{color:#055d20}
-            .change{border-top:1px dotted #aaa;padding-top:.4rem}.aother{background:#eee}
+            .change{border-top:1px dotted #aaa;padding-top:.4rem}.aother{background:#eee}h4{font-size:.95rem;margin:.6rem 0 .2rem}
+            .timeline{display:flex;align-items:flex-end;gap:1px;height:82px;border-bottom:1px solid #999}
+            .timeline span{flex:1 1 0;min-width:1px;background:#7a8fb8;display:flex;flex-direction:column;justify-content:flex-end}
+            .timeline i{display:block;background:#c0392b}.axis{display:flex;justify-content:space-between;font-size:.8rem;color:#555;margin:.1rem 0 1rem}
+            details{margin:.3rem 0}details>summary{cursor:pointer;font-weight:bold}details.month{margin-left:1rem}details.month>summary{font-weight:normal}
+            .revert{color:#444;font-style:italic}.removals li{margin-bottom:.4rem}
             @media print{body{max-width:none;margin:0;font-size:11pt}*{-webkit-print-color-adjust:exact;print-color-adjust:exact}.change{break-inside:avoid-page}a{color:inherit}}
 
             """
@@ -218,109 +475,7 @@ public struct AuditReportRenderer {
         return css
     }
 
-    // MARK: Markdown
-
-    public func markdown() -> String {
-        var out = "# \(Self.escapeMarkdown(title))\n\n"
-        out += "Palimpsest audit report generated \(report.generatedAt.iso8601) from ledger `\(report.ledgerID.uuidString.lowercased())`. "
-        out += "It cites \(report.events.count) events, each proved to be in checkpoint \(report.checkpoint.number) (the first \(report.checkpoint.treeSize) events, Merkle root `\(report.checkpoint.rootHash.hex)`, signed \(report.checkpoint.time.iso8601) by the Ed25519 key `\(Hex.encode(report.publicKey))`). "
-        out += "The evidence is the JSON report: `python3 tools/verify-report.py REPORT.json --public-key KEY` checks it offline.\n\n"
-        out += "Removed text is shown <del>struck through</del>, added text <ins>underlined</ins>; invisible and control characters as `[U+XXXX]`.\n\n"
-        if let history = report.phraseHistory {
-            out += "## Findings\n\n| What | Document | Version | When | Who | Occurrences | Where |\n|---|---|---|---|---|---|---|\n"
-            for change in history.changes {
-                let removed = change.kind == .removed
-                let occurrence = "…" + Self.escapeMarkdown(change.context.before) + (removed ? "<del>" : "<ins>") + Self.escapeMarkdown(change.context.phrase)
-                    + (removed ? "</del>" : "</ins>") + Self.escapeMarkdown(change.context.after) + "…"
-                out += "| **\(change.kind.rawValue)** (position \(change.event.position)) | \(Self.escapeMarkdown(change.event.document)) | \(change.event.version) | \(change.event.at.iso8601) | \(Self.escapeMarkdown(change.event.actor)) | \(change.occurrencesBefore) → \(change.occurrencesAfter) | \(occurrence) |\n"
-            }
-            out += "\n"
-        }
-        if case .document = report.subject {
-            out += "## Versions\n\n| Version | Position | Event | When | Who | Words −/+ | Message |\n|---|---|---|---|---|---|---|\n"
-            for change in report.changes {
-                let e = change.event
-                let (removed, added) = Self.wordsChanged(change.pieces)
-                out += "| \(e.version) | \(e.position) | \(e.type.rawValue) | \(e.at.iso8601) | \(Self.escapeMarkdown(e.actor)) | −\(removed) / +\(added) | \(Self.escapeMarkdown(e.message ?? e.reason ?? "")) |\n"
-            }
-            out += "\n"
-            let removals = removalsByActor()
-            if !removals.isEmpty {
-                out += "## Removed text, by who removed it\n\n"
-                for (actor, items) in removals {
-                    out += "### \(Self.escapeMarkdown(actor))\n\n"
-                    for item in items { out += "- position \(item.position), \(item.at.iso8601): <del>\(Self.escapeMarkdown(Self.shortened(item.text, limit: 600)))</del>\n" }
-                    out += "\n"
-                }
-            }
-        }
-        out += "## Changes\n\n"
-        for change in report.changes {
-            let e = change.event
-            out += "### Position \(e.position): \(Self.escapeMarkdown(e.document)) version \(e.version), \(e.type.rawValue) \(e.at.iso8601) by \(Self.escapeMarkdown(e.actor))\n\n"
-            if let message = e.message { out += "Message: “\(Self.escapeMarkdown(message))”. " }
-            out += "Event hash `\(e.hash.hex)`.\n\n"
-            if e.type == .retracted { out += "The document was withdrawn; its text stays on record.\n\n"; continue }
-            guard change.pieces.contains(where: { $0.kind != .same }) else { out += "The text is unchanged.\n\n"; continue }
-            var line = "> "
-            for (k, piece) in change.pieces.enumerated() {
-                switch piece.kind {
-                case .same:
-                    if let (head, omitted, tail) = Self.shortened(piece, first: k == 0, last: k == change.pieces.count - 1) {
-                        line += Self.escapeMarkdown(head) + " *[… \(omitted) characters unchanged …]* " + Self.escapeMarkdown(tail)
-                    } else {
-                        line += Self.escapeMarkdown(piece.text)
-                    }
-                case .removed, .movedAway: line += "<del>\(Self.escapeMarkdown(Self.shortened(piece.text, limit: Self.longPiece)))</del>" + (piece.kind == .movedAway ? " *(moved)*" : "")
-                case .added, .movedHere: line += "<ins>\(Self.escapeMarkdown(Self.shortened(piece.text, limit: Self.longPiece)))</ins>" + (piece.kind == .movedHere ? " *(moved)*" : "")
-                }
-            }
-            out += line + "\n\n"
-        }
-        if let blame = report.blame {
-            out += "## Who wrote the text of version \(blame.version)\n\n| Words | Author |\n|---|---|\n"
-            var words: [String: Int] = [:]
-            for token in blame.tokens { words[token.origin.actor, default: 0] += 1 }
-            for (author, count) in words.sorted(by: { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }) {
-                out += "| \(count) | \(Self.escapeMarkdown(author)) |\n"
-            }
-            out += "\n"
-        }
-        return out
-    }
-
     // MARK: CSV
-
-    /// RFC 4180 CSV: for a document one row per event, for a phrase one row per finding. Cells that a
-    /// spreadsheet would run as a formula (`=`, `+`, `-`, `@` first) are prefixed with `'`.
-    public func csv() -> String {
-        var rows: [[String]]
-        if let history = report.phraseHistory {
-            rows = [["kind", "document", "version", "position", "at", "recordedAt", "actor", "countBefore", "countAfter", "lastSeenVersion", "context", "originallyBy", "restoredBy", "hash"]]
-            for change in history.changes {
-                let e = eventsByPosition[change.event.position]
-                rows.append([
-                    change.kind.rawValue, change.event.document, String(change.event.version), String(change.event.position), change.event.at.iso8601,
-                    change.event.recordedAt.iso8601, change.event.actor, String(change.occurrencesBefore), String(change.occurrencesAfter),
-                    change.lastSeen.map { String($0.version) } ?? "", change.context.before + change.context.phrase + change.context.after,
-                    change.originallyBy.map { String($0.position) } ?? "", change.restoredBy.map { String($0.position) }.joined(separator: " "), e?.hash.hex ?? "",
-                ])
-            }
-        } else {
-            rows = [["position", "version", "type", "at", "recordedAt", "actor", "source", "message", "wordsRemoved", "wordsAdded", "removed", "added", "contentHash", "hash"]]
-            for change in report.changes {
-                let e = change.event
-                let (removed, added) = Self.wordsChanged(change.pieces)
-                let removedText = change.pieces.filter { $0.kind == .removed }.map(\.text).joined(separator: " … ")
-                let addedText = change.pieces.filter { $0.kind == .added }.map(\.text).joined(separator: " … ")
-                rows.append([
-                    String(e.position), String(e.version), e.type.rawValue, e.at.iso8601, e.recordedAt.iso8601, e.actor, e.source ?? "", e.message ?? e.reason ?? "",
-                    String(removed), String(added), Self.shortened(removedText, limit: 30_000), Self.shortened(addedText, limit: 30_000), e.contentHash?.hex ?? "", e.hash.hex,
-                ])
-            }
-        }
-        return rows.map { $0.map(Self.csvField).joined(separator: ",") }.joined(separator: "\r\n") + "\r\n"
-    }
 
     public static func csvField(_ value: String) -> String {
         var value = value
@@ -330,29 +485,6 @@ public struct AuditReportRenderer {
     }
 
     // MARK: Shared
-
-    struct Removal {
-        var position: UInt64
-        var at: Timestamp
-        var text: String
-        var words: Int
-    }
-
-    /// Removed runs of text grouped by who removed them, most words first.
-    func removalsByActor() -> [(String, [Removal])] {
-        var byActor: [String: [Removal]] = [:]
-        for change in report.changes {
-            for piece in change.pieces where piece.kind == .removed {
-                let words = Tokenizer.wordRanges(of: piece.text).count
-                guard words > 0 else { continue }
-                byActor[change.event.actor, default: []].append(Removal(position: change.event.position, at: change.event.at, text: piece.text, words: words))
-            }
-        }
-        return byActor.map { ($0.key, $0.value) }.sorted { a, b in
-            let (wa, wb) = (a.1.reduce(0) { $0 + $1.words }, b.1.reduce(0) { $0 + $1.words })
-            return wa != wb ? wa > wb : a.0 < b.0
-        }
-    }
 
     static func wordsChanged(_ pieces: [AuditReport.Piece]) -> (removed: Int, added: Int) {
         var removed = 0, added = 0

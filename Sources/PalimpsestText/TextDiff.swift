@@ -21,6 +21,149 @@ public enum TextDiff {
     public static let minimumMoveWords = 3
 
     public static func diff(old: String, new: String) -> [Piece] {
+        if old == new { return old.isEmpty ? [] : [Piece(kind: .same, text: old)] }
+        if old.isEmpty { return [Piece(kind: .added, text: new)] }
+        if new.isEmpty { return [Piece(kind: .removed, text: old)] }
+        // Whole lines the texts share at both ends are unchanged: only the lines between are
+        // tokenised and aligned. A line break ends every sentence, so the units between are the
+        // units a whole-text diff would see there; an edit to a long text costs what it changed.
+        let (head, tail) = sharedLines(old, new)
+        guard head > 0 || tail > 0 else { return middleDiff(old: old, new: new) }
+        let oldBytes = Array(old.utf8), newBytes = Array(new.utf8)
+        func slice(_ bytes: [UInt8], _ range: Range<Int>) -> String { String(decoding: bytes[range], as: UTF8.self) }
+        var pieces: [Piece] = []
+        if head > 0 { pieces.append(Piece(kind: .same, text: slice(oldBytes, 0..<head))) }
+        for piece in middleDiff(old: slice(oldBytes, head..<(oldBytes.count - tail)), new: slice(newBytes, head..<(newBytes.count - tail))) {
+            if piece.kind == .same, piece.move == nil, let last = pieces.last, last.kind == .same { pieces[pieces.count - 1].text += piece.text } else { pieces.append(piece) }
+        }
+        if tail > 0 {
+            let text = slice(oldBytes, (oldBytes.count - tail)..<oldBytes.count)
+            if let last = pieces.last, last.kind == .same { pieces[pieces.count - 1].text += text } else { pieces.append(Piece(kind: .same, text: text)) }
+        }
+        return pieces
+    }
+
+    /// The UTF-8 lengths of the whole lines `old` and `new` begin with and end with alike, not
+    /// overlapping: the prefix ends just after a line feed, the suffix starts just after one.
+    static func sharedLines(_ old: String, _ new: String) -> (head: Int, tail: Int) {
+        var a = old, b = new
+        return a.withUTF8 { x in
+            b.withUTF8 { y in
+                let n = min(x.count, y.count)
+                var p = 0
+                while p < n, x[p] == y[p] { p += 1 }
+                var head = p
+                while head > 0, x[head - 1] != UInt8(ascii: "\n") { head -= 1 }
+                var s = 0
+                while s < n - head, x[x.count - 1 - s] == y[y.count - 1 - s] { s += 1 }
+                // The shared suffix, shortened to start just after a line feed that is itself shared.
+                var start = x.count - s + 1
+                while start <= x.count, x[start - 1] != UInt8(ascii: "\n") { start += 1 }
+                return (head, start <= x.count ? x.count - start : 0)
+            }
+        }
+    }
+
+    /// Texts with more than this many UTF-8 bytes on both sides are aligned by lines first.
+    public static let lineAlignedAbove = 8 * 1024
+    /// A hunk of changed lines longer than this (UTF-8 bytes, both sides) is shown removed and added whole.
+    public static let largestAlignedHunk = 16 * 1024
+    /// Within a hunk, words are aligned up to this many edits; past it the hunk's unmatched run is a replacement.
+    static let hunkWordEdits = 400
+    /// Words of a region that sentences could not match are aligned up to this many edits; past it the
+    /// region is a replacement (the search keeps a trace that grows with the square of the edits).
+    static let wordEditsLimit = 1000
+
+    /// What is left once the shared first and last lines are set aside.
+    static func middleDiff(old: String, new: String) -> [Piece] {
+        old.utf8.count > lineAlignedAbove && new.utf8.count > lineAlignedAbove ? hunkDiff(old: old, new: new) : alignedDiff(old: old, new: new)
+    }
+
+    /// Two long texts, as `git diff --word-diff` treats them: their lines aligned first, then each hunk
+    /// of changed lines diffed word by word (`alignedDiff`). Aligning the sentences of two long texts
+    /// that differ in many places costs seconds; their lines, milliseconds. A moved paragraph is still
+    /// a move when it left and arrived as whole lines; a move within a hunk is found by the hunk's diff.
+    static func hunkDiff(old: String, new: String) -> [Piece] {
+        let a = lines(old), b = lines(new)
+        struct Hunk { var removed: Range<Int>; var added: Range<Int> }
+        enum Step { case same(Range<Int>), hunk(Hunk) }
+        var steps: [Step] = []
+        for op in TokenDiff.diff(a, b) {
+            switch op {
+            case .equal(let x, _): steps.append(.same(x))
+            case .delete(let x):
+                if case .hunk(var h)? = steps.last { h.removed = h.removed.isEmpty ? x : h.removed.lowerBound..<x.upperBound; steps[steps.count - 1] = .hunk(h) } else { steps.append(.hunk(Hunk(removed: x, added: 0..<0))) }
+            case .insert(let y):
+                if case .hunk(var h)? = steps.last { h.added = h.added.isEmpty ? y : h.added.lowerBound..<y.upperBound; steps[steps.count - 1] = .hunk(h) } else { steps.append(.hunk(Hunk(removed: 0..<0, added: y))) }
+            }
+        }
+        func text(_ lines: [Substring], _ range: Range<Int>) -> String { lines[range].joined() }
+        // Hunks that only remove lines, and hunks that only add the same lines word for word elsewhere: moves.
+        var removedOnly: [[Substring]: [Int]] = [:]
+        for (k, step) in steps.enumerated() {
+            guard case .hunk(let h) = step, h.added.isEmpty else { continue }
+            let key = Tokenizer.tokens(of: text(a, h.removed)).filter { $0.kind != .whitespace }.map(\.text)
+            if key.count >= minimumMoveWords { removedOnly[key, default: []].append(k) }
+        }
+        var moveOf: [Int: Int] = [:]
+        var moves = 0
+        if !removedOnly.isEmpty {
+            for (k, step) in steps.enumerated() {
+                guard case .hunk(let h) = step, h.removed.isEmpty else { continue }
+                let key = Tokenizer.tokens(of: text(b, h.added)).filter { $0.kind != .whitespace }.map(\.text)
+                if var list = removedOnly[key], !list.isEmpty {
+                    moves += 1
+                    moveOf[list.removeFirst()] = moves
+                    removedOnly[key] = list
+                    moveOf[k] = moves
+                }
+            }
+        }
+        var pieces: [Piece] = []
+        func emit(_ piece: Piece) {
+            if piece.move == nil, let last = pieces.last, last.kind == piece.kind, last.move == nil { pieces[pieces.count - 1].text += piece.text } else { pieces.append(piece) }
+        }
+        for (k, step) in steps.enumerated() {
+            switch step {
+            case .same(let x): emit(Piece(kind: .same, text: text(a, x)))
+            case .hunk(let h):
+                if let move = moveOf[k] {
+                    emit(h.added.isEmpty ? Piece(kind: .movedAway, text: text(a, h.removed), move: move) : Piece(kind: .movedHere, text: text(b, h.added), move: move))
+                    continue
+                }
+                let (removed, added) = (text(a, h.removed), text(b, h.added))
+                // A hunk this large is a rewrite: aligning its words costs much and tells little.
+                if removed.utf8.count + added.utf8.count > largestAlignedHunk {
+                    emit(Piece(kind: .removed, text: removed))
+                    emit(Piece(kind: .added, text: added))
+                    continue
+                }
+                var highest = 0
+                for var piece in alignedDiff(old: removed, new: added, wordEdits: hunkWordEdits) {
+                    if let move = piece.move { highest = max(highest, move); piece.move = moves + move }
+                    emit(piece)
+                }
+                moves += highest
+            }
+        }
+        return pieces
+    }
+
+    /// The lines of a text, each with its line feed.
+    static func lines(_ text: String) -> [Substring] {
+        var result: [Substring] = []
+        var start = text.startIndex
+        for index in text.utf8.indices where text.utf8[index] == UInt8(ascii: "\n") {
+            let end = text.utf8.index(after: index)
+            result.append(text[start..<end])
+            start = end
+        }
+        if start < text.endIndex { result.append(text[start...]) }
+        return result
+    }
+
+    /// The diff of two whole texts: sentences aligned first, then the words of what did not match.
+    static func alignedDiff(old: String, new: String, wordEdits: Int = wordEditsLimit) -> [Piece] {
         let a = Tokenizer.tokens(of: old), b = Tokenizer.tokens(of: new)
         let unitsA = units(a), unitsB = units(b)
         // Sentences and paragraphs first, by their words (whitespace aside).
@@ -58,7 +201,7 @@ public enum TextDiff {
         /// Token by token, for what units could not match.
         func words(_ x: Range<Int>, _ y: Range<Int>) {
             let ta = Array(a[x]), tb = Array(b[y])
-            for op in TokenDiff.diff(ta.map(\.text), tb.map(\.text)) {
+            for op in TokenDiff.diff(ta.map(\.text), tb.map(\.text), maxEdits: wordEdits) {
                 switch op {
                 case .equal(let i, _): emit(.same, text(ta, i))
                 case .delete(let i): emit(.removed, text(ta, i))

@@ -82,41 +82,123 @@ public struct AuditReport: Sendable {
     /// Ed25519 over the canonical JSON of `json` without `signature`.
     public var signature: [UInt8] = []
 
-    public static let schemaVersion: Int64 = 1
+    public static let schemaVersion: Int64 = 2
+
+    /// What a report covers when it is not a whole history: a period (`since` and `until` both
+    /// inclusive, by the events' effective times) or the changes that made versions A…B.
+    public struct Scope: Sendable, Equatable {
+        public var since: Timestamp?
+        public var until: Timestamp?
+        public var versions: ClosedRange<UInt64>?
+        public init(since: Timestamp? = nil, until: Timestamp? = nil, versions: ClosedRange<UInt64>? = nil) {
+            (self.since, self.until, self.versions) = (since, until, versions)
+        }
+        public var isWhole: Bool { since == nil && until == nil && versions == nil }
+    }
+
+    /// A scoped document report's versions: the changes that made `first` to `last` are shown,
+    /// starting from the text of `base`, the version in force before them (nil: from nothing).
+    public struct VersionRange: Sendable, Equatable {
+        public var base: UInt64?
+        public var first: UInt64
+        public var last: UInt64
+    }
+
+    public var scope = Scope()
+    /// For a document report: the versions it shows (the whole history when not scoped).
+    public var range: VersionRange? = nil
+
+    /// What the signature signs (signing recipe 2): this prefix, then the SHA-256 digest of the RFC 8785
+    /// canonical JSON of the report without `signature`. Signing a digest lets a report be signed as it
+    /// is written, one element at a time, and checked the same way; the prefix keeps a report's
+    /// signature from being mistaken for any other message the key signs.
+    public static let signingPrefix = Array("palimpsest-report-v2\n".utf8)
+
+    public static func signedMessage(digest: some Sequence<UInt8>) -> [UInt8] { signingPrefix + Array(digest) }
+
+    /// The message the signature covers, for a report held whole.
+    public func signedMessage() -> [UInt8] {
+        Self.signedMessage(digest: SHA256.hash(data: CanonicalJSON.encode(json(signed: false))))
+    }
+}
+
+/// A report before its changes are computed: everything it cites, proves and quotes, and which
+/// changes it shows. `Ledger.forEachChange(in:)` computes them one at a time in history order, so a
+/// report on a long history is written (`Ledger.writeAuditReportJSON`, or the renderers) in memory
+/// that does not grow with it.
+public struct AuditReportPlan: Sendable {
+    /// The report without its changes, proofs and signature.
+    public var header: AuditReport
+    struct Pending: Sendable {
+        var event: RecordedEvent
+        /// The nearest earlier version with a text (a retraction keeps the text it withdrew).
+        var before: RecordedEvent?
+    }
+    var pending: [Pending]
+    public var changeCount: Int { pending.count }
 }
 
 extension Ledger {
-    /// A report on `subject`, proved against the latest checkpoint when it covers every cited event,
-    /// else against a new checkpoint signed now (`signedNewCheckpoint` says which).
-    public func auditReport(_ subject: AuditReport.Subject, at time: Timestamp = .now()) throws(LedgerError) -> (report: AuditReport, signedNewCheckpoint: Bool) {
-        var changes: [AuditReport.Change] = []
+    /// A report on `subject`, held whole (for a long history prefer `auditReportPlan` and a writer),
+    /// proved against the latest checkpoint when it covers every cited event, else against a new
+    /// checkpoint signed now (`signedNewCheckpoint` says which).
+    public func auditReport(_ subject: AuditReport.Subject, scope: AuditReport.Scope = AuditReport.Scope(), at time: Timestamp = .now()) throws(LedgerError) -> (report: AuditReport, signedNewCheckpoint: Bool) {
+        let (plan, signedNew) = try auditReportPlan(subject, scope: scope, at: time)
+        var report = plan.header
+        try forEachChange(in: plan) { change in report.changes.append(change) }
+        for event in report.events { report.proofs[event.position] = try inclusionProof(position: event.position, treeSize: report.checkpoint.treeSize) }
+        do {
+            report.signature = Array(try signingKey().signature(for: report.signedMessage()))
+        } catch let error as LedgerError {
+            throw error
+        } catch {
+            throw LedgerError(.storage, "cannot sign the report: \(error)")
+        }
+        return (report, signedNew)
+    }
+
+    /// What a report on `subject` within `scope` cites, proves and quotes, and which changes it shows.
+    public func auditReportPlan(_ subject: AuditReport.Subject, scope: AuditReport.Scope = AuditReport.Scope(), at time: Timestamp = .now()) throws(LedgerError) -> (plan: AuditReportPlan, signedNewCheckpoint: Bool) {
+        if scope.versions != nil, scope.since != nil || scope.until != nil {
+            throw LedgerError(.invalidInput, "give a period (since, until) or a range of versions, not both")
+        }
+        if let since = scope.since, let until = scope.until, until <= since {
+            throw LedgerError(.invalidInput, "the period ends (\(until.iso8601)) before it begins (\(since.iso8601))")
+        }
+        var pending: [AuditReportPlan.Pending] = []
         var cited = Set<UInt64>()
         var blame: Blame? = nil
         var history: PhraseHistory? = nil
-        let reader = sequentialTextReader()
-        func text(_ hash: Digest) throws(LedgerError) -> String {
-            guard let loaded = try reader.text(hash: hash) else { throw LedgerError(.integrity, "the text \(hash.hex) is missing from the ledger") }
-            return loaded
-        }
+        var range: AuditReport.VersionRange? = nil
 
         switch subject {
         case .document(let document):
-            guard let events = try events(of: document) else {
+            guard let events = try events(of: document), !events.isEmpty else {
                 throw LedgerError(.notFound, "there is no document \(DocumentID.quoted(document)) in the ledger")
             }
+            let resolved = try versionRange(of: document, versions: UInt64(events.count), scope: scope)
+            range = resolved
+            // Cited from the nearest version with a text at or before the base, so that the first change's
+            // text before is one the report quotes and proves.
+            var citeFrom = resolved.base ?? resolved.first
+            while citeFrom > 1, events[Int(citeFrom) - 1].contentHash == nil { citeFrom -= 1 }
             var before: RecordedEvent? = nil
-            var pending: [(RecordedEvent, RecordedEvent?)] = []
-            for event in events {
+            for event in events[Int(citeFrom) - 1..<Int(resolved.last)] {
                 cited.insert(event.position)
-                pending.append((event, before))
+                if event.version >= resolved.first { pending.append(.init(event: event, before: before)) }
                 if event.contentHash != nil { before = event }
             }
-            changes = try diffs(pending)
-            if try state(of: document)?.status == .active { blame = try self.blame(document, history: false) }
+            if scope.isWhole, try state(of: document)?.status == .active { blame = try self.blame(document, history: false) }
         case .phrase(let phrase, let ignoringCase, let document):
-            let found = try phraseHistory(PhraseQuery(phrase, document: document, ignoringCase: ignoringCase))
+            if scope.versions != nil, document == nil {
+                throw LedgerError(.invalidInput, "a range of versions needs one document: give --doc with --versions")
+            }
+            var found = try phraseHistory(PhraseQuery(phrase, document: document, ignoringCase: ignoringCase))
+            found.changes = found.changes.filter { change in
+                (scope.since.map { change.event.at >= $0 } ?? true) && (scope.until.map { change.event.at <= $0 } ?? true)
+                    && (scope.versions.map { $0.contains(change.event.version) } ?? true)
+            }
             history = found
-            var pending: [(RecordedEvent, RecordedEvent?)] = []
             for change in found.changes {
                 guard let event = try event(at: change.event.position) else {
                     throw LedgerError(.integrity, "the phrase index cites position \(change.event.position), which is missing from the log")
@@ -134,17 +216,23 @@ extension Ledger {
                 }
                 cited.insert(event.position)
                 for reference in [change.originallyBy].compactMap({ $0 }) + change.restoredBy { cited.insert(reference.position) }
-                pending.append((event, before))
+                pending.append(.init(event: event, before: before))
             }
-            changes = try diffs(pending)
         }
 
         // Texts the verifier cannot derive from an earlier change of the report are given in full.
+        let reader = sequentialTextReader()
+        func text(_ hash: Digest) throws(LedgerError) -> String {
+            guard let loaded = try reader.text(hash: hash) else { throw LedgerError(.integrity, "the text \(hash.hex) is missing from the ledger") }
+            return loaded
+        }
         var derived = Set<Digest>()
         var texts: [Digest: String] = [:]
-        for change in changes {
-            if let before = change.before, let committed = change.beforeCommitted, !derived.contains(committed) { texts[committed] = try text(before) }
-            if let after = change.afterCommitted { derived.insert(after) }
+        for change in pending {
+            if let before = change.before, let hash = before.contentHash, let committed = before.committedHash, !derived.contains(committed), texts[committed] == nil {
+                texts[committed] = try text(hash)
+            }
+            if change.event.contentHash != nil, let after = change.event.committedHash { derived.insert(after) }
         }
         if let blame, let event = try state(of: blame.document)?.event, let hash = event.contentHash, let committed = event.committedHash,
             !derived.contains(committed)
@@ -160,66 +248,84 @@ extension Ledger {
         let (checkpoint, signedNew) = try checkpointCovering(positions.last ?? 0, at: time)
         guard let publicKey = try publicKey() else { throw LedgerError(.notFound, "the ledger has no signing key; run `palimpsest init`") }
         var events: [RecordedEvent] = []
-        var proofs: [UInt64: InclusionProof] = [:]
+        events.reserveCapacity(positions.count)
         for position in positions {
             guard let event = try event(at: position) else { throw LedgerError(.integrity, "the log has no event at position \(position)") }
             events.append(event)
-            proofs[position] = try inclusionProof(position: position, treeSize: checkpoint.treeSize)
         }
         var report = AuditReport(
             subject: subject, generatedAt: time, ledgerID: id, publicKey: publicKey, checkpoint: checkpoint, events: events,
-            proofs: proofs, texts: texts, changes: changes, blame: blame, phraseHistory: history)
+            proofs: [:], texts: texts, changes: [], blame: blame, phraseHistory: history)
+        report.scope = scope
+        report.range = range
         for event in events {
             guard let committed = event.committedHash, event.contentHash != nil else { continue }
             if let salt = event.textSalt { report.textSalts[committed] = salt }
             if let proof = event.textProofJSON { report.textProofs[committed] = proof }
         }
-        let key = try signingKey()
-        do {
-            report.signature = Array(try key.signature(for: CanonicalJSON.encode(report.json(signed: false))))
-        } catch {
-            throw LedgerError(.storage, "cannot sign the report: \(error)")
-        }
-        return (report, signedNew)
+        return (AuditReportPlan(header: report, pending: pending), signedNew)
     }
 
-    /// The diffs of `pending` (event, text before it), on every core, a few dozen at a time so that
-    /// only those texts are in memory: the slow part of a long history.
-    private func diffs(_ pending: [(RecordedEvent, RecordedEvent?)]) throws(LedgerError) -> [AuditReport.Change] {
-        var changes: [AuditReport.Change] = []
-        changes.reserveCapacity(pending.count)
+    /// The versions of `document` (which has `count`) that a report within `scope` shows.
+    private func versionRange(of document: String, versions count: UInt64, scope: AuditReport.Scope) throws(LedgerError) -> AuditReport.VersionRange {
+        if let versions = scope.versions {
+            guard versions.lowerBound >= 1, versions.upperBound <= count else {
+                throw LedgerError(.invalidInput, "\(DocumentID.quoted(document)) has versions 1 to \(count); \(versions.lowerBound)..\(versions.upperBound) goes beyond them")
+            }
+            return .init(base: versions.lowerBound > 1 ? versions.lowerBound - 1 : nil, first: versions.lowerBound, last: versions.upperBound)
+        }
+        var base: UInt64? = nil, last = count
+        // The version in force at the start: the last one made before it.
+        if let since = scope.since { base = try state(of: document, asOf: .time(Timestamp(milliseconds: since.milliseconds - 1)))?.event.version }
+        if let until = scope.until { last = try state(of: document, asOf: .time(until))?.event.version ?? 0 }
+        let first = (base ?? 0) + 1
+        guard first <= last else {
+            let period = [scope.since.map { "from \($0.iso8601)" }, scope.until.map { "up to \($0.iso8601)" }].compactMap { $0 }.joined(separator: " and ")
+            let inForce = base.map { " (version \($0) was in force throughout)" } ?? ""
+            throw LedgerError(.notFound, "\(DocumentID.quoted(document)) has no version made \(period)\(inForce)")
+        }
+        return .init(base: base, first: first, last: last)
+    }
+
+    /// The changes `plan` shows, in order, each with the diff from the text before it: texts decoded in
+    /// history order, diffed sixteen at a time on every core, handed to `body` one by one; only
+    /// those few texts are held at once.
+    public func forEachChange(in plan: AuditReportPlan, _ body: (AuditReport.Change) throws(LedgerError) -> Void) throws(LedgerError) {
+        let pending = plan.pending
         var cache: [Digest: String] = [:]
         let reader = sequentialTextReader()
         var start = 0
         while start < pending.count {
-            let chunk = pending[start..<min(pending.count, start + 64)]
+            let chunk = pending[start..<min(pending.count, start + 16)]
             var texts: [Digest: String] = [:]
-            for hash in chunk.flatMap({ [$0.1?.contentHash, $0.0.contentHash] }).compactMap({ $0 }) where texts[hash] == nil {
+            for hash in chunk.flatMap({ [$0.before?.contentHash, $0.event.contentHash] }).compactMap({ $0 }) where texts[hash] == nil {
                 if let known = cache[hash] { texts[hash] = known; continue }
                 guard let loaded = try reader.text(hash: hash) else { throw LedgerError(.integrity, "the text \(hash.hex) is missing from the ledger") }
                 texts[hash] = loaded
             }
-            let pairs = chunk.map { event, before -> (String, String) in
-                let old = before?.contentHash.flatMap { texts[$0] } ?? ""
-                return (old, event.contentHash.flatMap { texts[$0] } ?? old)
+            let pairs = chunk.map { change -> (String, String) in
+                let old = change.before?.contentHash.flatMap { texts[$0] } ?? ""
+                return (old, change.event.contentHash.flatMap { texts[$0] } ?? old)
             }
             let results = ConcurrentResults<[AuditReport.Piece]>(count: pairs.count)
             DispatchQueue.concurrentPerform(iterations: pairs.count) { k in
                 let (old, new) = pairs[k]
-                let pieces = old == new ? (old.isEmpty ? [] : [TextDiff.Piece(kind: .same, text: old)]) : TextDiff.diff(old: old, new: new)
-                results[k] = pieces.map(AuditReport.Piece.init)
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                results[k] = TextDiff.diff(old: old, new: new).map(AuditReport.Piece.init)
+                let t1 = DispatchTime.now().uptimeNanoseconds
+                if TRACE, t1 - t0 > 20_000_000 { FileHandle.standardError.write("DIFF \((t1 - t0) / 1_000_000) ms old \(old.utf8.count) new \(new.utf8.count) pieces \(results[k]!.count)\n".data(using: .utf8)!) }
             }
-            for (k, (event, before)) in chunk.enumerated() {
-                changes.append(AuditReport.Change(
+            for (k, change) in chunk.enumerated() {
+                let (event, before) = (change.event, change.before)
+                try body(AuditReport.Change(
                     event: event, before: before?.contentHash, after: event.contentHash, beforeCommitted: before?.committedHash,
                     afterCommitted: event.contentHash == nil ? nil : event.committedHash, pieces: results[k] ?? []))
             }
             // The last texts of the chunk start the next one.
             cache = [:]
-            if let last = chunk.last?.0.contentHash ?? chunk.last?.1?.contentHash { cache[last] = texts[last] }
+            if let last = chunk.last?.event.contentHash ?? chunk.last?.before?.contentHash { cache[last] = texts[last] }
             start += chunk.count
         }
-        return changes
     }
 
     /// The latest checkpoint when it covers `position`, else a new one.
@@ -245,7 +351,31 @@ final class ConcurrentResults<T>: @unchecked Sendable {
 
 extension AuditReport {
     /// The report as JSON, with the signature (or, with `signed: false`, what the signature covers).
+    /// `Ledger.writeAuditReportJSON` writes the same members, one element per line.
     public func json(signed: Bool = true) -> JSONValue {
+        var object: [String: JSONValue] = [
+            "changes": .array(changes.map(\.json)),
+            "events": .array(events.map { eventJSON($0, proof: proofs[$0.position]) }),
+        ]
+        for (key, value) in headMembers() + tailMembers() { object[key] = value }
+        if let blame = blameJSON() { object["blame"] = blame }
+        if let findings = findingsJSON() { object["findings"] = findings }
+        if signed { object["signature"] = .string(Hex.encode(signature)) }
+        return .object(object)
+    }
+
+    /// The small members that sort after `findings` and before `signature`.
+    func headMembers() -> [(String, JSONValue)] {
+        var members: [(String, JSONValue)] = [
+            ("generatedAt", .string(generatedAt.iso8601)), ("kind", .string(subject.kind)), ("ledgerId", .string(ledgerID.uuidString.lowercased())),
+            ("publicKey", .string(Hex.encode(publicKey))), ("schemaVersion", .int(Self.schemaVersion)),
+        ]
+        if let scope = scopeJSON() { members.append(("scope", scope)) }
+        return members
+    }
+
+    /// The members that sort after `signature`.
+    func tailMembers() -> [(String, JSONValue)] {
         var subjectJSON: [String: JSONValue]
         switch subject {
         case .document(let document): subjectJSON = ["document": .string(document)]
@@ -253,47 +383,61 @@ extension AuditReport {
             subjectJSON = ["phrase": .string(phrase), "ignoreCase": .bool(ignoringCase)]
             if let document { subjectJSON["document"] = .string(document) }
         }
-        var object: [String: JSONValue] = [
-            "schemaVersion": .int(Self.schemaVersion),
-            "kind": .string(subject.kind),
-            "subject": .object(subjectJSON),
-            "generatedAt": .string(generatedAt.iso8601),
-            "ledgerId": .string(ledgerID.uuidString.lowercased()),
-            "publicKey": .string(Hex.encode(publicKey)),
-            "checkpoint": checkpoint.json,
-            "events": .array(events.map { event in
-                var entry: [String: JSONValue] = ["event": event.json()]
-                if let proof = proofs[event.position] {
-                    entry["proof"] = ["leafIndex": .int(Int64(proof.position - 1)), "treeSize": .int(Int64(proof.treeSize)), "path": .array(proof.path.map { .string($0.hex) })]
-                }
-                return .object(entry)
-            }),
-            "texts": .object(Dictionary(uniqueKeysWithValues: texts.map { ($0.key.hex, JSONValue.string($0.value)) })),
-            "textSalts": .object(Dictionary(uniqueKeysWithValues: textSalts.map { ($0.key.hex, JSONValue.string(Hex.encode($0.value))) })),
-            "textProofs": .object(Dictionary(uniqueKeysWithValues: textProofs.map { ($0.key.hex, $0.value) })),
-            "changes": .array(changes.map(\.json)),
+        return [
+            ("subject", .object(subjectJSON)),
+            ("textProofs", .object(Dictionary(uniqueKeysWithValues: textProofs.map { ($0.key.hex, $0.value) }))),
+            ("textSalts", .object(Dictionary(uniqueKeysWithValues: textSalts.map { ($0.key.hex, JSONValue.string(Hex.encode($0.value))) }))),
+            ("texts", .object(Dictionary(uniqueKeysWithValues: texts.map { ($0.key.hex, JSONValue.string($0.value)) }))),
         ]
-        if let blame, let version = events.first(where: { $0.document == blame.document && $0.version == blame.version }) {
-            object["blame"] = [
-                "document": .string(blame.document), "version": .int(Int64(blame.version)),
-                "contentHash": .optional(version.committedHash?.hex),
-                "runs": .array(Self.blameRuns(blame).map { ["text": .string($0.text), "origin": .int(Int64($0.origin))] }),
-            ]
+    }
+
+    /// What a scoped report covers: the period or versions asked for, and for a document the versions
+    /// shown (`firstVersion`…`lastVersion`) after the one in force before them (`baseVersion`).
+    func scopeJSON() -> JSONValue? {
+        guard !scope.isWhole else { return nil }
+        var object: [String: JSONValue] = [:]
+        if let since = scope.since { object["since"] = .string(since.iso8601) }
+        if let until = scope.until { object["until"] = .string(until.iso8601) }
+        if let range {
+            object["firstVersion"] = .int(Int64(range.first))
+            object["lastVersion"] = .int(Int64(range.last))
+            if let base = range.base { object["baseVersion"] = .int(Int64(base)) }
+        } else if let versions = scope.versions {
+            object["firstVersion"] = .int(Int64(versions.lowerBound))
+            object["lastVersion"] = .int(Int64(versions.upperBound))
         }
-        if let phraseHistory {
-            object["findings"] = .array(phraseHistory.changes.map { change in
-                var finding: [String: JSONValue] = [
-                    "kind": .string(change.kind.rawValue), "position": .int(Int64(change.event.position)),
-                    "document": .string(change.event.document), "version": .int(Int64(change.event.version)),
-                    "countBefore": .int(Int64(change.occurrencesBefore)), "countAfter": .int(Int64(change.occurrencesAfter)),
-                    "restoredBy": .array(change.restoredBy.map { .int(Int64($0.position)) }),
-                ]
-                if let origin = change.originallyBy { finding["originallyBy"] = .int(Int64(origin.position)) }
-                return .object(finding)
-            })
-        }
-        if signed { object["signature"] = .string(Hex.encode(signature)) }
         return .object(object)
+    }
+
+    func eventJSON(_ event: RecordedEvent, proof: InclusionProof?) -> JSONValue {
+        var entry: [String: JSONValue] = ["event": event.json()]
+        if let proof {
+            entry["proof"] = ["leafIndex": .int(Int64(proof.position - 1)), "treeSize": .int(Int64(proof.treeSize)), "path": .array(proof.path.map { .string($0.hex) })]
+        }
+        return .object(entry)
+    }
+
+    func blameJSON() -> JSONValue? {
+        guard let blame, let version = events.first(where: { $0.document == blame.document && $0.version == blame.version }) else { return nil }
+        return [
+            "document": .string(blame.document), "version": .int(Int64(blame.version)),
+            "contentHash": .optional(version.committedHash?.hex),
+            "runs": .array(Self.blameRuns(blame).map { ["text": .string($0.text), "origin": .int(Int64($0.origin))] }),
+        ]
+    }
+
+    func findingsJSON() -> JSONValue? {
+        guard let phraseHistory else { return nil }
+        return .array(phraseHistory.changes.map { change in
+            var finding: [String: JSONValue] = [
+                "kind": .string(change.kind.rawValue), "position": .int(Int64(change.event.position)),
+                "document": .string(change.event.document), "version": .int(Int64(change.event.version)),
+                "countBefore": .int(Int64(change.occurrencesBefore)), "countAfter": .int(Int64(change.occurrencesAfter)),
+                "restoredBy": .array(change.restoredBy.map { .int(Int64($0.position)) }),
+            ]
+            if let origin = change.originallyBy { finding["originallyBy"] = .int(Int64(origin.position)) }
+            return .object(finding)
+        })
     }
 
     /// Consecutive blamed tokens with the same origin, merged.
@@ -337,3 +481,5 @@ extension AuditReport.Change {
         return .object(object)
     }
 }
+
+let TRACE = ProcessInfo.processInfo.environment["PALIMPSEST_DIFF_TRACE"] != nil
