@@ -334,87 +334,92 @@ def count_phrase(phrase, text, ignore_case):
 
 # ---------------------------------------------------------------- the report
 
+SIGNING_PREFIX_V2 = b"palimpsest-report-v2\n"
+
 
 class Verifier:
-    def __init__(self, report, public_key, trusted):
-        self.report = report
+    """Checks a report one element at a time: its events as they are read, then its changes in
+    order, keeping only the latest text of each document (and the texts the report quotes)."""
+
+    def __init__(self, public_key, trusted, progress=None):
         self.key = public_key
         self.trusted = trusted
+        self.progress = progress
         self.problems = []
         self.notes = []
+        self.events = {}
+        self.by_version = {}
+        self.quoted = {}
+        self.current = {}  # document -> (contentHash, text): the latest text each document's changes built
+        self.changed_counts = {}  # position -> (count before, count after), for phrase reports
+        self.shown = set()
+        self.root, self.size = b"", 0
+        self.header = {}
+        self.findings = []
+        self.blame = None
 
     def fail(self, message):
         self.problems.append(message)
 
-    def run(self):
-        r = self.report
-        if r.get("schemaVersion") != 1:
-            self.fail("the report's schemaVersion is %r; this verifier reads 1" % r.get("schemaVersion"))
-            return
-        if r.get("publicKey") != self.key.hex():
-            self.fail("the report names the key %s, not the key you gave" % r.get("publicKey"))
-        self.check_signature()
-        root, size = self.check_checkpoint()
-        self.events = {}
-        self.check_events(root, size)
-        self.texts = {}
-        self.check_texts()
-        self.check_changes()
-        kind = r.get("kind")
-        if kind == "document":
-            self.check_document()
-        elif kind == "phrase":
-            self.check_phrase()
-        else:
-            self.fail("the report's kind is %r, neither document nor phrase" % kind)
-        self.check_blame()
+    # ------------------------------------------------------------ header and signatures
 
-    def check_signature(self):
-        body = {k: v for k, v in self.report.items() if k != "signature"}
+    def check_header(self):
+        h = self.header
+        version = h.get("schemaVersion")
+        if version not in (1, 2):
+            self.fail("the report's schemaVersion is %r; this verifier reads 1 and 2" % version)
+            return False
+        if h.get("publicKey") != self.key.hex():
+            self.fail("the report names the key %s, not the key you gave" % h.get("publicKey"))
+        if (h.get("checkpoint") or {}).get("ledgerId") != h.get("ledgerId"):
+            self.fail("the checkpoint names ledger %s, the report %s" % ((h.get("checkpoint") or {}).get("ledgerId"), h.get("ledgerId")))
+        return True
+
+    def check_signature(self, message):
         try:
-            signature = bytes.fromhex(self.report.get("signature", ""))
-        except ValueError:
+            signature = bytes.fromhex(self.header.get("signature", ""))
+        except (TypeError, ValueError):
             signature = b""
-        if not ed25519_verify(self.key, canonical(body), signature):
+        if not ed25519_verify(self.key, message, signature):
             self.fail("the report's signature does not verify with the key: the report was changed after it was signed, or signed by another key")
 
-    def check_checkpoint(self):
-        c = self.report.get("checkpoint") or {}
+    def check_checkpoint(self, c):
         body = {k: c.get(k) for k in ("ledgerId", "rootHash", "time", "treeSize")}
         try:
             signature = bytes.fromhex(c.get("signature", ""))
-        except ValueError:
+        except (TypeError, ValueError):
             signature = b""
         if not ed25519_verify(self.key, canonical(body), signature):
             self.fail("checkpoint %s's signature does not verify with the key" % c.get("number"))
-        if c.get("ledgerId") != self.report.get("ledgerId"):
-            self.fail("the checkpoint names ledger %s, the report %s" % (c.get("ledgerId"), self.report.get("ledgerId")))
         try:
             return bytes.fromhex(c.get("rootHash", "")), int(c.get("treeSize"))
         except (TypeError, ValueError):
             self.fail("the checkpoint has no valid rootHash and treeSize")
             return b"", 0
 
-    def check_events(self, root, size):
-        for entry in self.report.get("events", []):
-            event = entry.get("event", {})
-            position = event.get("position")
-            where = "the event at position %s" % position
-            if position in self.events:
-                self.fail("%s is cited twice" % where)
-            self.events[position] = event
-            claimed = event.get("hash")
-            recomputed = sha256_hex(canonical({k: v for k, v in event.items() if k != "hash"}))
-            if recomputed != claimed:
-                self.fail("%s (%r version %s): its hash does not match its content (recomputed %s)" % (where, event.get("document"), event.get("version"), recomputed))
-            proof = entry.get("proof") or {}
-            try:
-                path = [bytes.fromhex(h) for h in proof.get("path", [])]
-                ok = proof.get("leafIndex") == position - 1 and proof.get("treeSize") == size and verify_inclusion(leaf_hash(claimed), position - 1, size, path, root)
-            except (TypeError, ValueError):
-                ok = False
-            if not ok:
-                self.fail("%s: its inclusion proof does not lead to the checkpoint's Merkle root" % where)
+    # ------------------------------------------------------------ events
+
+    def check_event(self, entry):
+        event = entry.get("event", {})
+        position = event.get("position")
+        where = "the event at position %s" % position
+        if position in self.events:
+            self.fail("%s is cited twice" % where)
+        self.events[position] = event
+        claimed = event.get("hash")
+        recomputed = sha256_hex(canonical({k: v for k, v in event.items() if k != "hash"}))
+        if recomputed != claimed:
+            self.fail("%s (%r version %s): its hash does not match its content (recomputed %s)" % (where, event.get("document"), event.get("version"), recomputed))
+        proof = entry.get("proof") or {}
+        try:
+            path = [bytes.fromhex(h) for h in proof.get("path", [])]
+            ok = proof.get("leafIndex") == position - 1 and proof.get("treeSize") == self.size and verify_inclusion(leaf_hash(claimed), position - 1, self.size, path, self.root)
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            self.fail("%s: its inclusion proof does not lead to the checkpoint's Merkle root" % where)
+
+    def events_done(self):
         for position, event in self.events.items():
             before = self.events.get(position - 1) if isinstance(position, int) else None
             if before is not None and event.get("previousHash") != before.get("hash"):
@@ -422,12 +427,14 @@ class Verifier:
         # A redaction names the document's version at the time; it is not a version of its own.
         self.by_version = {(e.get("document"), e.get("version")): e for e in self.events.values() if e.get("type") != "redacted"}
 
+    # ------------------------------------------------------------ texts
+
     def text_matches(self, digest, text, where):
         """Whether `text` is the text the contentHash `digest` commits to: its SHA-256 (ledgers before
         salted commitments), a salted commitment (`textSalts`), or a redacted text's readable rest
         (`textProofs`), whose redaction must be cited and must list exactly what is withheld."""
-        salt = (self.report.get("textSalts") or {}).get(digest)
-        proof = (self.report.get("textProofs") or {}).get(digest)
+        salt = (self.header.get("textSalts") or {}).get(digest)
+        proof = (self.header.get("textProofs") or {}).get(digest)
         if salt is not None:
             return salted_commitment(text, salt) == digest
         if proof is None:
@@ -451,12 +458,22 @@ class Verifier:
             return False
         return proven_commitment(text, parts) == digest
 
-    def check_texts(self):
-        for digest, text in (self.report.get("texts") or {}).items():
+    def check_quoted(self, texts):
+        for digest, text in texts.items():
             if not self.text_matches(digest, text, "the quoted text %s" % digest):
                 self.fail("the quoted text %s does not match its hash" % digest)
             else:
-                self.texts[digest] = text
+                self.quoted[digest] = text
+
+    def text_of(self, digest, document):
+        if digest in self.quoted:
+            return self.quoted[digest]
+        latest = self.current.get(document)
+        if latest is not None and latest[0] == digest:
+            return latest[1]
+        return None
+
+    # ------------------------------------------------------------ changes
 
     def previous_text_version(self, document, version):
         """The contentHash of the nearest earlier version with a text; every version in between must be cited."""
@@ -471,41 +488,43 @@ class Verifier:
             v -= 1
         return None, True
 
-    def check_changes(self):
-        self.changed = {}
-        for change in self.report.get("changes", []):
-            position = change.get("position")
-            where = "the change at position %s" % position
-            event = self.events.get(position)
-            if event is None:
-                self.fail("%s: its event is not in the report" % where)
-                continue
-            if (change.get("document"), change.get("version"), change.get("type")) != (event.get("document"), event.get("version"), event.get("type")):
-                self.fail("%s does not describe its event (document, version, type)" % where)
-            if change.get("after") != event.get("contentHash"):
-                self.fail("%s: its text after is not the event's contentHash" % where)
-            expected_before, known = self.previous_text_version(event.get("document"), event.get("version"))
-            if known and change.get("before") != expected_before:
-                self.fail("%s: it starts from text %s, but the version before has %s" % (where, change.get("before"), expected_before))
-            before = change.get("before")
-            old = "" if before is None else self.texts.get(before)
-            if old is None:
-                self.fail("%s: the text before it (%s) is neither quoted nor derived from an earlier change" % (where, before))
-                continue
-            new = self.apply(change.get("diff", []), old, where)
-            if new is None:
-                continue
-            after = change.get("after")
-            if after is None:
-                if new != old:
-                    self.fail("%s: a withdrawal changes no text, but its diff does" % where)
-            elif not self.text_matches(after, new, where):
-                self.fail("%s: its diff applied to the text before does not give the text the event recorded" % where)
-            else:
-                self.texts[after] = new
+    def check_change(self, change, phrase):
+        position = change.get("position")
+        where = "the change at position %s" % position
+        self.shown.add(position)
+        event = self.events.get(position)
+        if event is None:
+            self.fail("%s: its event is not in the report" % where)
+            return
+        document = event.get("document")
+        if (change.get("document"), change.get("version"), change.get("type")) != (document, event.get("version"), event.get("type")):
+            self.fail("%s does not describe its event (document, version, type)" % where)
+        if change.get("after") != event.get("contentHash"):
+            self.fail("%s: its text after is not the event's contentHash" % where)
+        expected_before, known = self.previous_text_version(document, event.get("version"))
+        if known and change.get("before") != expected_before:
+            self.fail("%s: it starts from text %s, but the version before has %s" % (where, change.get("before"), expected_before))
+        before = change.get("before")
+        old = "" if before is None else self.text_of(before, document)
+        if old is None:
+            self.fail("%s: the text before it (%s) is neither quoted nor derived from an earlier change" % (where, before))
+            return
+        new = self.apply(change.get("diff", []), old, where)
+        if new is None:
+            return
+        after = change.get("after")
+        if after is None:
+            if new != old:
+                self.fail("%s: a withdrawal changes no text, but its diff does" % where)
+        elif not self.text_matches(after, new, where):
+            self.fail("%s: its diff applied to the text before does not give the text the event recorded" % where)
+        else:
+            self.current[document] = (after, new)
+        if phrase is not None:
             # A withdrawal keeps the text on record but takes it out of public view: for phrase
             # counts, the text after it is empty (as `removed` counts it).
-            self.changed[position] = (old, new if after is not None else "")
+            text, ignore_case = phrase
+            self.changed_counts[position] = (count_phrase(text, old, ignore_case), count_phrase(text, new if after is not None else "", ignore_case))
 
     def apply(self, diff, old, where):
         cursor, parts, moves = 0, [], {}
@@ -540,35 +559,65 @@ class Verifier:
                 self.fail("%s: move %s does not move the same words from one place to another" % (where, move))
         return "".join(parts)
 
+    # ------------------------------------------------------------ what the report claims
+
+    def scope_sentence(self):
+        scope = self.header.get("scope")
+        if not scope:
+            return ""
+        parts = []
+        if "firstVersion" in scope:
+            parts.append("versions %s to %s" % (scope.get("firstVersion"), scope.get("lastVersion")))
+        if "baseVersion" in scope:
+            parts.append("starting from version %s" % scope["baseVersion"])
+        if "since" in scope:
+            parts.append("from %s" % scope["since"])
+        if "until" in scope:
+            parts.append("up to %s" % scope["until"])
+        return " (scoped: %s)" % ", ".join(parts)
+
     def check_document(self):
-        document = (self.report.get("subject") or {}).get("document")
+        document = (self.header.get("subject") or {}).get("document")
+        scope = self.header.get("scope") or {}
         versions = sorted(e.get("version") for e in self.events.values() if e.get("document") == document and e.get("type") != "redacted")
         if not versions:
             self.fail("the report cites no event of %r" % document)
             return
-        if versions != list(range(1, len(versions) + 1)):
-            missing = sorted(set(range(1, versions[-1] + 1)) - set(versions))
+        start = versions[0]
+        if not scope and start != 1:
+            self.fail("the report on %r is not scoped but starts at version %s" % (document, start))
+        if versions != list(range(start, start + len(versions))):
+            missing = sorted(set(range(start, versions[-1] + 1)) - set(versions))
             self.fail("the report on %r skips version%s %s" % (document, "s" if len(missing) > 1 else "", ", ".join(map(str, missing))))
-        documented = {c.get("position") for c in self.report.get("changes", [])}
+        first = scope.get("firstVersion", 1)
+        last = scope.get("lastVersion", versions[-1])
+        if scope and (last != versions[-1] or first > last or first < start or first > start + 1 or scope.get("baseVersion", first - 1 if first > 1 else None) != (first - 1 if first > 1 else None)):
+            self.fail("the report's scope (versions %s to %s after %s) does not match the versions it cites (%s to %s)" % (first, last, scope.get("baseVersion"), start, versions[-1]))
         for e in self.events.values():
-            if e.get("document") == document and e.get("type") != "redacted" and e.get("position") not in documented:
+            if e.get("document") == document and e.get("type") != "redacted" and e.get("version", 0) >= first and e.get("position") not in self.shown:
                 self.fail("version %s of %r is cited but its change is not shown" % (e.get("version"), document))
-        self.notes.append("document %r: versions 1 to %d, every change rebuilt from the text before" % (document, versions[-1]))
+        if scope:
+            self.notes.append("document %r: versions %d to %d with no version missing, every change rebuilt from the text before%s" % (document, first, last, self.scope_sentence()))
+        else:
+            self.notes.append("document %r: versions 1 to %d, every change rebuilt from the text before" % (document, versions[-1]))
 
     def check_phrase(self):
-        subject = self.report.get("subject") or {}
-        phrase, ignore_case = subject.get("phrase", ""), bool(subject.get("ignoreCase"))
-        findings = self.report.get("findings", [])
-        for finding in findings:
+        subject = self.header.get("subject") or {}
+        phrase = subject.get("phrase", "")
+        scope = self.header.get("scope") or {}
+        for finding in self.findings:
             position = finding.get("position")
             where = "the finding at position %s" % position
-            if position not in self.changed:
+            if position not in self.changed_counts:
                 self.fail("%s: its change is not in the report" % where)
                 continue
             if subject.get("document") is not None and finding.get("document") != subject["document"]:
                 self.fail("%s is about %r, not the report's document" % (where, finding.get("document")))
-            old, new = self.changed[position]
-            before, after = count_phrase(phrase, old, ignore_case), count_phrase(phrase, new, ignore_case)
+            event = self.events.get(position) or {}
+            at = event.get("at", "")
+            if "since" in scope and at < scope["since"] or "until" in scope and at > scope["until"] or "firstVersion" in scope and not scope["firstVersion"] <= finding.get("version", 0) <= scope["lastVersion"]:
+                self.fail("%s is outside the report's scope" % where)
+            before, after = self.changed_counts[position]
             if (before, after) != (finding.get("countBefore"), finding.get("countAfter")):
                 self.fail("%s: the texts hold the phrase %d then %d times, not %s then %s" % (where, before, after, finding.get("countBefore"), finding.get("countAfter")))
             kind = finding.get("kind")
@@ -577,15 +626,15 @@ class Verifier:
             for cited in [finding.get("originallyBy")] + list(finding.get("restoredBy", [])):
                 if cited is not None and (cited not in self.events or self.events[cited].get("document") != finding.get("document")):
                     self.fail("%s cites position %s, which is not an event of the same document in the report" % (where, cited))
-        shown = {f.get("position") for f in findings}
-        for position in self.changed:
+        shown = {f.get("position") for f in self.findings}
+        for position in self.changed_counts:
             if position not in shown:
                 self.fail("the change at position %s is not one of the findings" % position)
-        removed = sum(1 for f in findings if f.get("kind") == "removed")
-        self.notes.append("phrase %r: %s (%s), each count recomputed from the texts" % (phrase, plural(len(findings), "finding"), plural(removed, "removal")))
+        removed = sum(1 for f in self.findings if f.get("kind") == "removed")
+        self.notes.append("phrase %r: %s (%s), each count recomputed from the texts%s" % (phrase, plural(len(self.findings), "finding"), plural(removed, "removal"), self.scope_sentence()))
 
     def check_blame(self):
-        blame = self.report.get("blame")
+        blame = self.blame
         if blame is None:
             return
         document, version = blame.get("document"), blame.get("version")
@@ -593,7 +642,7 @@ class Verifier:
         if event is None or event.get("contentHash") != blame.get("contentHash"):
             self.fail("the blame is of version %s of %r, which the report does not cite with that text" % (version, document))
             return
-        text = self.texts.get(blame.get("contentHash"))
+        text = self.text_of(blame.get("contentHash"), document)
         runs = blame.get("runs", [])
         if text is None or "".join(run.get("text", "") for run in runs) != text:
             self.fail("the blamed runs do not rebuild the text of version %s of %r" % (version, document))
@@ -602,6 +651,170 @@ class Verifier:
             if origin is None or origin.get("document") != document or origin.get("version", 0) > version:
                 self.fail("a blamed run cites position %s, which is not an earlier event of %r in the report" % (run.get("origin"), document))
                 break
+
+    def phrase(self):
+        if self.header.get("kind") != "phrase":
+            return None
+        subject = self.header.get("subject") or {}
+        return subject.get("phrase", ""), bool(subject.get("ignoreCase"))
+
+    def conclude(self):
+        kind = self.header.get("kind")
+        if kind == "document":
+            self.check_document()
+        elif kind == "phrase":
+            self.check_phrase()
+        else:
+            self.fail("the report's kind is %r, neither document nor phrase" % kind)
+        self.check_blame()
+
+    # ------------------------------------------------------------ a report held whole
+
+    def run_whole(self, report):
+        """A report read whole: any layout, schema version 1 or 2."""
+        self.header = {k: v for k, v in report.items() if k not in ("events", "changes", "findings", "blame")}
+        if not self.check_header():
+            return
+        self.root, self.size = self.check_checkpoint(report.get("checkpoint") or {})
+        body = canonical({k: v for k, v in report.items() if k != "signature"})
+        self.check_signature(body if report.get("schemaVersion") == 1 else SIGNING_PREFIX_V2 + hashlib.sha256(body).digest())
+        for entry in report.get("events", []):
+            self.check_event(entry)
+        self.events_done()
+        self.check_quoted(report.get("texts") or {})
+        self.findings = report.get("findings", [])
+        self.blame = report.get("blame")
+        phrase = self.phrase()
+        changes = report.get("changes", [])
+        for k, change in enumerate(changes):
+            self.check_change(change, phrase)
+            if self.progress:
+                self.progress(k + 1, len(changes))
+        self.conclude()
+
+
+class Layout(Exception):
+    pass
+
+
+_OPENING = re.compile(rb'^"([A-Za-z]+)":([\[{])$')
+LARGE = ("changes", "events", "findings", "texts")
+
+
+def read_lines(path, verifier):
+    """Pass 1 over a report laid out one element per line (schema version 2): hashes every line but
+    the signature's, checks each event as it is read, keeps the header, findings, quoted texts and
+    blame, and returns the digest and where the changes start. Raises Layout when the file is not laid
+    out so (it is then read whole)."""
+    digest = hashlib.sha256()
+    changes_at, change_count = None, 0
+    container, element_count = None, 0
+    header = verifier.header
+    pending_events = []
+    texts = {}
+    with open(path, "rb") as f:
+        first = f.readline()
+        if first != b"{\n":
+            raise Layout()
+        digest.update(b"{")
+        offset = len(first)
+        closed = False
+        for raw in f:
+            line_offset, offset = offset, offset + len(raw)
+            if not raw.endswith(b"\n") or closed:
+                raise Layout()
+            line = raw[:-1]
+            content = line[:-1] if line.endswith(b",") else line
+            if container is None:
+                if line.startswith(b'"signature":"'):
+                    header["signature"] = json.loads(b"{" + content + b"}")["signature"]
+                    continue
+                digest.update(line)
+                if line == b"}":
+                    closed = True
+                    continue
+                opening = _OPENING.match(content)
+                if opening:
+                    container = opening.group(1).decode()
+                    if container not in LARGE:
+                        raise Layout()
+                    if container == "changes":
+                        changes_at = offset
+                    continue
+                member = json.loads(b"{" + content + b"}")
+                if len(member) != 1:
+                    raise Layout()
+                key, value = next(iter(member.items()))
+                if key == "blame":
+                    verifier.blame = value
+                else:
+                    header[key] = value
+                if key == "checkpoint":
+                    # Events follow the checkpoint: their proofs are checked as they are read.
+                    verifier.root, verifier.size = verifier.check_checkpoint(value)
+                continue
+            digest.update(line)
+            if content in (b"]", b"}"):
+                container = None
+                continue
+            if container == "changes":
+                change_count += 1
+            elif container == "events":
+                entry = json.loads(content)
+                if "checkpoint" not in header:
+                    pending_events.append(entry)
+                else:
+                    verifier.check_event(entry)
+            elif container == "findings":
+                verifier.findings.append(json.loads(content))
+            elif container == "texts":
+                texts.update(json.loads(b"{" + content + b"}"))
+        if not closed or container is not None:
+            raise Layout()
+    if not verifier.check_header():
+        return None, None, 0
+    for entry in pending_events:
+        verifier.check_event(entry)
+    verifier.events_done()
+    header["texts"] = texts
+    verifier.check_quoted(texts)
+    return digest.digest(), changes_at, change_count
+
+
+def check_changes(path, verifier, changes_at, count):
+    """Pass 2: the changes, in order, each applied to the text before it."""
+    phrase = verifier.phrase()
+    with open(path, "rb") as f:
+        f.seek(changes_at)
+        done = 0
+        for raw in f:
+            content = raw.rstrip(b"\n")
+            content = content[:-1] if content.endswith(b",") else content
+            if content == b"]":
+                break
+            verifier.check_change(json.loads(content), phrase)
+            done += 1
+            if verifier.progress:
+                verifier.progress(done, count)
+
+
+class Progress:
+    """A line on standard error for long reports: rewritten in place on a terminal, else every tenth."""
+
+    def __init__(self):
+        self.tty = sys.stderr.isatty()
+        self.last = -1
+
+    def __call__(self, done, total):
+        if total < 1000:
+            return
+        tenth = done * 10 // total
+        if self.tty:
+            if done % 200 == 0 or done == total:
+                print("\rchecking changes: %d of %d" % (done, total), end="" if done < total else "\n", file=sys.stderr, flush=True)
+        elif tenth != self.last:
+            self.last = tenth
+            print("checking changes: %d of %d" % (done, total), file=sys.stderr, flush=True)
 
 
 def plural(n, noun):
@@ -629,27 +842,48 @@ def main():
     parser.add_argument("report", help="the JSON report (`palimpsest report … --format json`)")
     parser.add_argument("--public-key", help="the ledger's Ed25519 public key, 64 hex digits or a file holding them (`palimpsest checkpoint --public-key`)")
     args = parser.parse_args()
-    try:
-        with open(args.report, "rb") as f:
-            report = json.loads(f.read().decode("utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as error:
-        print("verify-report: cannot read %s as JSON: %s" % (args.report, error), file=sys.stderr)
-        return 2
-    if not isinstance(report, dict):
-        print("verify-report: %s is not a Palimpsest report (not a JSON object)" % args.report, file=sys.stderr)
-        return 2
     trusted = args.public_key is not None
-    if trusted:
-        key = read_key(args.public_key)
-    else:
-        try:
-            key = bytes.fromhex(report.get("publicKey", ""))
-        except (TypeError, ValueError):
-            key = b""
-        print("warning: no --public-key given; checking against the key the report names, which proves the report is intact but not who signed it", file=sys.stderr)
-    verifier = Verifier(report, key, trusted)
+    key = read_key(args.public_key) if trusted else None
+    verifier = None
     try:
-        verifier.run()
+        # Laid out one element per line (as `palimpsest report` writes it): read in two passes, holding
+        # the events and one text per document, never the whole report.
+        verifier = Verifier(key, trusted, Progress())
+        if key is None:
+            verifier.key = None
+        digest, changes_at, count = read_lines(args.report, verifier) if key is not None else (None, None, 0)
+        if key is None:
+            raise Layout()
+        if verifier.header.get("schemaVersion") == 2 and digest is not None:
+            verifier.check_signature(SIGNING_PREFIX_V2 + digest)
+            check_changes(args.report, verifier, changes_at, count)
+            verifier.conclude()
+        elif digest is not None:
+            raise Layout()
+    except Layout:
+        try:
+            with open(args.report, "rb") as f:
+                report = json.loads(f.read().decode("utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as error:
+            print("verify-report: cannot read %s as JSON: %s" % (args.report, error), file=sys.stderr)
+            return 2
+        if not isinstance(report, dict):
+            print("verify-report: %s is not a Palimpsest report (not a JSON object)" % args.report, file=sys.stderr)
+            return 2
+        if key is None:
+            try:
+                key = bytes.fromhex(report.get("publicKey", ""))
+            except (TypeError, ValueError):
+                key = b""
+            print("warning: no --public-key given; checking against the key the report names, which proves the report is intact but not who signed it", file=sys.stderr)
+        verifier = Verifier(key, trusted, Progress())
+        try:
+            verifier.run_whole(report)
+        except (AttributeError, TypeError, KeyError, ValueError) as error:
+            verifier.fail("the report is malformed: %s: %s" % (type(error).__name__, error))
+    except (OSError, UnicodeDecodeError) as error:
+        print("verify-report: cannot read %s: %s" % (args.report, error), file=sys.stderr)
+        return 2
     except (AttributeError, TypeError, KeyError, ValueError) as error:
         verifier.fail("the report is malformed: %s: %s" % (type(error).__name__, error))
     if verifier.problems:
@@ -657,12 +891,12 @@ def main():
         for problem in verifier.problems:
             print("  - " + problem)
         return 1
-    c = report["checkpoint"]
+    c = verifier.header["checkpoint"]
     print("OK: %s" % args.report)
     print("  - %d events: hashes recomputed, each proved in checkpoint %s (%s events, root %s, signed %s)" % (len(verifier.events), c["number"], c["treeSize"], c["rootHash"], c["time"]))
     for note in verifier.notes:
         print("  - " + note)
-    print("  - report and checkpoint signed by %s%s" % (key.hex(), "" if trusted else " (the key the report itself names)"))
+    print("  - report and checkpoint signed by %s%s" % (verifier.key.hex(), "" if trusted else " (the key the report itself names)"))
     return 0
 
 

@@ -85,10 +85,12 @@ public enum TextDiff {
     /// a move when it left and arrived as whole lines; a move within a hunk is found by the hunk's diff.
     static func hunkDiff(old: String, new: String) -> [Piece] {
         let a = lines(old), b = lines(new)
+        var lineIdentities = WordIdentities()
+        let lineIDsA = a.map { lineIdentities.id($0) }, lineIDsB = b.map { lineIdentities.id($0) }
         struct Hunk { var removed: Range<Int>; var added: Range<Int> }
         enum Step { case same(Range<Int>), hunk(Hunk) }
         var steps: [Step] = []
-        for op in TokenDiff.diff(a, b) {
+        for op in TokenDiff.diff(lineIDsA, lineIDsB) {
             switch op {
             case .equal(let x, _): steps.append(.same(x))
             case .delete(let x):
@@ -99,10 +101,12 @@ public enum TextDiff {
         }
         func text(_ lines: [Substring], _ range: Range<Int>) -> String { lines[range].joined() }
         // Hunks that only remove lines, and hunks that only add the same lines word for word elsewhere: moves.
-        var removedOnly: [[Substring]: [Int]] = [:]
+        var identities = WordIdentities()
+        func key(_ text: String) -> [Int] { Tokenizer.tokens(of: text).filter { $0.kind != .whitespace }.map { identities.id($0.text) } }
+        var removedOnly: [[Int]: [Int]] = [:]
         for (k, step) in steps.enumerated() {
             guard case .hunk(let h) = step, h.added.isEmpty else { continue }
-            let key = Tokenizer.tokens(of: text(a, h.removed)).filter { $0.kind != .whitespace }.map(\.text)
+            let key = key(text(a, h.removed))
             if key.count >= minimumMoveWords { removedOnly[key, default: []].append(k) }
         }
         var moveOf: [Int: Int] = [:]
@@ -110,7 +114,7 @@ public enum TextDiff {
         if !removedOnly.isEmpty {
             for (k, step) in steps.enumerated() {
                 guard case .hunk(let h) = step, h.removed.isEmpty else { continue }
-                let key = Tokenizer.tokens(of: text(b, h.added)).filter { $0.kind != .whitespace }.map(\.text)
+                let key = key(text(b, h.added))
                 if var list = removedOnly[key], !list.isEmpty {
                     moves += 1
                     moveOf[list.removeFirst()] = moves
@@ -165,13 +169,15 @@ public enum TextDiff {
     /// The diff of two whole texts: sentences aligned first, then the words of what did not match.
     static func alignedDiff(old: String, new: String, wordEdits: Int = wordEditsLimit) -> [Piece] {
         let a = Tokenizer.tokens(of: old), b = Tokenizer.tokens(of: new)
-        let unitsA = units(a), unitsB = units(b)
+        var identities = WordIdentities()
+        let idsA = a.map { identities.id($0.text) }, idsB = b.map { identities.id($0.text) }
+        let unitsA = units(a, idsA), unitsB = units(b, idsB)
         // Sentences and paragraphs first, by their words (whitespace aside).
         let ops = TokenDiff.diff(unitsA.map(\.key), unitsB.map(\.key))
 
         // Units removed in one place and added in another, word for word, are moves.
         var moveOfRemoved: [Int: Int] = [:], moveOfAdded: [Int: Int] = [:]
-        var waiting: [[Substring]: [Int]] = [:]
+        var waiting: [[Int]: [Int]] = [:]
         for op in ops {
             if case .delete(let x) = op { for u in x where unitsA[u].key.count >= minimumMoveWords { waiting[unitsA[u].key, default: []].append(u) } }
         }
@@ -201,7 +207,7 @@ public enum TextDiff {
         /// Token by token, for what units could not match.
         func words(_ x: Range<Int>, _ y: Range<Int>) {
             let ta = Array(a[x]), tb = Array(b[y])
-            for op in TokenDiff.diff(ta.map(\.text), tb.map(\.text), maxEdits: wordEdits) {
+            for op in TokenDiff.diff(Array(idsA[x]), Array(idsB[y]), maxEdits: wordEdits) {
                 switch op {
                 case .equal(let i, _): emit(.same, text(ta, i))
                 case .delete(let i): emit(.removed, text(ta, i))
@@ -229,7 +235,7 @@ public enum TextDiff {
                 flushRegion()
                 for (u, v) in zip(x, y) {
                     let (ra, rb) = (unitsA[u].range, unitsB[v].range)
-                    if text(a, ra) == text(b, rb) { emit(.same, text(a, ra)) } else { words(ra, rb) }  // whitespace changed
+                    if idsA[ra].elementsEqual(idsB[rb]) { emit(.same, text(a, ra)) } else { words(ra, rb) }  // whitespace changed
                 }
             case .delete(let x): removed += Array(x)
             case .insert(let y): added += Array(y)
@@ -240,13 +246,14 @@ public enum TextDiff {
     }
 
     /// Sentence units covering every token: each sentence with the whitespace that follows it.
-    struct Unit { var range: Range<Int>; var key: [Substring] }
+    struct Unit { var range: Range<Int>; var key: [Int] }
 
-    static func units(_ tokens: [Tokenizer.Token]) -> [Unit] {
+    /// `ids`: each token's `WordIdentities` id.
+    static func units(_ tokens: [Tokenizer.Token], _ ids: [Int]) -> [Unit] {
         var result: [Unit] = []
         for s in Segmenter.sentences(of: tokens) {
             let start = result.last?.range.upperBound ?? 0
-            let key = tokens[s].filter { $0.kind != .whitespace }.map(\.text)
+            let key = s.filter { tokens[$0].kind != .whitespace }.map { ids[$0] }
             if key.isEmpty, !result.isEmpty { result[result.count - 1].range = result[result.count - 1].range.lowerBound..<s.upperBound; continue }
             result.append(Unit(range: start..<s.upperBound, key: key))
         }
@@ -266,5 +273,29 @@ public enum TextDiff {
     /// The new text, rebuilt from the pieces.
     public static func newText(_ pieces: [Piece]) -> String {
         pieces.filter { [.same, .added, .movedHere].contains($0.kind) }.map(\.text).joined()
+    }
+}
+
+/// Words (or lines) as small integers, equal exactly when their UTF-8 bytes are: cheap to hash and compare, and
+/// stricter than `String`'s equality, which holds for canonically equivalent texts — a diff must
+/// rebuild both texts byte for byte.
+struct WordIdentities {
+    private struct Bytes: Hashable {
+        let text: Substring
+        func hash(into hasher: inout Hasher) {
+            if text.utf8.withContiguousStorageIfAvailable({ hasher.combine(bytes: UnsafeRawBufferPointer($0)) }) == nil {
+                Array(text.utf8).withUnsafeBytes { hasher.combine(bytes: $0) }
+            }
+        }
+        static func == (a: Bytes, b: Bytes) -> Bool { a.text.utf8.elementsEqual(b.text.utf8) }
+    }
+    private var ids: [Bytes: Int] = [:]
+
+    mutating func id(_ text: Substring) -> Int {
+        let key = Bytes(text: text)
+        if let known = ids[key] { return known }
+        let id = ids.count
+        ids[key] = id
+        return id
     }
 }

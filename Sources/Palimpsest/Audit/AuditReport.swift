@@ -44,9 +44,20 @@ public struct AuditReport: Sendable {
 
         public var isShortened: Bool { tail != nil }
 
+        /// Unicode scalars in `text`: its UTF-8 bytes that start one (counting bytes is far quicker
+        /// than walking the scalars of a long unchanged run).
+        static func scalarCount(_ text: String) -> Int {
+            var text = text
+            return text.withUTF8 { bytes in
+                var count = 0
+                for byte in bytes where byte & 0xC0 != 0x80 { count += 1 }
+                return count
+            }
+        }
+
         public init(_ piece: TextDiff.Piece) {
             let scalars = piece.text.unicodeScalars
-            (kind, length, move) = (piece.kind, scalars.count, piece.move)
+            (kind, length, move) = (piece.kind, Self.scalarCount(piece.text), piece.move)
             if piece.kind == .same, length > 2 * AuditReport.keptContext + 40 {
                 text = String(String.UnicodeScalarView(scalars.prefix(AuditReport.keptContext)))
                 tail = String(String.UnicodeScalarView(scalars.suffix(AuditReport.keptContext)))
@@ -294,36 +305,36 @@ extension Ledger {
         let pending = plan.pending
         var cache: [Digest: String] = [:]
         let reader = sequentialTextReader()
+        var diffs = RecentDiffs()
         var start = 0
         while start < pending.count {
             let chunk = pending[start..<min(pending.count, start + 16)]
+            let keys = chunk.map { change in RecentDiffs.Key(before: change.before?.contentHash, after: change.event.contentHash ?? change.before?.contentHash) }
+            // Edit wars flip a page between the same two texts: each pair is diffed once, either way round.
+            var needed: [RecentDiffs.Key] = []
+            for key in keys where diffs[key] == nil && !needed.contains(key) && !needed.contains(key.inverse) { needed.append(key) }
             var texts: [Digest: String] = [:]
-            for hash in chunk.flatMap({ [$0.before?.contentHash, $0.event.contentHash] }).compactMap({ $0 }) where texts[hash] == nil {
+            for hash in needed.flatMap({ [$0.before, $0.after] }).compactMap({ $0 }) where texts[hash] == nil {
                 if let known = cache[hash] { texts[hash] = known; continue }
                 guard let loaded = try reader.text(hash: hash) else { throw LedgerError(.integrity, "the text \(hash.hex) is missing from the ledger") }
                 texts[hash] = loaded
             }
-            let pairs = chunk.map { change -> (String, String) in
-                let old = change.before?.contentHash.flatMap { texts[$0] } ?? ""
-                return (old, change.event.contentHash.flatMap { texts[$0] } ?? old)
-            }
+            let pairs = needed.map { key in (key.before.flatMap { texts[$0] } ?? "", key.after.flatMap { texts[$0] } ?? "") }
             let results = ConcurrentResults<[AuditReport.Piece]>(count: pairs.count)
             DispatchQueue.concurrentPerform(iterations: pairs.count) { k in
                 let (old, new) = pairs[k]
-                let t0 = DispatchTime.now().uptimeNanoseconds
                 results[k] = TextDiff.diff(old: old, new: new).map(AuditReport.Piece.init)
-                let t1 = DispatchTime.now().uptimeNanoseconds
-                if TRACE, t1 - t0 > 20_000_000 { FileHandle.standardError.write("DIFF \((t1 - t0) / 1_000_000) ms old \(old.utf8.count) new \(new.utf8.count) pieces \(results[k]!.count)\n".data(using: .utf8)!) }
             }
+            for (k, key) in needed.enumerated() { diffs.insert(results[k] ?? [], for: key) }
             for (k, change) in chunk.enumerated() {
                 let (event, before) = (change.event, change.before)
                 try body(AuditReport.Change(
                     event: event, before: before?.contentHash, after: event.contentHash, beforeCommitted: before?.committedHash,
-                    afterCommitted: event.contentHash == nil ? nil : event.committedHash, pieces: results[k] ?? []))
+                    afterCommitted: event.contentHash == nil ? nil : event.committedHash, pieces: diffs[keys[k]] ?? []))
             }
             // The last texts of the chunk start the next one.
             cache = [:]
-            if let last = chunk.last?.event.contentHash ?? chunk.last?.before?.contentHash { cache[last] = texts[last] }
+            if let last = chunk.last?.event.contentHash ?? chunk.last?.before?.contentHash, let text = texts[last] { cache[last] = text }
             start += chunk.count
         }
     }
@@ -335,6 +346,51 @@ extension Ledger {
             throw LedgerError(.storage, "no checkpoint covers position \(position) and the ledger is read-only; sign one with `palimpsest checkpoint`")
         }
         return (try signCheckpoint(at: time), true)
+    }
+}
+
+/// The diffs a report computed lately, by the texts before and after, within a budget of pieces; a
+/// diff asked for the other way round is the stored one with its removals and additions swapped.
+struct RecentDiffs {
+    struct Key: Hashable {
+        var before: Digest?
+        var after: Digest?
+        var inverse: Key { Key(before: after, after: before) }
+    }
+    private var stored: [Key: [AuditReport.Piece]] = [:]
+    private var order: [Key] = []
+    private var pieces = 0
+    static let budget = 200_000
+
+    subscript(key: Key) -> [AuditReport.Piece]? {
+        if let found = stored[key] { return found }
+        return stored[key.inverse].map { $0.map(\.inverted) }
+    }
+
+    mutating func insert(_ diff: [AuditReport.Piece], for key: Key) {
+        guard stored[key] == nil else { return }
+        stored[key] = diff
+        order.append(key)
+        pieces += diff.count
+        while pieces > Self.budget, order.count > 1 {
+            let oldest = order.removeFirst()
+            pieces -= stored.removeValue(forKey: oldest)?.count ?? 0
+        }
+    }
+}
+
+extension AuditReport.Piece {
+    /// The same run seen from the other text: a removal is an addition, a move away a move here.
+    var inverted: Self {
+        var piece = self
+        switch kind {
+        case .same: break
+        case .removed: piece.kind = .added
+        case .added: piece.kind = .removed
+        case .movedAway: piece.kind = .movedHere
+        case .movedHere: piece.kind = .movedAway
+        }
+        return piece
     }
 }
 
@@ -481,5 +537,3 @@ extension AuditReport.Change {
         return .object(object)
     }
 }
-
-let TRACE = ProcessInfo.processInfo.environment["PALIMPSEST_DIFF_TRACE"] != nil
