@@ -74,8 +74,10 @@ public struct AuditReportRenderer {
             try body.append("<details class=\"year\"\(open ? " open" : "")><summary>\(y.key) — \(Self.changesTally(y.tally))</summary>\n\(y.months)</details>\n")
             year = nil
         }
+        var shown = Set<UInt64>()
         try changes { change throws(LedgerError) in
             let facts = summary.add(change)
+            shown.insert(change.event.position)
             guard format == .html else { return try body.append(markdownChange(change, facts)) }
             let key = ReportSummary.month(change.event.at)
             if year?.key != String(key.prefix(4)) { try closeYear(); year = (String(key.prefix(4)), .init(), "") }
@@ -93,7 +95,7 @@ public struct AuditReportRenderer {
             try body.replay(into: sink)
             try emit("</section>\n")
             if let blame = report.blame { try emit(htmlBlame(blame)) }
-            try emit(htmlEvidence() + "</body>\n</html>\n")
+            try emit(htmlEvidence(shown: shown) + "</body>\n</html>\n")
         } else {
             try emit(markdownHead(summary))
             try body.replay(into: sink)
@@ -263,21 +265,33 @@ public struct AuditReportRenderer {
             out += "<p class=\"revert\">Blanking: \(facts.charactersBefore - facts.charactersAfter) of \(facts.charactersBefore) characters removed (\(facts.wordsRemoved) words); the text left reads: "
                 + "<ins class=\"text\">\(Self.escapeHTML(Self.shortened(kept, limit: 600)))</ins></p>\n"
         } else {
-            out += "<div class=\"diff text\">\(htmlPieces(change.pieces))</div>\n"
+            // A long report shows less around each change: it has thousands.
+            let long = report.events.count > Self.openLimit
+            out += "<div class=\"diff text\">\(Self.htmlPieces(change.pieces, budget: long ? Self.diffBudget : .max, context: long ? Self.context / 2 : Self.context))</div>\n"
         }
         return out + "</article>\n"
     }
 
     func htmlPieces(_ pieces: [AuditReport.Piece]) -> String { Self.htmlPieces(pieces) }
 
+    /// Bytes of HTML a report shows of one change's diff before it stops and counts what is left.
+    static let diffBudget = 3000
+
     /// A word diff as HTML: removed runs in `<del>`, added in `<ins>`, moves marked, long
-    /// unchanged runs shortened to their ends (the reports and the Atom feeds show diffs so).
-    static func htmlPieces(_ pieces: [AuditReport.Piece]) -> String {
+    /// unchanged runs shortened to their ends (the reports and the Atom feeds show diffs so). Past
+    /// `budget` bytes, the rest of the diff is counted rather than shown.
+    static func htmlPieces(_ pieces: [AuditReport.Piece], budget: Int = .max, context: Int = context) -> String {
         var out = ""
         for (k, piece) in pieces.enumerated() {
+            if out.utf8.count > budget {
+                let rest = pieces[k...].filter { $0.kind != .same }
+                let words = rest.reduce(0) { $0 + Tokenizer.wordRanges(of: $1.text).count }
+                out += "<span class=\"elided\">[… and \(plural(rest.count, "more changed passage")) (\(plural(words, "word"))) in this version, not shown: the JSON report has them all …]</span>"
+                break
+            }
             switch piece.kind {
             case .same:
-                if let (head, omitted, tail) = Self.shortened(piece, first: k == 0, last: k == pieces.count - 1) {
+                if let (head, omitted, tail) = Self.shortened(piece, first: k == 0, last: k == pieces.count - 1, context: context) {
                     out += Self.escapeHTML(head) + "<span class=\"elided\">[… \(omitted) characters unchanged …]</span>" + Self.escapeHTML(tail)
                 } else {
                     out += Self.escapeHTML(piece.text)
@@ -315,19 +329,19 @@ public struct AuditReportRenderer {
         return out + "</div>\n</section>\n"
     }
 
-    private func htmlEvidence() -> String {
-        let open = report.events.count <= Self.openLimit ? " open" : ""
-        var out = "<section class=\"evidence\">\n<h2>Evidence</h2>\n<details\(open)><summary>Every cited event (\(report.events.count)), its hash (SHA-256 of its RFC 8785 canonical JSON) and the length of its inclusion proof in checkpoint \(report.checkpoint.number) (signature <code>\(Hex.encode(report.checkpoint.signature))</code>)</summary>\n"
-        out += "<table>\n<thead><tr><th>Position</th><th>Document</th><th>Version</th><th>Type</th><th>Hash</th></tr></thead>\n<tbody>\n"
-        let depth = Self.proofLength(index: 0, size: report.checkpoint.treeSize)
-        for event in report.events {
+    private func htmlEvidence(shown: Set<UInt64>) -> String {
+        let others = report.events.filter { !shown.contains($0.position) }
+        var out = "<section class=\"evidence\">\n<h2>Evidence</h2>\n<p>Each change above names its event's hash (SHA-256 of its RFC 8785 canonical JSON); the JSON report carries every cited event with its inclusion proof in checkpoint \(report.checkpoint.number) (signature <code>\(Hex.encode(report.checkpoint.signature))</code>), about \(Self.proofLength(size: report.checkpoint.treeSize)) hashes each.</p>\n"
+        guard !others.isEmpty else { return out + "</section>\n" }
+        out += "<p>The report also cites these events, whose changes it does not show:</p>\n<table>\n<thead><tr><th>Position</th><th>Document</th><th>Version</th><th>Type</th><th>Hash</th></tr></thead>\n<tbody>\n"
+        for event in others {
             out += "<tr><td>\(event.position)</td><td>\(Self.escapeHTML(event.document))</td><td>\(event.version)</td><td>\(event.type.rawValue)</td><td><code>\(event.hash.hex)</code></td></tr>\n"
         }
-        return out + "</tbody>\n</table>\n<p class=\"meta\">Each proof holds about \(depth) hashes (the JSON report carries them).</p>\n</details>\n</section>\n"
+        return out + "</tbody>\n</table>\n</section>\n"
     }
 
     /// The number of hashes in an inclusion proof in a tree of `size` leaves: about log2(size).
-    static func proofLength(index: UInt64, size: UInt64) -> Int {
+    static func proofLength(size: UInt64) -> Int {
         size <= 1 ? 0 : 64 - (size - 1).leadingZeroBitCount
     }
 
@@ -501,7 +515,7 @@ public struct AuditReportRenderer {
     /// An unchanged run to show only by its ends: the context kept before the next change (unless it
     /// is the last run), how many characters are left out, and the context after the previous change
     /// (unless it is the first run). Nil when the run is short enough to show whole.
-    static func shortened(_ piece: AuditReport.Piece, first: Bool, last: Bool) -> (String, Int, String)? {
+    static func shortened(_ piece: AuditReport.Piece, first: Bool, last: Bool, context: Int = context) -> (String, Int, String)? {
         let keepHead = first ? 0 : context, keepTail = last ? 0 : context
         // A run stored shortened is longer than this whatever the ends wanted, so nil means whole.
         guard piece.length > keepHead + keepTail + 40 else { return nil }

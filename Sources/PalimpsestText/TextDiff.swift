@@ -29,15 +29,19 @@ public enum TextDiff {
         // units a whole-text diff would see there; an edit to a long text costs what it changed.
         let (head, tail) = sharedLines(old, new)
         guard head > 0 || tail > 0 else { return middleDiff(old: old, new: new) }
-        let oldBytes = Array(old.utf8), newBytes = Array(new.utf8)
-        func slice(_ bytes: [UInt8], _ range: Range<Int>) -> String { String(decoding: bytes[range], as: UTF8.self) }
+        // Cut at line feeds: always between characters, so the UTF-8 offsets are valid indices.
+        func slice(_ text: String, _ range: Range<Int>) -> String {
+            let utf8 = text.utf8
+            return String(text[utf8.index(utf8.startIndex, offsetBy: range.lowerBound)..<utf8.index(utf8.startIndex, offsetBy: range.upperBound)])
+        }
+        let (oldCount, newCount) = (old.utf8.count, new.utf8.count)
         var pieces: [Piece] = []
-        if head > 0 { pieces.append(Piece(kind: .same, text: slice(oldBytes, 0..<head))) }
-        for piece in middleDiff(old: slice(oldBytes, head..<(oldBytes.count - tail)), new: slice(newBytes, head..<(newBytes.count - tail))) {
+        if head > 0 { pieces.append(Piece(kind: .same, text: slice(old, 0..<head))) }
+        for piece in middleDiff(old: slice(old, head..<(oldCount - tail)), new: slice(new, head..<(newCount - tail))) {
             if piece.kind == .same, piece.move == nil, let last = pieces.last, last.kind == .same { pieces[pieces.count - 1].text += piece.text } else { pieces.append(piece) }
         }
         if tail > 0 {
-            let text = slice(oldBytes, (oldBytes.count - tail)..<oldBytes.count)
+            let text = slice(old, (oldCount - tail)..<oldCount)
             if let last = pieces.last, last.kind == .same { pieces[pieces.count - 1].text += text } else { pieces.append(Piece(kind: .same, text: text)) }
         }
         return pieces

@@ -360,7 +360,7 @@ struct RecentDiffs {
     private var stored: [Key: [AuditReport.Piece]] = [:]
     private var order: [Key] = []
     private var pieces = 0
-    static let budget = 200_000
+    static let budget = 60_000
 
     subscript(key: Key) -> [AuditReport.Piece]? {
         if let found = stored[key] { return found }
