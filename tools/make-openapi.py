@@ -145,7 +145,11 @@ def document():
                                               [param("old", "query", "The older checkpoint number.", number(), True),
                                                param("new", "query", "The newer checkpoint number.", number(), True)]),
             "/api/v1/events/{position}": get("One event, as export writes it.", "event", [POSITION]),
-            "/api/v1/reports/{document}": get("An audit report of a document's whole life (report --format json).", "report", [DOC], codes=("400", "404", "503")),
+            "/api/v1/reports/{document}": get("An audit report of a document's life (report --format json), whole or scoped.", "report", [
+                DOC, param("since", "query", "Only changes from this time on (ISO 8601); the version in force before it is quoted as the base.", time()),
+                param("until", "query", "Only changes up to this time (ISO 8601).", time()),
+                param("fromVersion", "query", "Only the changes that made versions fromVersion to toVersion.", number()),
+                param("toVersion", "query", "With fromVersion: the last version shown.", number())], codes=("400", "404", "503")),
             "/api/v1/events": {"post": {
                 "summary": "Record events: one import line (the import format) per line of the body. Needs --allow-writes and the bearer token.",
                 "security": [{"bearer": []}],

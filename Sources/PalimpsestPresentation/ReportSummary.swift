@@ -51,12 +51,15 @@ struct ReportSummary {
         }
         (facts.wordsRemoved, facts.wordsAdded) = AuditReportRenderer.wordsChanged(change.pieces)
         facts.unchanged = e.type != .retracted && change.pieces.allSatisfy { $0.kind == .same }
-        if let after = change.after, after != change.before, !facts.unchanged {
-            if let earlier = seen[e.document]?[after] { facts.restores = earlier } else { seen[e.document, default: [:]][after] = (e.version, e.position) }
-        } else if let after = change.after, seen[e.document]?[after] == nil {
-            seen[e.document, default: [:]][after] = (e.version, e.position)
+        // A blanking is one even when the page was blanked the same way before.
+        facts.blanking = facts.charactersBefore >= 200 && facts.charactersAfter * 10 < facts.charactersBefore
+        if let after = change.after {
+            if let earlier = seen[e.document]?[after] {
+                if !facts.unchanged, !facts.blanking, after != change.before { facts.restores = earlier }
+            } else {
+                seen[e.document, default: [:]][after] = (e.version, e.position)
+            }
         }
-        facts.blanking = facts.restores == nil && facts.charactersBefore >= 200 && facts.charactersAfter * 10 < facts.charactersBefore
 
         var tally = Tally(changes: 1, wordsRemoved: facts.wordsRemoved, wordsAdded: facts.wordsAdded)
         if facts.blanking { tally.blankings = 1 }

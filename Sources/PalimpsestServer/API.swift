@@ -86,8 +86,18 @@ extension Site {
         api.page("reports/:document") { request, context in
             self.answer(request) {
                 let info = try self.document(context)
-                let (report, _) = try self.ledger.auditReport(.document(info.id))
-                return Responses.json(report.json())
+                var scope = AuditReport.Scope(since: try self.queryTime(request, "since"), until: try self.queryTime(request, "until"))
+                switch (try self.queryNumber(request, "fromVersion"), try self.queryNumber(request, "toVersion")) {
+                case (nil, nil): break
+                case (let first?, let last?):
+                    guard first <= last else { throw LedgerError(.invalidInput, "fromVersion \(first) is after toVersion \(last)") }
+                    scope.versions = first...last
+                default: throw LedgerError(.invalidInput, "give fromVersion and toVersion together")
+                }
+                let (plan, _) = try self.ledger.auditReportPlan(.document(info.id), scope: scope)
+                var bytes: [UInt8] = []
+                try self.ledger.writeAuditReportJSON(plan) { bytes += $0 }
+                return Responses.bytes(bytes, type: "application/json", cache: "no-cache")
             }
         }
         api.post("events") { request, context in try await self.postEvent(request, context) }

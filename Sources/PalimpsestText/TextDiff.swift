@@ -21,7 +21,8 @@ public enum TextDiff {
     public static let minimumMoveWords = 3
 
     public static func diff(old: String, new: String) -> [Piece] {
-        if old == new { return old.isEmpty ? [] : [Piece(kind: .same, text: old)] }
+        // Byte for byte: `==` holds for canonically equivalent texts, which a diff must tell apart.
+        if old.utf8.elementsEqual(new.utf8) { return old.isEmpty ? [] : [Piece(kind: .same, text: old)] }
         if old.isEmpty { return [Piece(kind: .added, text: new)] }
         if new.isEmpty { return [Piece(kind: .removed, text: old)] }
         // Whole lines the texts share at both ends are unchanged: only the lines between are

@@ -104,6 +104,52 @@ import Testing
         }
     }
 
+    /// Scoped reports (a period, a range of versions) verify and say their range; every bad scope is
+    /// refused with its sentence and exit code, before anything is signed; a scoped report with a
+    /// version taken out of its middle fails verification.
+    @Test func scopedReportsTheirBadInputAndAMissingVersion() throws {
+        try withTemporaryDirectory { dir throws in
+            try withCLILedger { ledger throws in
+                #expect(try cli(ledger, "publish", "memo", "--actor", "Ann", "--at", "2024-01-01T09:00:00Z", stdin: "Version one.\n").status == 0)
+                for (k, day) in ["2024-02-03", "2024-03-04", "2024-05-06", "2025-01-02"].enumerated() {
+                    #expect(try cli(ledger, "edit", "memo", "--actor", k % 2 == 0 ? "Bob" : "Cy", "--at", day + "T10:00:00Z", stdin: "Version \(k + 2), and more.\n").status == 0)
+                }
+                let key = try publicKey(ledger)
+                let year = dir + "/2024.json"
+                #expect(try cli(ledger, "report", "memo", "--since", "2024-02-01", "--until", "2024-12-31", "--out", year).status == 0)
+                let verified = try verifyReport(year, publicKey: key)
+                #expect(verified.status == 0, "\(verified.out)")
+                #expect(verified.out.contains("document 'memo': versions 2 to 4 with no version missing") && verified.out.contains("starting from version 1, from 2024-02-01T00:00:00Z, up to 2024-12-31T23:59:59.999Z"), "\(verified.out)")
+                #expect(try schemaViolations([try String(contentsOfFile: year, encoding: .utf8)], schema: "report.schema.json") == nil)
+                let range = try cli(ledger, "report", "memo", "--versions", "3..5", "--format", "json")
+                #expect(range.status == 0)
+                try range.out.write(toFile: dir + "/range.json", atomically: true, encoding: .utf8)
+                #expect(try verifyReport(dir + "/range.json", publicKey: key).out.contains("versions 3 to 5 with no version missing"))
+                let html = try cli(ledger, "report", "memo", "--versions", "3..5", "--format", "html").out
+                #expect(html.contains("This report is scoped: it covers the changes that made versions 3 to 5, starting from version 2, the version in force before them."))
+
+                // Version 3 taken out of the 2024 report (its event and its change): the report skips it.
+                guard case .object(var object) = try JSONParser.parse(try String(contentsOfFile: year, encoding: .utf8)),
+                    case .array(let events)? = object["events"], case .array(let changes)? = object["changes"]
+                else { Issue.record("not a report"); return }
+                object["events"] = .array(events.filter { $0["event"]?["version"] != 3 })
+                object["changes"] = .array(changes.filter { $0["version"] != 3 })
+                try Data(CanonicalJSON.encode(.object(object))).write(to: URL(fileURLWithPath: dir + "/gap.json"))
+                let gap = try verifyReport(dir + "/gap.json", publicKey: key)
+                #expect(gap.status == 1 && gap.out.contains("the report on 'memo' skips version 3") && gap.out.contains("the report's signature does not verify"), "\(gap.out)")
+
+                try expectFailure(ledger, ["report", "memo", "--versions", "3"], code: 2, "--versions \"3\" is not a range of versions such as 3..40")
+                try expectFailure(ledger, ["report", "memo", "--versions", "4..2"], code: 2, "is not a range of versions")
+                try expectFailure(ledger, ["report", "memo", "--versions", "2..9"], code: 2, "\"memo\" has versions 1 to 5; 2..9 goes beyond them")
+                try expectFailure(ledger, ["report", "memo", "--since", "yesterday"], code: 2, "--since \"yesterday\" is not an ISO 8601 time")
+                try expectFailure(ledger, ["report", "memo", "--since", "2024-06-01", "--until", "2024-01-01"], code: 2, "--until (2024-01-01T23:59:59.999Z) is before --since (2024-06-01T00:00:00Z)")
+                try expectFailure(ledger, ["report", "memo", "--since", "2024-06-01", "--versions", "1..2"], code: 2, "give --since/--until or --versions, not both")
+                try expectFailure(ledger, ["report", "--phrase", "more", "--versions", "1..2"], code: 2, "--versions with --phrase needs --doc")
+                try expectFailure(ledger, ["report", "memo", "--since", "2024-06-01", "--until", "2024-12-01"], code: 1, "\"memo\" has no version made from 2024-06-01T00:00:00Z and up to 2024-12-01T23:59:59.999Z (version 4 was in force throughout)")
+            }
+        }
+    }
+
     @Test func theVerifierCatchesEveryTampering() throws {
         try withTemporaryDirectory { dir throws in
             try withCommunique { ledger throws in

@@ -86,6 +86,24 @@ struct AnarchismEndToEndTests {
             #expect(out.contains(plural(scanned[chosen].count, "finding")), "\(out)")
             try tamperedCopyFails(dir + "/phrase.json", ledger: ledger)
 
+            // A year of the article (2005), as a reporter would ask for it: the version in force on
+            // 1 January is the base, every change of the year after it, checked line by line offline.
+            let year = try reportVerifies(ledger, ["Anarchism", "--since", "2005-01-01", "--until", "2005-12-31"], to: dir + "/2005.json")
+            let in2005 = try library.events(of: "Anarchism")!.filter { $0.at.iso8601.hasPrefix("2005-") }
+            #expect(year.contains("versions \(in2005.first!.version) to \(in2005.last!.version) with no version missing"), "\(year)")
+            // The whole history as one page a person can open: it starts with the summary, and a browser
+            // renders it (DOM dumped whole) with every change folded into its year.
+            let html = dir + "/anarchism.html"
+            #expect(try palimpsest("--ledger", ledger, "report", "Anarchism", "--out", html).status == 0)
+            let page = try String(contentsOfFile: html, encoding: .utf8)
+            let summaryAt = try #require(page.range(of: "<h2>Summary</h2>")), changes = try #require(page.range(of: "<article class=\"change\""))
+            #expect(summaryAt.lowerBound < changes.lowerBound && page.contains("15180 changes from 2001-"))
+            #expect(page.components(separatedBy: "<article class=\"change\"").count - 1 == 15180)
+            if HeadlessChromium.executable != nil {
+                let dom = try HeadlessChromium.dumpDOM("file://" + html)
+                #expect(dom.contains("<h2>Summary</h2>") && dom.components(separatedBy: "<details class=\"year\"").count - 1 >= 20)
+            }
+
             // The served pages of the whole history, in a real browser: the blame page colours one
             // span per run of `blame --json --runs`, the side-by-side diff of the first and last
             // revisions and the history render, and the version page is what `show` prints.

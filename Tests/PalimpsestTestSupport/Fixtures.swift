@@ -170,7 +170,9 @@ public func schemaViolations(_ documents: [String], schema: String) throws -> St
                 print(f"document {n}: {e.json_path}: {e.message[:300]}"); bad += 1
         sys.exit(1 if bad else 0)
         """
-    let input = documents.map { $0.trimmingCharacters(in: .newlines) }.joined(separator: "\n") + "\n"
+    // One document a line: a document laid out over lines (a report) is joined, its line feeds being
+    // whitespace between tokens (a JSON string never holds a raw one).
+    let input = documents.map { $0.trimmingCharacters(in: .newlines).replacingOccurrences(of: "\n", with: "") }.joined(separator: "\n") + "\n"
     let result = try run("/usr/bin/env", ["python3", "-c", script, repositoryRoot.appendingPathComponent("Schemas").path, schema], input: Data(input.utf8))
     return result.status == 0 ? nil : result.out + result.err
 }

@@ -288,7 +288,10 @@ func randomDigests(_ count: Int, seed: UInt64) -> [Palimpsest.Digest] {
             for proof in report.proofs.values { #expect(proof.isValid && proof.rootHash == report.checkpoint.rootHash) }
             // The signature covers everything but itself.
             let key = try Curve25519.Signing.PublicKey(rawRepresentation: report.publicKey)
-            #expect(key.isValidSignature(report.signature, for: CanonicalJSON.encode(report.json(signed: false))))
+            // Signing recipe 2: a fixed prefix, then the SHA-256 digest of that canonical JSON.
+            let digest = Array(SHA256.hash(data: CanonicalJSON.encode(report.json(signed: false))))
+            #expect(key.isValidSignature(report.signature, for: Array("palimpsest-report-v2\n".utf8) + digest))
+            #expect(!key.isValidSignature(report.signature, for: CanonicalJSON.encode(report.json(signed: false))))
             // A second report reuses the checkpoint.
             #expect(try ledger.auditReport(.document(Communique.whiteHouse)).signedNewCheckpoint == false)
         }
@@ -317,7 +320,8 @@ func randomDigests(_ count: Int, seed: UInt64) -> [Palimpsest.Digest] {
             #expect(csv.components(separatedBy: "\r\n").count == 6)
             #expect(csv.contains("\r\n2,2,edited,") && csv.contains(",Bob,,,1,1,three , five,"))
             let markdown = renderer.markdown()
-            #expect(markdown.contains("<del>three </del>") && markdown.contains("### Bob"))
+            #expect(markdown.contains("<del>three </del>") && markdown.contains("| Bob | 1 | 1 | 1 |"))
+            #expect(markdown.range(of: "## Summary")!.lowerBound < markdown.range(of: "## Changes")!.lowerBound)
         }
     }
 
@@ -359,6 +363,94 @@ func randomDigests(_ count: Int, seed: UInt64) -> [Palimpsest.Digest] {
             let html = AuditReportRenderer(report).html()
             let omitted = opening.unicodeScalars.count + 1 - AuditReport.keptContext
             #expect(html.contains("[… \(omitted) characters unchanged …]</span>\(String(opening.suffix(AuditReport.keptContext - 1))) <del>democratic decline </del>"))
+        }
+    }
+
+    /// The streamed JSON is the canonical JSON of the report held whole, laid out one element per line:
+    /// the same bytes once the line feeds are taken out, and the same signature.
+    @Test func theStreamedReportIsTheHeldReportLaidOutByLine() throws {
+        try withTemporaryLedger { ledger throws in
+            try ledger.append(contentsOf: [
+                publish("a", "one two three.\nfour five six.\n", actor: "Ann"), edit("a", "one two three.\nfour six.\nseven.\n", at: at(1), actor: "Bob"),
+                NewEvent(document: "a", change: .retract(reason: "gone"), at: at(2), actor: "Ann"),
+                NewEvent(document: "a", change: .restore(text: "one two three.\nfour six.\n"), at: at(3), actor: "Cy"),
+            ])
+            let time = Timestamp(milliseconds: 1_700_000_000_000)
+            for scope in [AuditReport.Scope(), AuditReport.Scope(versions: 2...4), AuditReport.Scope(since: at(1), until: at(2))] {
+                let held = try ledger.auditReport(.document("a"), scope: scope, at: time).report
+                let (plan, _) = try ledger.auditReportPlan(.document("a"), scope: scope, at: time)
+                var streamed: [UInt8] = []
+                let signature = try ledger.writeAuditReportJSON(plan) { streamed += $0 }
+                #expect(signature == held.signature)
+                #expect(streamed.filter { $0 != 0x0A } == CanonicalJSON.encode(held.json()), "\(scope)")
+                // Every line is a member or an element of one; the whole is one JSON document.
+                let lines = String(decoding: streamed, as: UTF8.self).split(separator: "\n")
+                #expect(lines.first == "{" && lines.last == "}" && lines.contains { $0.hasPrefix("\"signature\":\"") })
+                #expect(lines.filter { $0.hasPrefix("{\"after\":") || $0.hasPrefix("{\"before\":") }.count == held.changes.count)
+                _ = try JSONParser.parse(String(decoding: streamed, as: UTF8.self))
+            }
+        }
+    }
+
+    /// A scoped report: the version in force at the start is cited and quoted whole, the changes after
+    /// it shown; periods and ranges that hold no change, or reach past the history, are refused.
+    @Test func aScopedReportStartsFromTheVersionInForce() throws {
+        try withTemporaryLedger { ledger throws in
+            var events = [publish("a", "v1 text.", actor: "Ann")]
+            for version in 2...6 {
+                let actor = version % 2 == 0 ? "Bob" : "Cy"
+                events.append(edit("a", "v\(version) text.", at: at(Int64(version) * 24), actor: actor))
+            }
+            try ledger.append(contentsOf: events)
+            let byVersions = try ledger.auditReport(.document("a"), scope: AuditReport.Scope(versions: 3...5)).report
+            #expect(byVersions.range == AuditReport.VersionRange(base: 2, first: 3, last: 5))
+            #expect(byVersions.events.map(\.version) == [2, 3, 4, 5] && byVersions.changes.map(\.event.version) == [3, 4, 5])
+            #expect(Array(byVersions.texts.values) == ["v2 text."] && byVersions.blame == nil)
+            // The period from version 4's day to version 5's: version 3 was in force at its start.
+            let period = try ledger.auditReport(.document("a"), scope: AuditReport.Scope(since: at(4 * 24), until: at(5 * 24))).report
+            #expect(period.range == AuditReport.VersionRange(base: 3, first: 4, last: 5) && period.changes.map(\.event.version) == [4, 5])
+            let fromStart = try ledger.auditReport(.document("a"), scope: AuditReport.Scope(until: at(2 * 24))).report
+            #expect(fromStart.range == AuditReport.VersionRange(base: nil, first: 1, last: 2) && fromStart.texts.isEmpty)
+            #expect(throws: LedgerError.self) { try ledger.auditReportPlan(.document("a"), scope: AuditReport.Scope(versions: 4...9)) }
+            do {
+                _ = try ledger.auditReportPlan(.document("a"), scope: AuditReport.Scope(since: at(200), until: at(300)))
+                Issue.record("an empty period was accepted")
+            } catch let error as LedgerError {
+                #expect(error.code == .notFound && error.message == "\"a\" has no version made from \(at(200).iso8601) and up to \(at(300).iso8601) (version 6 was in force throughout)")
+            }
+            #expect(throws: LedgerError.self) { try ledger.auditReportPlan(.document("a"), scope: AuditReport.Scope(since: at(1), versions: 1...2)) }
+        }
+    }
+
+    /// A long history's HTML opens on its summary; its changes are folded by year and month, a return
+    /// to an earlier text is shown by reference and a blanking by what it left.
+    @Test func aLongReportOpensOnItsSummary() throws {
+        try withTemporaryLedger { ledger throws in
+            let article = (1...40).map { "Sentence number \($0) of the article, long enough to count." }.joined(separator: "\n")
+            var events = [publish("long", article, actor: "Ann")]
+            for k in 1...119 {
+                let text: String
+                switch k % 20 {
+                case 5: text = "poop"  // a blanking
+                case 6: text = article  // its revert
+                default: text = article + "\nEdit \(k)."
+                }
+                events.append(edit("long", text, at: at(Int64(k) * 24 * 7), actor: k % 3 == 0 ? "Vandal" : "Editor \(k % 4)"))
+            }
+            try ledger.append(contentsOf: events)
+            let report = try ledger.auditReport(.document("long")).report
+            let html = AuditReportRenderer(report).html()
+            let summary = try #require(html.range(of: "<h2>Summary</h2>")), firstChange = try #require(html.range(of: "<article class=\"change\""))
+            #expect(summary.lowerBound < firstChange.lowerBound)
+            #expect(html.contains("<h3>Changes per month</h3>") && html.contains("<h3>Who changed it most</h3>") && html.contains("<h3>The largest removals</h3>"))
+            #expect(html.contains("<details class=\"year\"><summary>") && !html.contains("<details class=\"year\" open>"))
+            #expect(html.contains("Restores the exact text of <a href=\"#p1\">version 1</a>"))
+            #expect(html.contains("Blanking: ") && html.contains("the text left reads: <ins class=\"text\">poop</ins>"))
+            // Each blanking's largest removal links to its change.
+            let blanking = try #require(report.changes.first { $0.event.version == 6 })
+            #expect(html.contains("<a href=\"#p\(blanking.event.position)\">long version 6</a>"))
+            // Six blankings and six reverts, counted in the summary.
+            #expect(html.contains("6 blankings (nine tenths of the text gone at once), 6 reverts"))
         }
     }
 

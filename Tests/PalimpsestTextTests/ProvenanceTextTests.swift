@@ -238,6 +238,44 @@ func randomText(_ rng: inout SeededGenerator, words: ClosedRange<Int>) -> String
         }
     }
 
+    /// Long texts take the line-first path (shared first and last lines set aside, hunks of changed
+    /// lines diffed word by word); edited in several places, moved, blanked and restored, the pieces
+    /// must still rebuild both texts byte for byte.
+    @Test func longTextsDiffedByLinesRebuildBothTexts() {
+        var rng = SeededGenerator(seed: 22)
+        for round in 0..<40 {
+            var lines = (0..<Int.random(in: 150...300, using: &rng)).map { _ in randomText(&rng, words: 3...25).replacingOccurrences(of: "\n", with: " ") + "\n" }
+            let old = lines.joined()
+            #expect(old.utf8.count > TextDiff.lineAlignedAbove)
+            for _ in 0..<Int.random(in: 1...12, using: &rng) {
+                let k = Int.random(in: 0..<lines.count, using: &rng)
+                switch Int.random(in: 0..<4, using: &rng) {
+                case 0: lines[k] = randomText(&rng, words: 3...25).replacingOccurrences(of: "\n", with: " ") + "\n"
+                case 1: lines.remove(at: k)
+                case 2: lines.insert(randomText(&rng, words: 1...9) + "\n", at: k)
+                default: let moved = lines.remove(at: k); lines.insert(moved, at: Int.random(in: 0...lines.count, using: &rng))
+                }
+            }
+            let new = round % 10 == 9 ? "" : lines.joined()
+            for (a, b) in [(old, new), (new, old)] {
+                let pieces = TextDiff.diff(old: a, new: b)
+                #expect(TextDiff.oldText(pieces) == a && TextDiff.newText(pieces) == b, "round \(round)")
+                // Moves pair up: each number once removed and once added, with the same words.
+                let away = pieces.filter { $0.kind == .movedAway }, here = pieces.filter { $0.kind == .movedHere }
+                #expect(Set(away.compactMap(\.move)) == Set(here.compactMap(\.move)) && away.count == here.count)
+            }
+        }
+    }
+
+    /// Canonically equivalent but different bytes ("é" composed and decomposed) are a change: the diff
+    /// must give back the new text's own bytes.
+    @Test func canonicallyEquivalentWordsAreStillChanged() {
+        let old = "caf\u{E9} au lait", new = "cafe\u{301} au lait"
+        let pieces = TextDiff.diff(old: old, new: new)
+        #expect(Array(TextDiff.newText(pieces).utf8) == Array(new.utf8) && Array(TextDiff.oldText(pieces).utf8) == Array(old.utf8))
+        #expect(pieces.contains { $0.kind == .added })
+    }
+
     @Test func aMovedParagraphIsAMove() {
         let old = "Alpha paragraph one here.\n\nBeta paragraph two here.\n\nGamma paragraph three here."
         let new = "Gamma paragraph three here.\n\nAlpha paragraph one here.\n\nBeta paragraph two here."

@@ -113,6 +113,7 @@ public struct AuditReport: Sendable {
         public var base: UInt64?
         public var first: UInt64
         public var last: UInt64
+        public init(base: UInt64?, first: UInt64, last: UInt64) { (self.base, self.first, self.last) = (base, first, last) }
     }
 
     public var scope = Scope()
@@ -411,6 +412,7 @@ extension AuditReport {
     public func json(signed: Bool = true) -> JSONValue {
         var object: [String: JSONValue] = [
             "changes": .array(changes.map(\.json)),
+            "checkpoint": checkpoint.json,
             "events": .array(events.map { eventJSON($0, proof: proofs[$0.position]) }),
         ]
         for (key, value) in headMembers() + tailMembers() { object[key] = value }
