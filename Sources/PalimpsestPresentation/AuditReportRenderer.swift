@@ -162,8 +162,9 @@ public struct AuditReportRenderer {
             </header>
 
             """
-        out += htmlSummary(summary)
+        // A phrase report answers its question first: where the phrase came and went.
         if let history = report.phraseHistory { out += htmlFindings(history) }
+        out += htmlSummary(summary)
         out += "<section class=\"changes\">\n<h2>Changes</h2>\n"
         if summary.total.changes > Self.openLimit {
             out += "<p class=\"meta\">Grouped by year and month: open one to read its changes (printing prints what is open).</p>\n"
