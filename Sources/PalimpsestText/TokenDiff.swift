@@ -46,19 +46,30 @@ public enum TokenDiff {
         var v = [Int](repeating: 0, count: 2 * limit + 3)
         var trace: [[Int]] = []  // trace[d] = v[offset - d ... offset + d] before step d
         var finalD: Int? = nil
-        search: for d in 0...limit {
-            trace.append(Array(v[(offset - d)...(offset + d)]))
-            for k in stride(from: -d, through: d, by: 2) {
-                var i: Int
-                if k == -d || (k != d && v[offset + k - 1] < v[offset + k + 1]) {
-                    i = v[offset + k + 1]
-                } else {
-                    i = v[offset + k - 1] + 1
+        // The hot loop, on raw buffers and without `stride` (whose iterator does not optimise away).
+        x.withUnsafeBufferPointer { x in
+            y.withUnsafeBufferPointer { y in
+                search: for d in 0...limit {
+                    trace.append(Array(v[(offset - d)...(offset + d)]))
+                    let found: Bool = v.withUnsafeMutableBufferPointer { v in
+                        var k = -d
+                        while k <= d {
+                            var i: Int
+                            if k == -d || (k != d && v[offset + k - 1] < v[offset + k + 1]) {
+                                i = v[offset + k + 1]
+                            } else {
+                                i = v[offset + k - 1] + 1
+                            }
+                            var j = i - k
+                            while i < n, j < m, x[i] == y[j] { i += 1; j += 1 }
+                            v[offset + k] = i
+                            if i >= n, j >= m { return true }
+                            k += 2
+                        }
+                        return false
+                    }
+                    if found { finalD = d; break search }
                 }
-                var j = i - k
-                while i < n, j < m, x[i] == y[j] { i += 1; j += 1 }
-                v[offset + k] = i
-                if i >= n, j >= m { finalD = d; break search }
             }
         }
         guard let finalD else { return [.delete(0..<n), .insert(0..<m)] }
