@@ -115,6 +115,19 @@ import Testing
                 let body = try JSONParser.parse(reply.text.trimmingCharacters(in: .newlines))
                 #expect(reply.status == status && body["code"]?.intValue == Int64(code) && body["error"]?.stringValue?.contains(words) == true, "\(path): \(reply.status) \(reply.text)")
             }
+            // A report over HTTP, scoped to version 2: laid out as the CLI writes it, checked offline.
+            try withTemporaryDirectory { dir throws in
+                let report = try server.request("/api/v1/reports/\(id)?fromVersion=2&toVersion=2")
+                #expect(report.status == 200 && report.text.hasPrefix("{\n"))
+                try report.text.write(toFile: dir + "/r.json", atomically: true, encoding: .utf8)
+                let key = try palimpsest("--ledger", ledger, "checkpoint", "--public-key").out.trimmingCharacters(in: .whitespacesAndNewlines)
+                let verified = try verifyReport(dir + "/r.json", publicKey: key)
+                #expect(verified.status == 0 && verified.out.contains("versions 2 to 2 with no version missing"), "\(verified.out)")
+            }
+            for (path, words) in [("/api/v1/reports/\(id)?fromVersion=2", "give fromVersion and toVersion together"), ("/api/v1/reports/\(id)?fromVersion=2&toVersion=1", "fromVersion 2 is after toVersion 1")] {
+                let reply = try server.request(path)
+                #expect(reply.status == 400 && reply.text.contains(words), "\(path): \(reply.text)")
+            }
             // The OpenAPI document is served and names every path.
             let openAPI = try JSONParser.parse(try server.request("/api/v1/openapi.json").text)
             #expect(openAPI["openapi"] == "3.1.0" && openAPI["paths"]?["/api/v1/documents/{document}/versions/{version}"] != nil)
