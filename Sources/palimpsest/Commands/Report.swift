@@ -6,14 +6,15 @@ import PalimpsestPresentation
 struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
-        abstract: "Write an audit report: a document's whole life, or a phrase's life across documents.",
+        abstract: "Write an audit report: a document's life (whole, a period, or a range of versions), or a phrase's life across documents.",
         discussion: """
             JSON reports (schema Schemas/report.schema.json) carry the events they cite, an inclusion proof \
             of each in a signed checkpoint, the texts they quote and the diffs between them, and a signature \
             over the whole report: `python3 tools/verify-report.py REPORT.json --public-key KEY` checks one \
-            offline. HTML is one self-contained page (no network, prints well); Markdown and CSV are for \
-            reading and spreadsheets. When no checkpoint covers the cited events, one is signed first. \
-            The format defaults to the --out file's extension, else md.
+            offline. Reports are written as they are computed, one change at a time, the JSON one element per \
+            line. HTML is one self-contained page that opens on a summary (no network, no script); Markdown \
+            and CSV are for reading and spreadsheets. When no checkpoint covers the cited events, one is \
+            signed first. The format defaults to the --out file's extension, else md.
             """
     )
 
