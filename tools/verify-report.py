@@ -591,7 +591,9 @@ class Verifier:
             self.fail("the report on %r skips version%s %s" % (document, "s" if len(missing) > 1 else "", ", ".join(map(str, missing))))
         first = scope.get("firstVersion", 1)
         last = scope.get("lastVersion", versions[-1])
-        if scope and (last != versions[-1] or first > last or first < start or first > start + 1 or scope.get("baseVersion", first - 1 if first > 1 else None) != (first - 1 if first > 1 else None)):
+        # The versions before `firstVersion` are the base and, when the base has no text (a withdrawal), the
+        # versions back to the last one with a text: cited, their changes not shown.
+        if scope and (last != versions[-1] or first > last or first < start or scope.get("baseVersion", first - 1 if first > 1 else None) != (first - 1 if first > 1 else None)):
             self.fail("the report's scope (versions %s to %s after %s) does not match the versions it cites (%s to %s)" % (first, last, scope.get("baseVersion"), start, versions[-1]))
         for e in self.events.values():
             if e.get("document") == document and e.get("type") != "redacted" and e.get("version", 0) >= first and e.get("position") not in self.shown:

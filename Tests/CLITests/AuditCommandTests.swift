@@ -146,6 +146,13 @@ import Testing
                 try expectFailure(ledger, ["report", "memo", "--since", "2024-06-01", "--versions", "1..2"], code: 2, "give --since/--until or --versions, not both")
                 try expectFailure(ledger, ["report", "--phrase", "more", "--versions", "1..2"], code: 2, "--versions with --phrase needs --doc")
                 try expectFailure(ledger, ["report", "memo", "--since", "2024-06-01", "--until", "2024-12-01"], code: 1, "\"memo\" has no version made from 2024-06-01T00:00:00Z and up to 2024-12-01T23:59:59.999Z (version 4 was in force throughout)")
+
+                // A range whose base is a withdrawal: the report cites back to the last version with a text.
+                #expect(try cli(ledger, "retract", "memo", "--actor", "Ann", "--at", "2025-02-01T10:00:00Z", "--reason", "withdrawn").status == 0)
+                #expect(try cli(ledger, "restore", "memo", "--actor", "Ann", "--at", "2025-03-01T10:00:00Z", stdin: "Back again.\n").status == 0)
+                #expect(try cli(ledger, "report", "memo", "--versions", "7..7", "--out", dir + "/restored.json").status == 0)
+                let restored = try verifyReport(dir + "/restored.json", publicKey: key)
+                #expect(restored.status == 0 && restored.out.contains("versions 7 to 7 with no version missing"), "\(restored.out)")
             }
         }
     }
