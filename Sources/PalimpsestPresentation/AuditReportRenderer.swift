@@ -273,8 +273,6 @@ public struct AuditReportRenderer {
         return out + "</article>\n"
     }
 
-    func htmlPieces(_ pieces: [AuditReport.Piece]) -> String { Self.htmlPieces(pieces) }
-
     /// Bytes of HTML a report shows of one change's diff before it stops and counts what is left.
     static let diffBudget = 3000
 
