@@ -54,6 +54,12 @@ let package = Package(
             pkgConfig: "libbrotlidec",
             providers: [.apt(["libbrotli-dev"]), .brew(["brotli"])]
         ),
+        // PostgreSQL's own client library: PG* variables, .pgpass, service files and sslmode exactly as psql.
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"]), .brew(["libpq"])]
+        ),
         .target(name: "LMDB", dependencies: ["CLMDB"]),
         // Pure: HTML5 parsing (MyHTML), page decoding, CSS selectors, main-text extraction.
         .target(name: "HTMLExtraction", dependencies: ["CModest"]),
@@ -97,13 +103,16 @@ let package = Package(
             // The OpenAPI document of /api/v1, made from Schemas/ by tools/make-openapi.py.
             resources: [.copy("Resources/openapi.json")]
         ),
+        // The shared log in PostgreSQL (DESIGN.md §10): writers on many machines append through it,
+        // local LMDB ledgers replicate it.
+        .target(name: "PalimpsestPostgres", dependencies: ["Palimpsest", "CLibPQ", "TextPacking"]),
         // Readers of other formats' histories (MediaWiki XML, git), on top of the ledger's bulk import.
         .target(name: "PalimpsestImporters", dependencies: ["Palimpsest"]),
         .executableTarget(
             name: "palimpsest",
             dependencies: [
                 "Palimpsest", "PalimpsestImporters", "PalimpsestText", "PalimpsestCapture", "HTMLExtraction", "WARC",
-                "PalimpsestPresentation", "PalimpsestServer",
+                "PalimpsestPresentation", "PalimpsestServer", "PalimpsestPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             // The communiqué texts `palimpsest demo` records (cut from the story; see README, Data).

@@ -58,11 +58,17 @@ extension Ledger {
 
     /// Runs `body` in one write transaction on the writer queue. Throwing (or a failure to commit)
     /// leaves the ledger exactly as it was.
-    func withWriter<R>(_ body: (borrowing WriteTransaction, inout TransactionWriter) throws -> R) throws(LedgerError) -> R {
+    ///
+    /// With a shared log (`Options.sharedLog`) and `sequenced`, the first new event takes the shared
+    /// log's lock and the transaction's new events are committed to it before this commit; not
+    /// `sequenced`, only events copied from the shared log (`append(recorded:)`) may be written.
+    func withWriter<R>(sequenced: Bool = true, _ body: (borrowing WriteTransaction, inout TransactionWriter) throws -> R) throws(LedgerError) -> R {
         guard !isReadOnly else {
             throw LedgerError(.storage, "the ledger at \(directory) is read-only; nothing was written")
         }
         let outcome: Result<R, LedgerError> = writeQueue.sync {
+            let shared = SharedSessionSlot()
+            defer { shared.session?.rollback() }
             do {
                 var added: [(Digest, [UInt8])] = []
                 var retracted: [Digest] = []
@@ -71,8 +77,12 @@ extension Ledger {
                 var appended = false
                 let value = try env.write { txn in
                     added.removeAll()
+                    // A retried transaction (the map grew) starts its shared session again.
+                    shared.session?.rollback()
+                    shared.session = nil
+                    shared.records.removeAll()
                     try catchUpProjections(in: txn)
-                    var writer = TransactionWriter(ledger: self)
+                    var writer = TransactionWriter(ledger: self, shared: sequenced && sharedLog != nil ? shared : nil)
                     let value = try body(txn, &writer)
                     for registered in projections where !registered.isFollowing { try registered.projection.willCommit(tables: registered.live, in: txn) }
                     appended = writer.lastPosition != nil
@@ -85,6 +95,15 @@ extension Ledger {
                     retracted = writer.retractedTexts
                     named = writer.namedTexts
                     withheld = writer.withheldTexts
+                    if let session = shared.session {
+                        guard withheld.isEmpty else {
+                            throw LedgerError(.invalidInput, "redacting a shared ledger is not supported: a redaction must rewrite the texts in the shared log and in every replica at once (DESIGN.md §10); nothing was written")
+                        }
+                        // The shared log first: if it refuses, this transaction is abandoned with it.
+                        // If this commit then fails, the replica copies the events back from it.
+                        shared.session = nil
+                        try session.commit(shared.records)
+                    }
                     return value
                 }
                 if !withheld.isEmpty {
@@ -112,7 +131,11 @@ extension Ledger {
 /// so a refused event leaves the transaction as it was.
 struct TransactionWriter {
     let ledger: Ledger
-    init(ledger: Ledger) { self.ledger = ledger }
+    /// The shared log's session of this transaction (nil: the ledger appends on its own).
+    let shared: SharedSessionSlot?
+    /// The shared log's clock, once its session is open: the recorded time of new events.
+    private var sharedClock: Timestamp?
+    init(ledger: Ledger, shared: SharedSessionSlot? = nil) { (self.ledger, self.shared) = (ledger, shared) }
 
     /// Texts written by this transaction, in order, for the writer's cache once it commits.
     var addedTexts: [(Digest, [UInt8])] = []
@@ -136,6 +159,7 @@ struct TransactionWriter {
     /// With `publishRestoresRetracted`, publishing a retracted document records a restoration (a file
     /// deleted and added again at the same path, in a git history); importers of real histories use it.
     mutating func append(_ event: NewEvent, publishRestoresRetracted: Bool = false, in txn: borrowing WriteTransaction) throws -> AppendResult {
+        try joinSharedLog(in: txn)
         var event = event
         if publishRestoresRetracted, case .publish(let text, _, _, _) = event.change {
             if try event.eventID.flatMap({ try ledger.event(id: $0, in: txn) }) == nil,
@@ -228,7 +252,7 @@ struct TransactionWriter {
         // Position, chain and recorded time.
         let head = try ledger.head(in: txn)
         let position = head.position + 1
-        let now = Timestamp.now()
+        let now = sharedClock ?? Timestamp.now()
         let recordedAt = recorded?.recordedAt ?? max(now, head.recordedAt)
 
         // Text.
@@ -296,7 +320,13 @@ struct TransactionWriter {
 
         // Every check passed: write.
         if let contentHash {
-            try tables.textStore.store(textBytes, hash: contentHash, bases: deltaBases(for: event, current: current, in: txn), in: txn)
+            let bases = try deltaBases(for: event, current: current, in: txn)
+            try tables.textStore.store(textBytes, hash: contentHash, bases: bases, in: txn)
+            if recorded == nil, let shared {
+                // The document's previous text, when it had one, is the shared row's delta base.
+                let previous = current?.contentHash.flatMap { hash in bases.first(where: { $0.hash == hash }) }
+                shared.records.append(SharedLogCodec.record(recordedEvent, text: textBytes, base: previous))
+            }
             namedTexts.append((event.document, contentHash))
             pendingNames[TextsByName.name(of: event.document)] = contentHash
             if ledger.textCache.get(contentHash) == nil, pendingTexts.updateValue(textBytes, forKey: contentHash) == nil {
@@ -305,6 +335,9 @@ struct TransactionWriter {
         }
         if case .retract = event.change, let withdrawn = current?.contentHash {
             retractedTexts.append(withdrawn)
+        }
+        if contentHash == nil, recorded == nil, let shared {
+            shared.records.append(SharedLogCodec.record(recordedEvent, text: nil, base: nil))
         }
 
 
@@ -336,6 +369,29 @@ struct TransactionWriter {
         try txn.put(tables.meta, key: Ledger.MetaKey.head, value: LogHead(position: position, hash: recordedEvent.hash, recordedAt: recordedAt).encoded)
 
         return AppendResult(event: recordedEvent, wasAlreadyRecorded: false, wasBackdated: backdated, textBytes: textBytes.count)
+    }
+
+    /// At the first new event of a transaction on a replica: takes the shared log's lock and copies in
+    /// the events other writers appended since this replica last caught up, checking each as
+    /// `replicate` does, so that this event is validated against the shared log's whole state.
+    private mutating func joinSharedLog(in txn: borrowing WriteTransaction) throws {
+        guard let shared, shared.session == nil, let log = ledger.sharedLog else { return }
+        let session = try log.beginAppend()
+        shared.session = session
+        while true {
+            let rows = try session.events(after: try ledger.head(in: txn).position, limit: 1000)
+            if rows.isEmpty { break }
+            for row in rows {
+                let (event, text) = try SharedLogCodec.decode(row) { hash in try knownText(hash, in: txn) }
+                _ = try append(recorded: event, text: text, in: txn)
+            }
+        }
+        sharedClock = max(session.clock, try ledger.head(in: txn).recordedAt)
+    }
+
+    /// A text this transaction or the ledger holds, by hash.
+    func knownText(_ hash: Digest, in txn: borrowing WriteTransaction) throws -> [UInt8]? {
+        try pendingTexts[hash] ?? ledger.textCache.get(hash) ?? tables.textStore.load(hash, in: txn)
     }
 
     /// Texts a new text may be stored as a delta against: the document's previous text; for a new

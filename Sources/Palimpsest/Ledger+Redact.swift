@@ -71,6 +71,9 @@ extension Ledger {
     /// cleared in the same transaction and rebuilt from the texts as they now read. The freed pages
     /// still hold the old bytes until `compact()` rewrites the file.
     public func redact(_ request: Redaction) throws(LedgerError) -> RedactionResult {
+        if sharedLog != nil {
+            throw LedgerError(.invalidInput, "redacting a shared ledger is not supported yet: the texts must be rewritten in the shared log and in every replica at once (DESIGN.md §10); nothing was written")
+        }
         foldLock.lock()
         defer { foldLock.unlock() }
         var result = try withWriter { txn, writer in try writer.redact(request, in: txn) }

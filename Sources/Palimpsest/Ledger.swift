@@ -39,6 +39,12 @@ public final class Ledger: @unchecked Sendable {
         /// Called as a projection is caught up or rebuilt: its name, the last position folded, the
         /// log's last position (for a progress line; called from the opening thread).
         public var projectionProgress: (@Sendable (_ projection: String, _ position: UInt64, _ head: UInt64) -> Void)?
+        /// The shared log this ledger is a replica of: new events are appended through it
+        /// (`SharedLog`). Reading commands need none: a replica answers from its own tables.
+        public var sharedLog: (any SharedLog)?
+        /// For `create`: make the ledger a replica of a shared log with this identity (its ID, origin and
+        /// public key) instead of a ledger of its own with a new ID and signing key.
+        public var replicaOf: SharedLedgerIdentity?
 
         var allProjections: [any Projection] { [MerkleProjection()] + (builtInProjections ? [StatisticsProjection(), ProvenanceProjection(), PhraseIndexProjection()] : []) + projections }
         public init() {}
@@ -55,6 +61,8 @@ public final class Ledger: @unchecked Sendable {
     let projections: [RegisteredProjection]
     let projectionProgress: (@Sendable (String, UInt64, UInt64) -> Void)?
     let writeQueue = DispatchQueue(label: "palimpsest.ledger.writer")
+    /// The shared log new events are appended through, when this ledger is a replica of one.
+    let sharedLog: (any SharedLog)?
     /// Folds the following projections behind the writer (nil when read-only, deferred, or none).
     let projector: Projector?
     let projectionFailures = ProjectionFailures()
@@ -101,8 +109,9 @@ public final class Ledger: @unchecked Sendable {
         static let head = Array("head".utf8)
     }
 
-    private init(directory: String, env: Environment, tables: Tables, projections: [RegisteredProjection], progress: (@Sendable (String, UInt64, UInt64) -> Void)?, id: UUID, projector: Projector?, textCache: TextCache, foldTexts: DecodedTexts) {
+    private init(directory: String, env: Environment, tables: Tables, projections: [RegisteredProjection], progress: (@Sendable (String, UInt64, UInt64) -> Void)?, id: UUID, projector: Projector?, textCache: TextCache, foldTexts: DecodedTexts, sharedLog: (any SharedLog)?) {
         self.directory = directory
+        self.sharedLog = sharedLog
         self.textCache = textCache
         self.foldTexts = foldTexts
         self.projector = projector
@@ -136,7 +145,8 @@ public final class Ledger: @unchecked Sendable {
             }
         }
         let ledger = try open(at: directory, options: options, creating: true)
-        try ledger.ensureSigningKey()
+        // A replica checks the shared ledger's checkpoints with its public key; it signs none itself.
+        if options.replicaOf == nil { try ledger.ensureSigningKey() }
         return ledger
     }
 
@@ -212,9 +222,17 @@ public final class Ledger: @unchecked Sendable {
                         throw LedgerError(.storage, "\(directory) is not a Palimpsest ledger (it has no ledger metadata)")
                     }
                     try txn.put(tables.meta, key: MetaKey.format, value: BigEndianKey.encode(formatVersion))
-                    try txn.put(tables.meta, key: MetaKey.ledgerID, value: Array(UUID().uuidString.lowercased().utf8))
+                    try txn.put(tables.meta, key: MetaKey.ledgerID, value: Array((options.replicaOf?.id ?? UUID()).uuidString.lowercased().utf8))
+                    if let identity = options.replicaOf {
+                        try txn.put(tables.meta, key: Ledger.publicKeyMeta, value: identity.publicKey)
+                        try txn.put(tables.meta, key: Ledger.originMeta, value: Array(identity.origin.utf8))
+                    }
                 }
-                return try checkedID(of: directory, tables: tables, in: txn)
+                let id = try checkedID(of: directory, tables: tables, in: txn)
+                if let identity = options.replicaOf ?? options.sharedLog?.identity, identity.id != id {
+                    throw LedgerError(.conflict, "the ledger at \(directory) (id \(id.uuidString.lowercased())) is not a replica of the shared ledger \(identity.id.uuidString.lowercased())")
+                }
+                return id
             } readOnly: { txn in
                 try checkedID(of: directory, tables: tables, in: txn)
             }
@@ -239,7 +257,7 @@ public final class Ledger: @unchecked Sendable {
                 return RegisteredProjection(projection: projection, live: try tables(scratch: false), scratch: try tables(scratch: true))
             }
             let following = !env.isReadOnly && !options.deferFollowingProjections && registered.contains(where: \.isFollowing)
-            let ledger = Ledger(directory: directory, env: env, tables: tables, projections: registered, progress: options.projectionProgress, id: id, projector: following ? Projector() : nil, textCache: textCache, foldTexts: foldTexts)
+            let ledger = Ledger(directory: directory, env: env, tables: tables, projections: registered, progress: options.projectionProgress, id: id, projector: following ? Projector() : nil, textCache: textCache, foldTexts: foldTexts, sharedLog: options.sharedLog)
             try ledger.bringProjectionsUpToDate()
             ledger.projector?.start(ledger)
             ledger.projector?.wake()

@@ -22,7 +22,7 @@ struct PalimpsestCommand: ParsableCommand {
             Init.self, Publish.self, Edit.self, Retract.self, Restore.self, Docs.self, Log.self, Show.self,
             Diff.self, Compare.self, Blame.self, Removed.self, Trace.self,
             Replay.self, Import.self, Export.self, Verify.self, Checkpoint.self, Prove.self, Report.self, Stats.self, Demo.self,
-            Redact.self, Compact.self, Capture.self, Watch.self, Extract.self, Feed.self, Serve.self,
+            Redact.self, Compact.self, Capture.self, Watch.self, Extract.self, Feed.self, Serve.self, Replicate.self,
         ]
     )
 }

@@ -1,21 +1,50 @@
 import ArgumentParser
 import Foundation
 import Palimpsest
+import PalimpsestPostgres
 
-/// Where the ledger is: `--ledger DIR`, else `$PALIMPSEST_LEDGER`, else `./palimpsest.ledger`.
+/// Where the ledger is: `--ledger DIR`, else `$PALIMPSEST_LEDGER`, else `./palimpsest.ledger`. A
+/// `postgres://` URL names a shared ledger (DESIGN.md §10): the command then works on a local replica
+/// (`--replica DIR`), brought up to date with the shared log first, and records through it.
 struct LedgerOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The ledger directory (default: $PALIMPSEST_LEDGER, else ./palimpsest.ledger).", valueName: "dir"))
+    @Option(name: .long, help: ArgumentHelp("The ledger directory, or a shared ledger's postgres://USER@HOST:PORT/DB URL (default: $PALIMPSEST_LEDGER, else ./palimpsest.ledger).", valueName: "dir|url"))
     var ledger: String?
+
+    @Option(name: .long, help: ArgumentHelp("With a postgres:// ledger: the local replica the command works on (default: $PALIMPSEST_REPLICA, else ~/.cache/palimpsest/replicas/HOST-PORT-DB).", valueName: "dir"))
+    var replica: String?
 
     @Flag(name: .customLong("allow-foreign-owner"), help: "Open a ledger directory that belongs to another user.")
     var allowForeignOwner = false
 
-    var path: String {
+    /// What --ledger (or the environment) names: a directory or a URL.
+    var location: String {
         ledger ?? ProcessInfo.processInfo.environment["PALIMPSEST_LEDGER"] ?? "palimpsest.ledger"
+    }
+
+    /// A shared ledger's URL, when the location is one.
+    var sharedURL: String? { PostgresSharedLog.isURL(location) ? location : nil }
+
+    /// The ledger directory: the location itself, or for a shared ledger its local replica.
+    var path: String {
+        guard let url = sharedURL else { return location }
+        if let replica = replica ?? ProcessInfo.processInfo.environment["PALIMPSEST_REPLICA"] { return replica }
+        let base = ProcessInfo.processInfo.environment["XDG_CACHE_HOME"] ?? (NSHomeDirectory() as NSString).appendingPathComponent(".cache")
+        return (base as NSString).appendingPathComponent("palimpsest/replicas/\(ReplicaName.forURL(url))")
     }
 
     func open(readOnly: Bool = false) throws -> Ledger {
         var options = self.options
+        if let url = sharedURL {
+            // The replica is written to as it catches up, whatever the command then does with it.
+            let log = try PostgresSharedLog(url: url)
+            let ledger = try Replicator.openReplica(of: log, in: path, options: options, appending: true)
+            do {
+                _ = try withProgress { progress in try Replicator(log: log, ledger: ledger).catchUp(progress: progress) }
+            } catch let failure as ImportFailure {
+                throw failure.error
+            }
+            return ledger
+        }
         options.readOnly = readOnly
         if isatty(2) != 0 {
             // Catching up or rebuilding a projection on a long history takes a while: say so.

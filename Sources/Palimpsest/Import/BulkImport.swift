@@ -116,6 +116,12 @@ public final class ImportSink: @unchecked Sendable {
         add(.command(event), location: location, document: event.document, textBytes: event.change.text?.utf8.count ?? 0)
     }
 
+    /// Hands over an event another ledger recorded (a shared log's row, an export line): it must get
+    /// exactly the position, recorded time and hashes it carries.
+    public func emit(recorded event: RecordedEvent, text: String?, location: String) {
+        add(.recorded(event, text: text), location: location, document: event.document, textBytes: text?.utf8.count ?? 0)
+    }
+
     func add(_ item: ImportLine, location: String, document: String, textBytes: Int) {
         items += 1
         documents.insert(document)
@@ -180,6 +186,9 @@ public struct BulkImporter {
     /// Return only once every following projection has folded what was imported (true), or as soon as
     /// the log is committed (false: the projector, or the next read that needs them, catches up).
     public var waitForProjections = true
+    /// Copy events a shared log recorded into its replica (`emit(recorded:…)` only): no shared session
+    /// is opened, whether or not the ledger has a shared log.
+    public var replicating = false
 
     public init(ledger: Ledger) { self.ledger = ledger }
 
@@ -214,7 +223,7 @@ public struct BulkImporter {
         var finished = false
         while !finished, stop == nil {
             let outcome: Result<[AppendResult], LedgerError> = Result { () throws(LedgerError) in
-                try ledger.withWriter { txn, writer in
+                try ledger.withWriter(sequenced: !replicating) { txn, writer in
                     stop = nil
                     finished = false
                     var results: [AppendResult] = []

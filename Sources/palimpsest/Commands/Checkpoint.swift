@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Palimpsest
+import PalimpsestPostgres
 import PalimpsestPresentation
 
 struct Checkpoint: ParsableCommand {
@@ -75,7 +76,7 @@ struct Checkpoint: ParsableCommand {
             printJSON(try Answers.checkpointList(ledger))
             return
         }
-        let checkpoints = list ? try ledger.checkpoints() : [try ledger.signCheckpoint()]
+        let checkpoints = list ? try ledger.checkpoints() : [try signCheckpoint(ledger)]
         if output.json {
             printJSON(["publicKey": .string(keyHex), "checkpoint": checkpoints[0].json])
             return
@@ -90,5 +91,20 @@ struct Checkpoint: ParsableCommand {
         if !list {
             print("Ledger \(ledger.id.uuidString.lowercased()), origin \(try ledger.origin()), public key \(keyHex).")
         }
+    }
+
+    /// Signs a checkpoint; for a shared ledger, on the replica that holds its key, then stores it in
+    /// the database, where every replica copies it from.
+    private func signCheckpoint(_ ledger: Ledger) throws -> SignedCheckpoint {
+        guard let url = location.sharedURL else { return try ledger.signCheckpoint() }
+        guard FileManager.default.fileExists(atPath: (location.path as NSString).appendingPathComponent(Ledger.signingKeyFile)) else {
+            throw LedgerError(.notFound, "the replica \(location.path) holds no signing key: the shared ledger's checkpoints are signed on the machine that ran `init` (its replica keeps the key)")
+        }
+        let checkpoint = try ledger.signCheckpoint()
+        guard let stored = try ledger.storedCheckpoint(number: checkpoint.number) else {
+            throw LedgerError(.storage, "checkpoint \(checkpoint.number) was signed but cannot be read back")
+        }
+        try PostgresSharedLog(url: url).storeCheckpoint(checkpoint, statement: stored.statement, note: stored.note)
+        return checkpoint
     }
 }
