@@ -145,6 +145,8 @@ let package = Package(
         .testTarget(name: "PalimpsestTextTests", dependencies: ["PalimpsestText", "PalimpsestTestSupport"]),
         .testTarget(name: "PalimpsestTests", dependencies: ["Palimpsest", "PalimpsestPresentation", "PalimpsestTestSupport", "LMDB", "PalimpsestText", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "ImporterTests", dependencies: ["PalimpsestImporters", "PalimpsestTestSupport"]),
+        // A writer of a shared ledger for SharedLedgerTests and tools/bench-shared.
+        .executableTarget(name: "PalimpsestSharedWriter", dependencies: ["Palimpsest", "PalimpsestPostgres", .product(name: "Crypto", package: "swift-crypto")], path: "Tests/PalimpsestSharedWriter"),
         .executableTarget(name: "PalimpsestStressWriter", dependencies: ["Palimpsest", "LMDB"], path: "Tests/PalimpsestStressWriter"),
         // The CLI tests run the `palimpsest` executable that tools/test builds first (linking it into
         // a test bundle would carry its static standard library into the test link).
@@ -154,6 +156,8 @@ let package = Package(
         .testTarget(name: "HTMLExtractionTests", dependencies: ["HTMLExtraction", "WARC", "TextPacking", "PalimpsestCapture", "PalimpsestTestSupport"]),
         // `palimpsest serve` through curl, headless Chromium and Go's sumdb/note and sumdb/tlog.
         .testTarget(name: "ServeTests", dependencies: ["Palimpsest", "PalimpsestTestSupport", .product(name: "Crypto", package: "swift-crypto")]),
+        // The shared ledger against a real PostgreSQL cluster the tests start (initdb, loopback port).
+        .testTarget(name: "SharedLedgerTests", dependencies: ["Palimpsest", "PalimpsestTestSupport", "PalimpsestSharedWriter"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Palimpsest", "PalimpsestTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

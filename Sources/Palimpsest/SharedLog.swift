@@ -46,9 +46,12 @@ public struct SharedLogRow: Sendable {
     public var position: UInt64
     public var envelope: [UInt8]
     public var textRecord: [UInt8]?
+    /// The hash the store keeps beside the row (its indexed column), when it keeps one: it must be
+    /// the hash the envelope states.
+    public var hash: Digest?
 
-    public init(position: UInt64, envelope: [UInt8], textRecord: [UInt8]?) {
-        (self.position, self.envelope, self.textRecord) = (position, envelope, textRecord)
+    public init(position: UInt64, envelope: [UInt8], textRecord: [UInt8]?, hash: Digest? = nil) {
+        (self.position, self.envelope, self.textRecord, self.hash) = (position, envelope, textRecord, hash)
     }
 }
 
@@ -77,23 +80,27 @@ public enum SharedLogCodec {
         var textRecord: [UInt8]? = nil
         var usedBase: Digest? = nil
         if let text {
-            let full = Deflate.compress(text)
-            var record: [UInt8] = [TextFormat.deflated.rawValue]
-            writeVarint(UInt64(text.count), into: &record)
+            // A delta against the previous version is almost always far smaller: try it first, and
+            // deflate the whole text only when the delta is not clearly worth it.
             if let base {
                 let rawDelta = Delta.encode(base: base.text, target: text)
-                let delta = Deflate.compress(rawDelta)
-                if delta.count + 40 < full.count {
-                    record = [TextFormat.deflatedDelta.rawValue]
+                let delta = Deflate.compress(rawDelta, level: 1)
+                if delta.count * 4 < text.count || delta.count + 40 < Deflate.compress(text).count {
+                    var record: [UInt8] = [TextFormat.deflatedDelta.rawValue]
                     writeVarint(UInt64(text.count), into: &record)
                     record += base.hash.bytes
                     writeVarint(UInt64(rawDelta.count), into: &record)
                     record += delta
+                    textRecord = record
                     usedBase = base.hash
                 }
             }
-            if usedBase == nil { record += full }
-            textRecord = record
+            if textRecord == nil {
+                var record: [UInt8] = [TextFormat.deflated.rawValue]
+                writeVarint(UInt64(text.count), into: &record)
+                record += Deflate.compress(text)
+                textRecord = record
+            }
         }
         return SharedLogRecord(event: event, row: SharedLogRow(position: event.position, envelope: envelope, textRecord: textRecord), deltaBase: usedBase)
     }
@@ -123,6 +130,9 @@ public enum SharedLogCodec {
         }
         guard case .recorded(let event, _) = line, event.position == row.position else {
             throw LedgerError(.integrity, "the shared log's row at position \(row.position) holds another position's event")
+        }
+        if let hash = row.hash, hash != event.hash {
+            throw LedgerError(.integrity, "the shared log's row at position \(row.position) does not match its event: the hash beside it is \(hash.hex), the event states \(event.hash.hex)")
         }
         return (event, text)
     }

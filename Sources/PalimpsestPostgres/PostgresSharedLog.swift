@@ -13,6 +13,8 @@ import Palimpsest
 public final class PostgresSharedLog: SharedLog, @unchecked Sendable {
     /// The schema's format: a database written by another format is refused by name.
     public static let schemaVersion = 1
+    /// Rows per INSERT statement (10 parameters each; PostgreSQL allows 65,535).
+    static let rowsPerInsert = 500
     /// The channel a commit notifies, with its new head position as the payload.
     static let channel = "palimpsest_log"
 
@@ -177,15 +179,29 @@ public final class PostgresSharedLog: SharedLog, @unchecked Sendable {
                     guard e.position == expected + 1, e.previousHash == previous else {
                         throw PostgresConnection.Failure(sqlState: "XX000", message: "the event at position \(e.position) does not follow the shared head \(expected)")
                     }
-                    try connection.execute(
-                        "INSERT INTO palimpsest_events (position, event_id, document, version, type, previous_hash, hash, recorded_at, envelope, text_record) VALUES ($1, $2, $3, $4, $5, $6, $7, to_timestamp($8::bigint / 1000.0), $9, $10)",
-                        [
+                    expected = e.position
+                    previous = e.hash
+                }
+                // Many rows per statement: one round trip per 500 events instead of one per event.
+                var start = 0
+                while start < records.count {
+                    let chunk = records[start..<min(start + PostgresSharedLog.rowsPerInsert, records.count)]
+                    var sql = "INSERT INTO palimpsest_events (position, event_id, document, version, type, previous_hash, hash, recorded_at, envelope, text_record) VALUES "
+                    var parameters: [PostgresConnection.Parameter] = []
+                    parameters.reserveCapacity(chunk.count * 10)
+                    for (i, record) in chunk.enumerated() {
+                        let e = record.event
+                        let n = i * 10
+                        sql += (i == 0 ? "" : ", ") + "($\(n + 1), $\(n + 2), $\(n + 3), $\(n + 4), $\(n + 5), $\(n + 6), $\(n + 7), to_timestamp($\(n + 8)::bigint / 1000.0), $\(n + 9), $\(n + 10))"
+                        parameters += [
                             .text(String(e.position)), .text(e.eventID.uuidString.lowercased()), .text(e.document), .text(String(e.version)),
                             .text(e.type.rawValue), .bytes(e.previousHash.bytes), .bytes(e.hash.bytes), .text(String(e.recordedAt.milliseconds)),
                             .bytes(record.row.envelope), record.row.textRecord.map { .bytes($0) } ?? .null,
-                        ])
-                    expected = e.position
-                    previous = e.hash
+                        ]
+                    }
+                    try connection.execute(sql, parameters)
+                    connection.release()
+                    start += chunk.count
                 }
                 if !records.isEmpty {
                     try connection.execute("UPDATE palimpsest_head SET position = $1, hash = $2", [.text(String(expected)), .bytes(previous.bytes)])
@@ -272,12 +288,14 @@ public final class PostgresSharedLog: SharedLog, @unchecked Sendable {
 
     func rows(after position: UInt64, limit: Int, on connection: PostgresConnection) throws(PostgresConnection.Failure) -> [SharedLogRow] {
         let rows = try connection.execute(
-            "SELECT position, envelope, text_record FROM palimpsest_events WHERE position > $1 ORDER BY position LIMIT $2",
+            "SELECT position, envelope, text_record, hash FROM palimpsest_events WHERE position > $1 ORDER BY position LIMIT $2",
             [.text(String(position)), .text(String(limit))])
         var result: [SharedLogRow] = []
         result.reserveCapacity(rows.count)
         for i in 0..<rows.count {
-            result.append(SharedLogRow(position: UInt64(rows.int64(i, 0) ?? 0), envelope: rows.bytes(i, 1) ?? [], textRecord: rows.bytes(i, 2)))
+            result.append(SharedLogRow(
+                position: UInt64(rows.int64(i, 0) ?? 0), envelope: rows.bytes(i, 1) ?? [], textRecord: rows.bytes(i, 2),
+                hash: rows.bytes(i, 3).map { Digest(bytes: $0) }))
         }
         connection.release()
         return result

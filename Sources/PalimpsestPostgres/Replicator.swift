@@ -57,7 +57,11 @@ public struct Replicator: Sendable {
                         let (event, text) = try SharedLogCodec.decode(row) { hash in
                             try recent[hash] ?? ledger.text(hash: hash).map { Array($0.utf8) }
                         }
-                        if let text, let hash = event.contentHash { recent[hash] = Array(text.utf8) }
+                        // By the text's own SHA-256 (what deltas name), not the event's commitment.
+                        if let text {
+                            let bytes = Array(text.utf8)
+                            recent[Digest.sha256(bytes)] = bytes
+                        }
                         report.inputBytes += row.envelope.count + (row.textRecord?.count ?? 0)
                         sink.emit(recorded: event, text: text, location: "position \(row.position)")
                     } catch {
@@ -88,10 +92,11 @@ public struct Replicator: Sendable {
 
     /// Catches up, then follows the shared log: woken by its commits' notifications (LISTEN), and
     /// every `pollSeconds` without one, until `shouldStop` says so. `copied` is called after each
-    /// catch-up that copied events.
+    /// catch-up that copied events, with the first event it copied (its `recordedAt` against the
+    /// clock tells how far the replica trailed).
     public func follow(
         pollSeconds: Double = 1, shouldStop: @Sendable () -> Bool,
-        copied: (ImportSummary) -> Void = { _ in }
+        copied: (ImportSummary, RecordedEvent?) -> Void = { _, _ in }
     ) throws(ImportFailure) {
         var listener: PostgresConnection? = nil
         while !shouldStop() {
@@ -101,8 +106,9 @@ public struct Replicator: Sendable {
                 listener?.release()
             }
             do {
+                let before = (try? ledger.head().position) ?? 0
                 let summary = try catchUp()
-                if summary.added > 0 { copied(summary) }
+                if summary.added > 0 { copied(summary, try? ledger.event(at: before + 1)) }
             } catch let failure where failure.error.code == .storage {
                 // The server restarting or unreachable: try again after the pause.
                 listener = nil

@@ -142,3 +142,16 @@ func parseSelectors(_ texts: [String], option: String) throws -> [CSSSelector] {
 
 /// Set by SIGINT/SIGTERM: `watch` finishes the page it is on, prints its summary and stops.
 nonisolated(unsafe) var stopRequested: sig_atomic_t = 0
+
+/// Makes SIGINT and SIGTERM set `stopRequested` (a long-running command then finishes its step and
+/// returns) and unblocks them: a parent that blocked them (as thread pools do) passes its mask on.
+func installStopHandlers() {
+    stopRequested = 0
+    signal(SIGINT) { _ in stopRequested = 1 }
+    signal(SIGTERM) { _ in stopRequested = 1 }
+    var endSignals = sigset_t()
+    sigemptyset(&endSignals)
+    sigaddset(&endSignals, SIGINT)
+    sigaddset(&endSignals, SIGTERM)
+    pthread_sigmask(SIG_UNBLOCK, &endSignals, nil)
+}

@@ -51,16 +51,16 @@ struct Replicate: ParsableCommand {
             print("Replicated \(log.shownURL) into \(directory): \(summary.added) events copied, \(head.position) in all (head \(head.hash.hex.prefix(16))…).")
         }
         guard follow else { return }
-        stopRequested = 0
-        signal(SIGINT) { _ in stopRequested = 1 }
-        signal(SIGTERM) { _ in stopRequested = 1 }
+        installStopHandlers()
         do {
-            try replicator.follow(pollSeconds: poll, shouldStop: { stopRequested != 0 }) { copied in
+            try replicator.follow(pollSeconds: poll, shouldStop: { stopRequested != 0 }) { copied, first in
                 let head = (try? ledger.head().position) ?? 0
+                // How long the oldest event copied waited: from its commit (the database's clock) to now.
+                let lag = first.map { Double(Timestamp.now().milliseconds - $0.recordedAt.milliseconds) / 1000 }
                 if output.json {
-                    printJSON(["copied": .int(Int64(copied.added)), "events": .int(Int64(head))])
+                    printJSON(["copied": .int(Int64(copied.added)), "events": .int(Int64(head)), "lagSeconds": lag.map { .double($0) } ?? .null])
                 } else {
-                    print("Copied \(copied.added) events (\(head) in all).")
+                    print("Copied \(copied.added) events (\(head) in all)\(lag.map { String(format: ", %.2f s after the first was committed", $0) } ?? "").")
                 }
                 fflush(nil)  // a reader of the pipe sees each step as it happens
             }

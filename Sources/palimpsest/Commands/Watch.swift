@@ -41,14 +41,7 @@ struct Watch: ParsableCommand {
         let override = every.flatMap(WatchList.parseDuration)
         let once = self.once
         let terminal = isatty(2) != 0
-        signal(SIGINT) { _ in stopRequested = 1 }
-        signal(SIGTERM) { _ in stopRequested = 1 }
-        // A parent that blocked these signals (as thread pools do) passes its mask on: unblock them.
-        var endSignals = sigset_t()
-        sigemptyset(&endSignals)
-        sigaddset(&endSignals, SIGINT)
-        sigaddset(&endSignals, SIGTERM)
-        pthread_sigmask(SIG_UNBLOCK, &endSignals, nil)
+        installStopHandlers()
         let (tally, interrupted) = try runBlocking { () async -> (CaptureTally, Bool) in
             var tally = CaptureTally()
             let clock = ContinuousClock()
