@@ -64,6 +64,8 @@ public final class PostgresSharedLog: SharedLog, @unchecked Sendable {
         )
         """,
         "CREATE TABLE palimpsest_checkpoints (number bigint PRIMARY KEY CHECK (number >= 1), tree_size bigint NOT NULL, statement bytea NOT NULL, note text)",
+        // Captures' WARC files, append-only, as the capturing machine wrote them (tail by tail).
+        "CREATE TABLE palimpsest_warc (file text NOT NULL, start bigint NOT NULL CHECK (start >= 0), bytes bytea NOT NULL, PRIMARY KEY (file, start))",
     ]
 
     /// Creates the schema and records `identity` (a new ledger's, made by the caller) unless the
@@ -281,6 +283,86 @@ public final class PostgresSharedLog: SharedLog, @unchecked Sendable {
                 throw LedgerError(.conflict, "\(what): \(failure.message)")
             }
             throw PostgresSharedLog.storageError(error, doing: what, url: shownURL)
+        }
+    }
+
+    // MARK: WARC files
+
+    /// Bytes of a WARC file sent per row.
+    static let warcChunkBytes = 8 << 20
+
+    /// Sends the parts of the WARC files in `directory` (a replica's `warc/`) the database lacks: a
+    /// WARC file only grows, so each upload is the file's new tail. A file of the same name whose
+    /// stored bytes differ from the local ones (another machine's) is refused. Returns bytes sent.
+    @discardableResult
+    public func uploadWARC(from directory: String) throws(LedgerError) -> Int {
+        let files = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".warc.gz") || $0.hasSuffix(".warc") }.sorted()
+        var sent = 0
+        for name in files {
+            guard let handle = FileHandle(forReadingAtPath: directory + "/" + name) else { continue }
+            defer { try? handle.close() }
+            sent += try withConnection(doing: "storing the WARC file \(name) in the shared ledger") { connection in
+                let last = try connection.execute("SELECT start, bytes FROM palimpsest_warc WHERE file = $1 ORDER BY start DESC LIMIT 1", [.text(name)])
+                var stored = 0
+                if last.count == 1, let start = last.int64(0, 0), let bytes = last.bytes(0, 1) {
+                    try handle.seek(toOffset: UInt64(start))
+                    guard let local = try handle.read(upToCount: bytes.count), Array(local) == bytes else {
+                        throw LedgerError(.conflict, "the shared ledger holds a different WARC file named \(name) (from another machine); rename the local one")
+                    }
+                    stored = Int(start) + bytes.count
+                }
+                try handle.seek(toOffset: UInt64(stored))
+                var total = 0
+                while let chunk = try handle.read(upToCount: PostgresSharedLog.warcChunkBytes), !chunk.isEmpty {
+                    try connection.execute("INSERT INTO palimpsest_warc (file, start, bytes) VALUES ($1, $2, $3)", [.text(name), .text(String(stored + total)), .bytes(Array(chunk))])
+                    connection.release()
+                    total += chunk.count
+                }
+                return total
+            }
+        }
+        return sent
+    }
+
+    /// Appends to the WARC files in `directory` what the database holds beyond their local length
+    /// (creating the files and the directory as needed). Returns bytes received.
+    @discardableResult
+    public func downloadWARC(into directory: String) throws(LedgerError) -> Int {
+        try withConnection(doing: "copying the shared ledger's WARC files") { connection in
+            let sizes = try connection.execute("SELECT file, max(start + length(bytes)) FROM palimpsest_warc GROUP BY file ORDER BY file")
+            let wanted = (0..<sizes.count).compactMap { i in sizes.string(i, 0).map { ($0, Int(sizes.int64(i, 1) ?? 0)) } }
+            connection.release()
+            var received = 0
+            for (name, size) in wanted {
+                guard !name.contains("/"), !name.hasPrefix(".") else { continue }
+                let path = directory + "/" + name
+                let local = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+                guard local < size else { continue }
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+                guard let handle = FileHandle(forWritingAtPath: path) else {
+                    throw LedgerError(.storage, "cannot write the WARC file \(path)")
+                }
+                defer { try? handle.close() }
+                try handle.seekToEnd()
+                var position = local
+                while position < size {
+                    let rows = try connection.execute("SELECT start, bytes FROM palimpsest_warc WHERE file = $1 AND start + length(bytes) > $2 ORDER BY start LIMIT 4", [.text(name), .text(String(position))])
+                    if rows.count == 0 { break }
+                    for i in 0..<rows.count {
+                        guard let start = rows.int64(i, 0), let bytes = rows.bytes(i, 1), Int(start) <= position else {
+                            throw LedgerError(.integrity, "the shared ledger's WARC file \(name) has a gap at byte \(position)")
+                        }
+                        let tail = bytes[(position - Int(start))...]
+                        try handle.write(contentsOf: tail)
+                        position += tail.count
+                        received += tail.count
+                    }
+                    connection.release()
+                }
+                try handle.synchronize()
+            }
+            return received
         }
     }
 

@@ -76,6 +76,8 @@ public struct Replicator: Sendable {
         }
         do {
             try copyCheckpoints()
+            // The captures' evidence, for this replica's `verify`.
+            try log.downloadWARC(into: ledger.directory + "/warc")
         } catch {
             throw ImportFailure(error: error as? LedgerError ?? LedgerError(.storage, "\(error)"), committed: summary)
         }

@@ -55,6 +55,13 @@ struct LedgerOptions: ParsableArguments {
         return try Ledger.open(at: path, options: options)
     }
 
+    /// For a shared ledger: sends the WARC files this machine's captures wrote (in the replica's
+    /// `warc/`) to the database, where every replica copies them from for its `verify`.
+    func shareCaptureEvidence(of ledger: Ledger) throws {
+        guard let url = sharedURL else { return }
+        try PostgresSharedLog(url: url).uploadWARC(from: ledger.directory + "/warc")
+    }
+
     /// For a reading command that needs provenance or the phrase index: the ledger read-only when
     /// every following projection is current (no writer's lock, no projector thread to start and
     /// stop), else writable, so that they catch up before the answer.

@@ -98,6 +98,36 @@ import Testing
         }
     }
 
+    @Test func aCaptureOnOneMachineIsEvidenceOnEveryReplica() throws {
+        try withDatabase { _, url, dir in
+            let root = dir + "/site"
+            try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+            let server = try CaptureServer(root: root)
+            defer { server.stop() }
+            let article = "<html><head><title>Joint statement</title></head><body><article><h1>Joint statement</h1>"
+            try server.put("statement.html", article + "<p>The leaders discussed the root causes of migration, including democratic decline, and agreed to act.</p></article></body></html>")
+            #expect(try cli(["--ledger", url, "init", "--replica", dir + "/capturer"]).status == 0)
+            let first = try cli(["capture", "--ledger", url, "--replica", dir + "/capturer", server.url("statement.html"), "--doc", "statement", "--delay", "0", "--json"])
+            #expect(first.status == 0, "\(first.err)")
+            try server.put("statement.html", article + "<p>The leaders discussed the root causes of migration and agreed to act.</p></article></body></html>")
+            #expect(try cli(["capture", "--ledger", url, "--replica", dir + "/capturer", server.url("statement.html"), "--doc", "statement", "--delay", "0"]).status == 0)
+
+            // Another machine's replica gets the events and the WARC files, and verifies both.
+            #expect(try cli(["replicate", url, "--into", dir + "/reader"]).status == 0)
+            let files = try FileManager.default.contentsOfDirectory(atPath: dir + "/capturer/warc").filter { $0.hasSuffix(".warc.gz") }
+            #expect(!files.isEmpty)
+            for file in files {
+                let here = try Data(contentsOf: URL(fileURLWithPath: dir + "/capturer/warc/" + file))
+                let there = try Data(contentsOf: URL(fileURLWithPath: dir + "/reader/warc/" + file))
+                #expect(here == there, "\(file) differs between the replicas")
+            }
+            let verified = try cli(["verify", "--ledger", dir + "/reader"])
+            #expect(verified.status == 0, "\(verified.out)\(verified.err)")
+            let removed = try cli(["removed", "--ledger", dir + "/reader", "democratic decline"])
+            #expect(removed.out.contains("statement"), "\(removed.out)")
+        }
+    }
+
     @Test func badInputIsRefusedInOneSentenceAndLeavesEverythingAsItWas() throws {
         try withDatabase { cluster, url, dir in
             let port = cluster.port

@@ -190,7 +190,15 @@ public struct BulkImporter {
     /// is opened, whether or not the ledger has a shared log.
     public var replicating = false
 
-    public init(ledger: Ledger) { self.ledger = ledger }
+    public init(ledger: Ledger) {
+        self.ledger = ledger
+        if ledger.sharedLog != nil {
+            // Through a shared log each transaction holds the log's lock from its first event to its
+            // commit: smaller transactions let other writers in between.
+            commitTextBytes = 4 << 20
+            commitEvents = 2_000
+        }
+    }
 
     /// Runs `produce` on its own thread, feeding the sink, and writes what it emits. `sourceName`
     /// prefixes error messages ("Anarchism.xml revision 233194: …").

@@ -55,6 +55,7 @@ struct Capture: ParsableCommand {
             await capturer.shutdown()
             return reports
         }
+        try location.shareCaptureEvidence(of: ledger)
         var tally = CaptureTally()
         for report in reports { tally.add(report) }
         if output.json {

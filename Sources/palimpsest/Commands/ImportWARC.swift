@@ -51,6 +51,7 @@ struct ImportWARC: ParsableCommand {
             throw LedgerError(.invalidInput, error.description)
         }
         if terminal { writeToStandardError("\r\u{1B}[K") }
+        try location.shareCaptureEvidence(of: ledger)
         if output.json {
             printJSON(.object([
                 "files": .int(Int64(summary.files)), "records": .int(Int64(summary.records)), "captures": .int(Int64(summary.captures)),

@@ -77,6 +77,7 @@ struct Watch: ParsableCommand {
             await capturer.shutdown()
             return (tally, stopRequested != 0)
         }
+        try location.shareCaptureEvidence(of: ledger)
         if output.json {
             printJSON(tally.json(ignoredRobots: !policy.obeyRobots, interrupted: interrupted))
         } else {
