@@ -23,7 +23,9 @@ extension Ledger {
     /// Appends events in one transaction: all are recorded, or (on any error) none.
     @discardableResult
     public func append(contentsOf events: [NewEvent]) throws(LedgerError) -> [AppendResult] {
-        try withWriter { txn, writer in
+        // A replica first copies what others appended, outside the shared log's lock.
+        try catchUpWithSharedLog()
+        return try withWriter { txn, writer in
             var results: [AppendResult] = []
             results.reserveCapacity(events.count)
             for (n, event) in events.enumerated() {
@@ -378,15 +380,19 @@ struct TransactionWriter {
         guard let shared, shared.session == nil, let log = ledger.sharedLog else { return }
         let session = try log.beginAppend()
         shared.session = session
-        while true {
-            let rows = try session.events(after: try ledger.head(in: txn).position, limit: 1000)
-            if rows.isEmpty { break }
-            for row in rows {
-                let (event, text) = try SharedLogCodec.decode(row) { hash in try knownText(hash, in: txn) }
-                _ = try append(recorded: event, text: text, in: txn)
-            }
-        }
+        while try copy(from: { position in try session.events(after: position, limit: 1000) }, in: txn) {}
         sharedClock = max(session.clock, try ledger.head(in: txn).recordedAt)
+    }
+
+    /// Appends the next rows `read` gives after this transaction's head, checking each; false when
+    /// there were none.
+    mutating func copy(from read: (UInt64) throws -> [SharedLogRow], in txn: borrowing WriteTransaction) throws -> Bool {
+        let rows = try read(try ledger.head(in: txn).position)
+        for row in rows {
+            let (event, text) = try SharedLogCodec.decode(row) { hash in try knownText(hash, in: txn) }
+            _ = try append(recorded: event, text: text, in: txn)
+        }
+        return !rows.isEmpty
     }
 
     /// A text this transaction or the ledger holds, by hash.

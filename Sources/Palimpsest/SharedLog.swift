@@ -16,6 +16,9 @@ public protocol SharedLog: AnyObject, Sendable {
     var identity: SharedLedgerIdentity { get }
     /// Takes the shared log's write lock (held until the session commits or rolls back).
     func beginAppend() throws(LedgerError) -> any SharedAppendSession
+    /// Up to `limit` events after `position`, in order, read without the lock (a writer copies most
+    /// of what others appended this way, so that the part of its append under the lock is short).
+    func events(after position: UInt64, limit: Int) throws(LedgerError) -> [SharedLogRow]
 }
 
 /// A shared ledger's identity, which its replicas carry: checkpoints name the ID and are signed with
@@ -183,6 +186,25 @@ public enum SharedLogCodec {
 final class SharedSessionSlot {
     var session: (any SharedAppendSession)?
     var records: [SharedLogRecord] = []
+}
+
+// MARK: Catching up without the lock
+
+extension Ledger {
+    /// Copies the events other writers appended to the shared log since this replica last caught
+    /// up, without taking the shared log's lock; each is checked as `replicate` checks it.
+    func catchUpWithSharedLog() throws(LedgerError) {
+        guard let log = sharedLog else { return }
+        // Nothing new (the usual case for a lone writer): no local transaction, no extra commit.
+        var first = try log.events(after: try head().position, limit: 1000)
+        guard !first.isEmpty else { return }
+        try withWriter(sequenced: false) { txn, writer in
+            while try writer.copy(from: { position in
+                if let row = first.first, row.position == position + 1 { defer { first = [] }; return first }
+                return try log.events(after: position, limit: 1000)
+            }, in: txn) {}
+        }
+    }
 }
 
 // MARK: Checkpoints of a shared ledger

@@ -236,6 +236,10 @@ public final class PostgresSharedLog: SharedLog, @unchecked Sendable {
         }
     }
 
+    public func events(after position: UInt64, limit: Int) throws(LedgerError) -> [SharedLogRow] {
+        try withConnection(doing: "reading the shared log") { connection in try rows(after: position, limit: limit, on: connection) }
+    }
+
     // MARK: Checkpoints
 
     /// The checkpoints after number `number`, oldest first: their statements and signed notes.
@@ -339,7 +343,7 @@ public final class PostgresSharedLog: SharedLog, @unchecked Sendable {
                 let local = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
                 guard local < size else { continue }
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-                if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+                if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
                 guard let handle = FileHandle(forWritingAtPath: path) else {
                     throw LedgerError(.storage, "cannot write the WARC file \(path)")
                 }

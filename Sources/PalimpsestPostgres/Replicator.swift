@@ -36,7 +36,7 @@ public struct Replicator: Sendable {
             start = try ledger.head().position
             reader = try PostgresConnection(url: log.url)
         } catch {
-            throw ImportFailure(error: error as? LedgerError ?? LedgerError(.storage, "\(error)"), committed: ImportSummary())
+            throw ImportFailure(error: error, committed: ImportSummary())
         }
         let ledger = self.ledger, log = self.log, pageSize = self.pageSize
         let summary = try bulk.run(sourceName: "the shared ledger at \(log.shownURL)", progress: progress) { sink in
@@ -79,7 +79,7 @@ public struct Replicator: Sendable {
             // The captures' evidence, for this replica's `verify`.
             try log.downloadWARC(into: ledger.directory + "/warc")
         } catch {
-            throw ImportFailure(error: error as? LedgerError ?? LedgerError(.storage, "\(error)"), committed: summary)
+            throw ImportFailure(error: error, committed: summary)
         }
         return summary
     }

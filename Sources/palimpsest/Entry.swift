@@ -73,16 +73,16 @@ enum Entry {
     static let commandNames = Set(PalimpsestCommand.configuration.subcommands.map { $0._commandName } + ["help"])
 
     /// `palimpsest --ledger DIR show …` as DESIGN.md §7 writes it: ArgumentParser only accepts a
-    /// subcommand's options after the subcommand's name, so a leading `--ledger` moves to the end
-    /// (before a `--` terminator, if any).
+    /// subcommand's options after the subcommand's name, so a leading `--ledger` (and, for a shared
+    /// ledger, `--replica`) moves to the end (before a `--` terminator, if any).
     static func globalOptionsMoved(_ arguments: [String]) -> [String] {
         var rest = arguments
         var moved: [String] = []
         while let first = rest.first {
-            if first == "--ledger", rest.count >= 2 {
+            if first == "--ledger" || first == "--replica", rest.count >= 2 {
                 moved += rest.prefix(2)
                 rest.removeFirst(2)
-            } else if first.hasPrefix("--ledger=") {
+            } else if first.hasPrefix("--ledger=") || first.hasPrefix("--replica=") {
                 moved.append(first)
                 rest.removeFirst()
             } else {

@@ -28,7 +28,7 @@ import Testing
             #expect(made.out.contains("\"created\":true"))
             #expect(FileManager.default.fileExists(atPath: r1 + "/signing-key"))
             // Init again: the database already holds the ledger; nothing is recreated.
-            let again = try cli(["--ledger", url, "init", "--replica", r2])
+            let again = try cli(["--ledger", url, "--replica", r2, "init"])
             #expect(again.status == 0)
             #expect(again.out.contains("already exists"))
             #expect(!FileManager.default.fileExists(atPath: r2 + "/signing-key"))
@@ -148,6 +148,17 @@ import Testing
             for n in 1...3 {
                 #expect(try cli(["publish", "--ledger", url, "--replica", dir + "/r1", "doc\(n)", "--actor", "a", "--text-file", "-"], input: "text \(n)\n").status == 0)
             }
+            // libpq's PG* variables fill in what the URL leaves out (here the user).
+            var environment = ProcessInfo.processInfo.environment
+            environment["PGUSER"] = "palimpsest"
+            let userless = url.replacingOccurrences(of: "palimpsest@", with: "")
+            let viaEnvironment = try palimpsest(["replicate", userless, "--into", dir + "/env", "--json"], environment: environment)
+            #expect(viaEnvironment.status == 0, "\(viaEnvironment.err)")
+            #expect(viaEnvironment.out.contains("\"events\":3"))
+            // TLS when the URL asks for it: this server has none, and says so.
+            let tls = try cli(["replicate", url + "?sslmode=require", "--into", dir + "/tls"])
+            #expect(tls.status == 5)
+            #expect(tls.err.contains("SSL"), "\(tls.err)")
             // A user without privileges on the tables.
             _ = try cluster.sql(url, "CREATE ROLE reader LOGIN")
             let reader = url.replacingOccurrences(of: "palimpsest@", with: "reader@")

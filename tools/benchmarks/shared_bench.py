@@ -63,9 +63,8 @@ def run_writers(url, work, tag, events, batch):
     return acked, wall, latencies
 
 
-def follow(url, replica, lags, stop):
-    p = subprocess.Popen([BIN, "replicate", url, "--into", replica, "--follow", "--poll", "1", "--json"],
-                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+def follow(p, lags, stop):
+    """Reads a following replica's steps until it ends."""
     for line in p.stdout:
         if stop.is_set():
             continue
@@ -88,6 +87,7 @@ def main():
         for product in ("palimpsest", "PalimpsestSharedWriter"):
             subprocess.run(["swift", "build", "-c", "release", "--product", product], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     work = Path(tempfile.mkdtemp(prefix="palimpsest-bench-shared-"))
+    work.chmod(0o755)  # the server runs as an unprivileged user (tools/pg-cluster) and must reach its directory
     cluster = work / "pg"
     base = sh([CLUSTER, "start", cluster]).stdout.strip()
     try:
@@ -106,7 +106,9 @@ def main():
             url = createdb(cluster, f"batch{k}")
             sh([BIN, "--ledger", url, "init", "--replica", work / f"batch{k}-origin"])
             lags, stop = [], threading.Event()
-            followers = [threading.Thread(target=follow, args=(url, work / f"batch{k}-replica{n}", lags, stop)) for n in range(2)]
+            replicas = [subprocess.Popen([BIN, "replicate", url, "--into", work / f"batch{k}-replica{n}", "--follow", "--poll", "1", "--json"],
+                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) for n in range(2)]
+            followers = [threading.Thread(target=follow, args=(p, lags, stop)) for p in replicas]
             for t in followers:
                 t.start()
             time.sleep(1)
@@ -114,7 +116,8 @@ def main():
             batch_rates.append(acked / wall)
             time.sleep(2)
             stop.set()
-            subprocess.run(["pkill", "-TERM", "-f", f"--into {work}/batch{k}-replica"], check=False)
+            for p in replicas:
+                p.terminate()
             for t in followers:
                 t.join(timeout=30)
             lag_p50.append(percentile(lags, 50))
@@ -142,6 +145,7 @@ def main():
             sh([BIN, "--ledger", url, "--replica", work / f"anarchism-pg{k}", "import", "mediawiki", ANARCHISM])
             pg_secs.append(time.perf_counter() - start)
         size = sh(["psql", "-qAtX", url, "-c", "SELECT pg_total_relation_size('palimpsest_events')"]).stdout.strip()
+        server_version = sh(["psql", "-qAtX", url, "-c", "SHOW server_version"]).stdout.strip()
 
         tps, rate = Stat(pgbench_tps), Stat(batch_rates)
         lmdb, pg = Stat(lmdb_secs), Stat(pg_secs)
@@ -150,7 +154,7 @@ def main():
             "## A shared ledger in PostgreSQL",
             "",
             f"`tools/bench-shared --runs {opts.runs} --events {opts.events} --batch {opts.batch}` on {machine()}: PostgreSQL "
-            f"{sh(['psql', '--version']).stdout.split()[-1]} started by the script (tools/pg-cluster: loopback, "
+            f"{server_version} started by the script (tools/pg-cluster: loopback, "
             "`synchronous_commit = on`, `fsync = on`). Medians of the runs (min–max).",
             "",
             "| Measure | Palimpsest | Peer / goal |",

@@ -231,7 +231,9 @@ public struct BulkImporter {
         var finished = false
         while !finished, stop == nil {
             let outcome: Result<[AppendResult], LedgerError> = Result { () throws(LedgerError) in
-                try ledger.withWriter(sequenced: !replicating) { txn, writer in
+                // Through a shared log: copy what others appended before taking its lock.
+                if !replicating { try ledger.catchUpWithSharedLog() }
+                return try ledger.withWriter(sequenced: !replicating) { txn, writer in
                     stop = nil
                     finished = false
                     var results: [AppendResult] = []
