@@ -42,6 +42,8 @@ struct Watch: ParsableCommand {
         let once = self.once
         let terminal = isatty(2) != 0
         installStopHandlers()
+        let location = self.location
+        let shareEvidence: @Sendable () throws -> Void = { try location.shareCaptureEvidence(of: ledger) }
         let (tally, interrupted) = try runBlocking { () async -> (CaptureTally, Bool) in
             var tally = CaptureTally()
             let clock = ContinuousClock()
@@ -65,6 +67,11 @@ struct Watch: ParsableCommand {
                         fflush(nil)
                     }
                     due[index] = clock.now + (override ?? page.every)
+                }
+                // A shared ledger's other replicas get this round's evidence now, not when the watch
+                // ends; a failure is said and tried again after the next round.
+                if !pending.isEmpty {
+                    do { try shareEvidence() } catch { writeToStandardError("palimpsest: \(error)\n") }
                 }
                 if once { break }
                 // Sleep until the next page is due, in short steps so that an interrupt is prompt.
