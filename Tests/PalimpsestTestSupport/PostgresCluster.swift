@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A real PostgreSQL cluster for the shared-ledger tests, started by tools/pg-cluster: initdb into a
 /// temporary directory, run as an unprivileged user, on a free loopback port; stopped and removed
@@ -13,6 +14,7 @@ public final class PostgresCluster: @unchecked Sendable {  // fixed after init
     static let script = repositoryRoot.appendingPathComponent("tools/pg-cluster").path
 
     public init() throws {
+        _ = PostgresCluster.stopAtExit
         let base = NSTemporaryDirectory() + "palimpsest-pg-" + UUID().uuidString.lowercased()
         try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         directory = base + "/data"
@@ -21,9 +23,24 @@ public final class PostgresCluster: @unchecked Sendable {  // fixed after init
             throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "PostgreSQL did not start: \(started.err)"])
         }
         url = started.out.trimmingCharacters(in: .whitespacesAndNewlines)
+        PostgresCluster.running.withLock { $0.append(base) }
     }
 
+    /// Clusters still running, for the exit handler: a cluster held in a static (a suite's shared
+    /// server) is never released, and its server must not outlive the test process.
+    static let running = Mutex<[String]>([])
+    static let stopAtExit: Void = {
+        atexit {
+            for base in PostgresCluster.running.withLock({ $0 }) {
+                // C's system(): Foundation may already be shutting down here.
+                _ = system("'\(PostgresCluster.script)' stop '\(base)/data' >/dev/null 2>&1; rm -rf '\(base)'")
+            }
+        }
+    }()
+
     deinit {
+        let base = (directory as NSString).deletingLastPathComponent
+        PostgresCluster.running.withLock { $0.removeAll { $0 == base } }
         _ = try? run(PostgresCluster.script, ["stop", directory])
         try? FileManager.default.removeItem(atPath: (directory as NSString).deletingLastPathComponent)
     }
