@@ -170,12 +170,23 @@ struct TransactionWriter {
                 event.change = .restore(text: text)
             }
         }
-        return try append(event, recorded: nil, in: txn)
+        return try append(event, recorded: nil, sharing: shared != nil, in: txn)
     }
 
     /// Appends an event as another ledger recorded it (an export line): its position, recorded time
     /// and hashes must be exactly what this ledger would give it.
-    mutating func append(recorded: RecordedEvent, text: String?, in txn: borrowing WriteTransaction) throws -> AppendResult {
+    ///
+    /// On a replica, an export line that does not come from the shared log itself (`copied`: false —
+    /// a local ledger's export imported into a shared one) is appended through the shared log like a
+    /// new event, at the position it states.
+    mutating func append(recorded: RecordedEvent, text: String?, copied: Bool = false, in txn: borrowing WriteTransaction) throws -> AppendResult {
+        let sharing = shared != nil && !copied
+        if sharing {
+            guard recorded.type != .redacted else {
+                throw LedgerError(.invalidInput, "the event at position \(recorded.position) is a redaction, and redacting a shared ledger is not supported yet; nothing was written")
+            }
+            try joinSharedLog(in: txn)
+        }
         let change: Change
         switch recorded.type {
         case .published:
@@ -189,10 +200,12 @@ struct TransactionWriter {
             document: recorded.document, change: change, at: recorded.at, actor: recorded.actor,
             source: recorded.source, message: recorded.message, metadata: recorded.metadata,
             eventID: recorded.eventID, allowBackdated: true)
-        return try append(event, recorded: recorded, in: txn)
+        return try append(event, recorded: recorded, sharing: sharing, in: txn)
     }
 
-    private mutating func append(_ event: NewEvent, recorded: RecordedEvent?, in txn: borrowing WriteTransaction) throws -> AppendResult {
+    /// `sharing`: the event goes to the shared log too (a new event, or an export line imported into
+    /// a replica), as opposed to one copied from it.
+    private mutating func append(_ event: NewEvent, recorded: RecordedEvent?, sharing: Bool, in txn: borrowing WriteTransaction) throws -> AppendResult {
         let tables = self.tables
         // Only error messages need the quoted ID: build it when one is thrown, not for every event.
         func docName() -> String { DocumentID.quoted(event.document) }
@@ -324,7 +337,7 @@ struct TransactionWriter {
         if let contentHash {
             let bases = try deltaBases(for: event, current: current, in: txn)
             try tables.textStore.store(textBytes, hash: contentHash, bases: bases, in: txn)
-            if recorded == nil, let shared {
+            if sharing, let shared {
                 // The document's previous text, when it had one, is the shared row's delta base.
                 let previous = current?.contentHash.flatMap { hash in bases.first(where: { $0.hash == hash }) }
                 shared.records.append(SharedLogCodec.record(recordedEvent, text: textBytes, base: previous))
@@ -338,7 +351,7 @@ struct TransactionWriter {
         if case .retract = event.change, let withdrawn = current?.contentHash {
             retractedTexts.append(withdrawn)
         }
-        if contentHash == nil, recorded == nil, let shared {
+        if contentHash == nil, sharing, let shared {
             shared.records.append(SharedLogCodec.record(recordedEvent, text: nil, base: nil))
         }
 
@@ -390,7 +403,7 @@ struct TransactionWriter {
         let rows = try read(try ledger.head(in: txn).position)
         for row in rows {
             let (event, text) = try SharedLogCodec.decode(row) { hash in try knownText(hash, in: txn) }
-            _ = try append(recorded: event, text: text, in: txn)
+            _ = try append(recorded: event, text: text, copied: true, in: txn)
         }
         return !rows.isEmpty
     }

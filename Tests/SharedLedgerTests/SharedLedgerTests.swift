@@ -98,6 +98,32 @@ import Testing
         }
     }
 
+    @Test func aLocalLedgerMovesIntoASharedOneThroughItsExport() throws {
+        try withDatabase { cluster, url, dir in
+            let local = dir + "/local"
+            #expect(try cli(["init", "--ledger", local]).status == 0)
+            #expect(try cli(["publish", "--ledger", local, "memo", "--actor", "a", "--at", "2024-01-02T10:00:00Z", "--text-file", "-"], input: "First draft of the memo.\n").status == 0)
+            #expect(try cli(["edit", "--ledger", local, "memo", "--actor", "b", "--at", "2024-01-03T10:00:00Z", "--text-file", "-"], input: "Second draft of the memo, longer.\n").status == 0)
+            #expect(try cli(["retract", "--ledger", local, "memo", "--actor", "a", "--at", "2024-01-04T10:00:00Z", "--reason", "superseded"]).status == 0)
+            let exported = try cli(["export", "--ledger", local])
+            #expect(exported.status == 0)
+            let file = dir + "/local.jsonl"
+            try exported.stdout.write(to: URL(fileURLWithPath: file))
+
+            #expect(try cli(["--ledger", url, "init", "--replica", dir + "/r1"]).status == 0)
+            let imported = try cli(["import", "jsonl", "--ledger", url, "--replica", dir + "/r1", file, "--json"])
+            #expect(imported.status == 0, "\(imported.err)")
+            #expect(try cluster.sql(url, "SELECT count(*) FROM palimpsest_events") == "3")
+            // Importing it again adds nothing; a line that does not follow the shared head is a conflict.
+            #expect(try cli(["import", "jsonl", "--ledger", url, "--replica", dir + "/r1", file]).status == 0)
+            #expect(try cluster.sql(url, "SELECT count(*) FROM palimpsest_events") == "3")
+            // Another machine's replica holds exactly the local ledger's events: same positions, times, hashes.
+            #expect(try cli(["replicate", url, "--into", dir + "/r2"]).status == 0)
+            #expect(try cli(["export", "--ledger", dir + "/r2"]).out == exported.out)
+            #expect(try cli(["verify", "--ledger", dir + "/r2"]).status == 0)
+        }
+    }
+
     @Test func aCaptureOnOneMachineIsEvidenceOnEveryReplica() throws {
         try withDatabase { _, url, dir in
             let root = dir + "/site"
