@@ -136,7 +136,7 @@ extension Ledger {
                 let current = try checkpoint(of: name, in: txn)
                 let position = current?.version == registered.projection.version ? current!.position : 0
                 return (name, head - min(position, head), projectionFailures[name])
-            }
+            } + unbuiltFollowing.map { ($0, head, nil) }
         }
     }
 

@@ -63,6 +63,9 @@ public final class Ledger: @unchecked Sendable {
     let writeQueue = DispatchQueue(label: "palimpsest.ledger.writer")
     /// The shared log new events are appended through, when this ledger is a replica of one.
     let sharedLog: (any SharedLog)?
+    /// Following projections a read-only open had to leave out (their tables were not there to open):
+    /// reported as wholly behind, so that a reader opens the ledger writable to build them.
+    let unbuiltFollowing: [String]
     /// Folds the following projections behind the writer (nil when read-only, deferred, or none).
     let projector: Projector?
     let projectionFailures = ProjectionFailures()
@@ -109,9 +112,10 @@ public final class Ledger: @unchecked Sendable {
         static let head = Array("head".utf8)
     }
 
-    private init(directory: String, env: Environment, tables: Tables, projections: [RegisteredProjection], progress: (@Sendable (String, UInt64, UInt64) -> Void)?, id: UUID, projector: Projector?, textCache: TextCache, foldTexts: DecodedTexts, sharedLog: (any SharedLog)?) {
+    private init(directory: String, env: Environment, tables: Tables, projections: [RegisteredProjection], progress: (@Sendable (String, UInt64, UInt64) -> Void)?, id: UUID, projector: Projector?, textCache: TextCache, foldTexts: DecodedTexts, sharedLog: (any SharedLog)?, unbuiltFollowing: [String]) {
         self.directory = directory
         self.sharedLog = sharedLog
+        self.unbuiltFollowing = unbuiltFollowing
         self.textCache = textCache
         self.foldTexts = foldTexts
         self.projector = projector
@@ -241,6 +245,7 @@ public final class Ledger: @unchecked Sendable {
             let buildable = projections.filter { projection in
                 !env.isReadOnly || projection.tableNames.allSatisfy { dbs[RegisteredProjection.tableName(projection.name, $0)] != nil && dbs[RegisteredProjection.tableName(projection.name, $0, scratch: true)] != nil }
             }
+            let unbuilt = projections.filter { p in p.lifecycle == .following && !buildable.contains(where: { $0.name == p.name }) }.map(\.name)
             let textCache = TextCache(), foldTexts = DecodedTexts()
             let textSource = TextSource(store: tables.textStore, written: textCache, decoded: foldTexts, log: tables.log)
             let registered = try buildable.map { projection throws(LedgerError) -> RegisteredProjection in
@@ -257,7 +262,7 @@ public final class Ledger: @unchecked Sendable {
                 return RegisteredProjection(projection: projection, live: try tables(scratch: false), scratch: try tables(scratch: true))
             }
             let following = !env.isReadOnly && !options.deferFollowingProjections && registered.contains(where: \.isFollowing)
-            let ledger = Ledger(directory: directory, env: env, tables: tables, projections: registered, progress: options.projectionProgress, id: id, projector: following ? Projector() : nil, textCache: textCache, foldTexts: foldTexts, sharedLog: options.sharedLog)
+            let ledger = Ledger(directory: directory, env: env, tables: tables, projections: registered, progress: options.projectionProgress, id: id, projector: following ? Projector() : nil, textCache: textCache, foldTexts: foldTexts, sharedLog: options.sharedLog, unbuiltFollowing: unbuilt)
             try ledger.bringProjectionsUpToDate()
             ledger.projector?.start(ledger)
             ledger.projector?.wake()
