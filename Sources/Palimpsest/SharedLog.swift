@@ -83,12 +83,15 @@ public enum SharedLogCodec {
         var textRecord: [UInt8]? = nil
         var usedBase: Digest? = nil
         if let text {
+            // The whole text deflated, computed once and only when the delta is not clearly smaller.
+            var full: [UInt8]? = nil
             // A delta against the previous version is almost always far smaller: try it first, and
             // deflate the whole text only when the delta is not clearly worth it.
             if let base {
                 let rawDelta = Delta.encode(base: base.text, target: text)
                 let delta = Deflate.compress(rawDelta, level: 1)
-                if delta.count * 4 < text.count || delta.count + 40 < Deflate.compress(text).count {
+                if delta.count * 4 >= text.count { full = Deflate.compress(text) }
+                if delta.count * 4 < text.count || delta.count + 40 < full!.count {
                     var record: [UInt8] = [TextFormat.deflatedDelta.rawValue]
                     writeVarint(UInt64(text.count), into: &record)
                     record += base.hash.bytes
@@ -101,7 +104,7 @@ public enum SharedLogCodec {
             if textRecord == nil {
                 var record: [UInt8] = [TextFormat.deflated.rawValue]
                 writeVarint(UInt64(text.count), into: &record)
-                record += Deflate.compress(text)
+                record += full ?? Deflate.compress(text)
                 textRecord = record
             }
         }

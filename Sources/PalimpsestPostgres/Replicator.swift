@@ -41,7 +41,7 @@ public struct Replicator: Sendable {
         let ledger = self.ledger, log = self.log, pageSize = self.pageSize
         let summary = try bulk.run(sourceName: "the shared ledger at \(log.shownURL)", progress: progress) { sink in
             var report = ProducerReport()
-            var recent = RecentTexts(budget: 64 << 20)
+            var recent = DecodedTextsByHash(budget: 64 << 20)
             var position = start
             while !sink.isCancelled {
                 let rows: [SharedLogRow]
@@ -127,7 +127,7 @@ public struct Replicator: Sendable {
 
 /// Texts decoded recently, by hash, within a byte budget: a new row's delta base is its document's
 /// previous text, usually decoded just before it.
-struct RecentTexts {
+struct DecodedTextsByHash {
     let budget: Int
     private var texts: [Digest: [UInt8]] = [:]
     private var order: [Digest] = []
