@@ -69,8 +69,9 @@ public enum Segmenter {
 
     /// The hash that identifies a paragraph: its exact bytes, eight at a time (a paragraph whose case
     /// alone changed falls through to the sentence level, which folds case).
-    static func paragraphHash(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
-        var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(bytes.count)
+    /// `seed` varies the hash for in-memory tables (stored hashes use 0).
+    static func paragraphHash(_ bytes: UnsafeBufferPointer<UInt8>, seed: UInt64 = 0) -> UInt64 {
+        var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(bytes.count) ^ seed
         let raw = UnsafeRawBufferPointer(bytes)
         var i = 0
         while i + 8 <= raw.count {
@@ -132,8 +133,7 @@ public enum Segmenter {
             case .whitespace:
                 if t.contains("\n") || t.contains("\t") { cut(after: k) }
             case .word:
-                let lower = t.lowercased()
-                if lower.hasPrefix("http"), text(k + 1) == ":", text(k + 2) == "/", text(k + 3) == "/" {
+                if startsWithHTTP(t), text(k + 1) == ":", text(k + 2) == "/", text(k + 3) == "/" {
                     cut(before: k)
                     inURL = true
                 }
@@ -169,6 +169,19 @@ public enum Segmenter {
             for byte in value.utf8 { hash.add(byte) }
         }
         return hash.value
+    }
+
+    /// Whether a word begins with "http" in any case, as `lowercased().hasPrefix("http")` says, without
+    /// building the lowercased string for every word of a text (no non-ASCII letter lowercases to h, t
+    /// or p; a non-ASCII byte right after the prefix may be a combining mark on the "p", so that case
+    /// asks the slow way).
+    static func startsWithHTTP(_ word: Substring) -> Bool {
+        var bytes = word.utf8.makeIterator()
+        for expected in "http".utf8 {
+            guard let byte = bytes.next(), byte | 0x20 == expected else { return false }
+        }
+        if let next = bytes.next(), next >= 0x80 { return word.lowercased().hasPrefix("http") }
+        return true
     }
 
     /// WikiWho's rule: the three characters before the dot are neither whitespace, a dot nor "=".

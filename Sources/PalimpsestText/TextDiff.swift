@@ -129,7 +129,7 @@ public enum TextDiff {
                 if case .hunk(var h)? = steps.last { h.added = h.added.isEmpty ? y : h.added.lowerBound..<y.upperBound; steps[steps.count - 1] = .hunk(h) } else { steps.append(.hunk(Hunk(removed: 0..<0, added: y))) }
             }
         }
-        func text(_ lines: [Substring], _ range: Range<Int>) -> String { lines[range].joined() }
+        func text(_ lines: [Substring], _ range: Range<Int>) -> String { range.isEmpty ? "" : span(lines[range.lowerBound], through: lines[range.upperBound - 1]) }
         // Hunks that only remove lines, and hunks that only add the same lines word for word elsewhere: moves.
         var identities = WordIdentities()
         func key(_ text: String) -> [Int] { Tokenizer.tokens(of: text).filter { $0.kind != .whitespace }.map { identities.id($0.text) } }
@@ -183,6 +183,13 @@ public enum TextDiff {
         return pieces
     }
 
+    /// The text from `first` through `last`, consecutive slices of one string (lines or tokens): one copy
+    /// of its bytes, not a join of each part between. The bounds fall on Unicode scalars, so the scalar
+    /// view is cut (a `String` cut would round them to characters).
+    static func span(_ first: Substring, through last: Substring) -> String {
+        String(first.base.unicodeScalars[first.startIndex..<last.endIndex])
+    }
+
     /// The lines of a text, each with its line feed.
     static func lines(_ text: String) -> [Substring] {
         var result: [Substring] = []
@@ -233,7 +240,9 @@ public enum TextDiff {
                 pieces.append(Piece(kind: kind, text: text, move: move))
             }
         }
-        func text(_ tokens: [Tokenizer.Token], _ range: Range<Int>) -> String { tokens[range].map(\.text).joined() }
+        func text(_ tokens: [Tokenizer.Token], _ range: Range<Int>) -> String {
+            range.isEmpty ? "" : span(tokens[range.lowerBound].text, through: tokens[range.upperBound - 1].text)
+        }
         /// Token by token, for what units could not match.
         func words(_ x: Range<Int>, _ y: Range<Int>) {
             let ta = Array(a[x]), tb = Array(b[y])
@@ -309,26 +318,52 @@ public enum TextDiff {
 /// Words (or lines) as small integers, equal exactly when their UTF-8 bytes are: cheap to hash and compare, and
 /// stricter than `String`'s equality, which holds for canonically equivalent texts — a diff must
 /// rebuild both texts byte for byte.
+///
+/// An open-addressed table on a multiply-xorshift hash of the bytes, eight at a time: a report on a
+/// long history interns tens of millions of words, and `Hasher`'s SipHash with a `Dictionary` of
+/// substrings was a fifth of its time. The hash is seeded per process, so a text cannot be written to
+/// collide on every machine.
 struct WordIdentities {
-    private struct Bytes: Hashable {
-        let text: Substring
-        func hash(into hasher: inout Hasher) {
-            if text.utf8.withContiguousStorageIfAvailable({ hasher.combine(bytes: UnsafeRawBufferPointer($0)) }) == nil {
-                Array(text.utf8).withUnsafeBytes { hasher.combine(bytes: $0) }
-            }
-        }
-        static func == (a: Bytes, b: Bytes) -> Bool {
-            let fast: Bool?? = a.text.utf8.withContiguousStorageIfAvailable { x in b.text.utf8.withContiguousStorageIfAvailable { y in TextDiff.bytesEqual(x, y) } }
-            return (fast ?? nil) ?? a.text.utf8.elementsEqual(b.text.utf8)
-        }
-    }
-    private var ids: [Bytes: Int] = [:]
+    private var words: [Substring] = []
+    private var hashes: [UInt64] = []
+    /// An id, or -1 for an empty slot; a power of two long, at most half full.
+    private var slots = [Int32](repeating: -1, count: 256)
+    private static let seed = UInt64.random(in: .min ... .max)
 
     mutating func id(_ text: Substring) -> Int {
-        let key = Bytes(text: text)
-        if let known = ids[key] { return known }
-        let id = ids.count
-        ids[key] = id
+        if let id = text.utf8.withContiguousStorageIfAvailable({ id(text, bytes: $0) }) { return id }
+        var copy = String(text)
+        return copy.withUTF8 { id(text, bytes: $0) }
+    }
+
+    private mutating func id(_ text: Substring, bytes: UnsafeBufferPointer<UInt8>) -> Int {
+        let hash = Segmenter.paragraphHash(bytes, seed: Self.seed)
+        var slot = Int(truncatingIfNeeded: hash) & (slots.count - 1)
+        while true {
+            let id = Int(slots[slot])
+            if id < 0 { break }
+            if hashes[id] == hash, sameBytes(words[id], bytes) { return id }
+            slot = (slot + 1) & (slots.count - 1)
+        }
+        let id = words.count
+        words.append(text)
+        hashes.append(hash)
+        slots[slot] = Int32(id)
+        if 2 * words.count > slots.count { grow() }
         return id
+    }
+
+    private func sameBytes(_ word: Substring, _ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        word.utf8.withContiguousStorageIfAvailable { TextDiff.bytesEqual($0, bytes) } ?? word.utf8.elementsEqual(bytes)
+    }
+
+    private mutating func grow() {
+        slots = [Int32](repeating: -1, count: slots.count * 2)
+        let mask = slots.count - 1
+        for (id, hash) in hashes.enumerated() {
+            var slot = Int(truncatingIfNeeded: hash) & mask
+            while slots[slot] >= 0 { slot = (slot + 1) & mask }
+            slots[slot] = Int32(id)
+        }
     }
 }

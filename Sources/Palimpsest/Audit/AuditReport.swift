@@ -49,9 +49,19 @@ public struct AuditReport: Sendable {
         static func scalarCount(_ text: String) -> Int {
             var text = text
             return text.withUTF8 { bytes in
-                var count = 0
-                for byte in bytes where byte & 0xC0 != 0x80 { count += 1 }
-                return count
+                // A continuation byte is 10xxxxxx: its top bit set and the next one clear. Eight at a time.
+                var continuations = 0, k = 0
+                let raw = UnsafeRawBufferPointer(bytes)
+                while k + 8 <= raw.count {
+                    let word = raw.loadUnaligned(fromByteOffset: k, as: UInt64.self)
+                    continuations += (word & ~(word << 1) & 0x8080_8080_8080_8080).nonzeroBitCount
+                    k += 8
+                }
+                while k < raw.count {
+                    if raw[k] & 0xC0 == 0x80 { continuations += 1 }
+                    k += 1
+                }
+                return bytes.count - continuations
             }
         }
 
@@ -59,8 +69,9 @@ public struct AuditReport: Sendable {
             let scalars = piece.text.unicodeScalars
             (kind, length, move) = (piece.kind, Self.scalarCount(piece.text), piece.move)
             if piece.kind == .same, length > 2 * AuditReport.keptContext + 40 {
-                text = String(String.UnicodeScalarView(scalars.prefix(AuditReport.keptContext)))
-                tail = String(String.UnicodeScalarView(scalars.suffix(AuditReport.keptContext)))
+                let kept = AuditReport.keptContext
+                text = String(scalars[..<scalars.index(scalars.startIndex, offsetBy: kept)])
+                tail = String(scalars[scalars.index(scalars.endIndex, offsetBy: -kept)...])
             } else {
                 (text, tail) = (piece.text, nil)
             }
@@ -299,17 +310,43 @@ extension Ledger {
         return .init(base: base, first: first, last: last)
     }
 
-    /// The changes `plan` shows, in order, each with the diff from the text before it: texts decoded in
-    /// history order, diffed sixteen at a time on every core, handed to `body` one by one; only
-    /// those few texts are held at once.
+    /// The changes `plan` shows, in order, each with the diff from the text before it. A thread of its
+    /// own decodes the texts in history order and diffs them sixteen at a time on every core, working
+    /// ahead of `body` by a few chunks, so that writing one change overlaps diffing the next; `body` runs
+    /// on the caller's thread, and only those few chunks' texts and diffs are held at once.
     public func forEachChange(in plan: AuditReportPlan, _ body: (AuditReport.Change) throws(LedgerError) -> Void) throws(LedgerError) {
         let pending = plan.pending
+        let channel = BoundedChannel<[AuditReport.Change], Result<Void, LedgerError>>(capacity: 2)
+        let producer = Thread { [self] in
+            channel.finish(Result { () throws(LedgerError) in
+                try diffChanges(pending, stopWhen: { channel.isCancelled }, each: channel.put)
+            })
+        }
+        producer.stackSize = 8 << 20
+        producer.start()
+        // On every way out the producer is stopped and waited for: it reads this ledger.
+        defer {
+            channel.cancel()
+            _ = channel.waitForProducer()
+        }
+        while let changes = channel.take() {
+            for change in changes { try body(change) }
+        }
+        try channel.waitForProducer().get()
+    }
+
+    /// The changes of `pending` with their diffs, handed over a chunk at a time.
+    private func diffChanges(
+        _ pending: [AuditReportPlan.Pending], stopWhen stopped: () -> Bool, each: ([AuditReport.Change]) -> Void
+    ) throws(LedgerError) {
         var cache: [Digest: String] = [:]
-        let reader = sequentialTextReader()
+        // A small budget: texts come in history order, so the reader needs little more than the last
+        // text of each delta chain (the report's peak memory is a goal; 32 MB of it was this cache).
+        let reader = SequentialTextReader(ledger: self, budget: 8 << 20)
         var diffs = RecentDiffs()
         var start = 0
-        while start < pending.count {
-            let chunk = pending[start..<min(pending.count, start + 16)]
+        while start < pending.count, !stopped() {
+            let chunk = pending[start..<min(pending.count, start + 64)]
             let keys = chunk.map { change in RecentDiffs.Key(before: change.before?.contentHash, after: change.event.contentHash ?? change.before?.contentHash) }
             // Edit wars flip a page between the same two texts: each pair is diffed once, either way round.
             var needed: [RecentDiffs.Key] = []
@@ -327,12 +364,12 @@ extension Ledger {
                 results[k] = TextDiff.diff(old: old, new: new).map(AuditReport.Piece.init)
             }
             for (k, key) in needed.enumerated() { diffs.insert(results[k] ?? [], for: key) }
-            for (k, change) in chunk.enumerated() {
+            each(chunk.enumerated().map { k, change in
                 let (event, before) = (change.event, change.before)
-                try body(AuditReport.Change(
+                return AuditReport.Change(
                     event: event, before: before?.contentHash, after: event.contentHash, beforeCommitted: before?.committedHash,
-                    afterCommitted: event.contentHash == nil ? nil : event.committedHash, pieces: diffs[keys[k]] ?? []))
-            }
+                    afterCommitted: event.contentHash == nil ? nil : event.committedHash, pieces: diffs[keys[k]] ?? [])
+            })
             // The last texts of the chunk start the next one.
             cache = [:]
             if let last = chunk.last?.event.contentHash ?? chunk.last?.before?.contentHash, let text = texts[last] { cache[last] = text }

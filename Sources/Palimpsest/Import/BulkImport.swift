@@ -85,7 +85,7 @@ public struct ProducerReport: Sendable {
 /// Where a producer (the reader of a file format) hands its events to the bulk writer. It batches
 /// them, and blocks when the writer is two batches behind, so memory stays bounded.
 public final class ImportSink: @unchecked Sendable {
-    let channel: BatchChannel
+    let channel: BoundedChannel<Batch, ParseOutcome>
     let batchEvents: Int
     let batchTextBytes: Int
     private var batch = Batch()
@@ -98,7 +98,7 @@ public final class ImportSink: @unchecked Sendable {
     /// When the reader finished its analysis (nil: it had none, or has not said).
     private(set) var analysisEnded: DispatchTime?
 
-    init(channel: BatchChannel, batchEvents: Int, batchTextBytes: Int, started: DispatchTime, totalBytes: Int?, progress: (@Sendable (ImportProgress) -> Void)?) {
+    init(channel: BoundedChannel<Batch, ParseOutcome>, batchEvents: Int, batchTextBytes: Int, started: DispatchTime, totalBytes: Int?, progress: (@Sendable (ImportProgress) -> Void)?) {
         (self.channel, self.batchEvents, self.batchTextBytes) = (channel, batchEvents, batchTextBytes)
         (self.started, self.totalBytes, self.progress) = (started, totalBytes, progress)
     }
@@ -207,7 +207,7 @@ public struct BulkImporter {
         produce: @escaping @Sendable (ImportSink) -> ProducerReport
     ) throws(ImportFailure) -> ImportSummary {
         let started = DispatchTime.now()
-        let channel = BatchChannel(capacity: 2)
+        let channel = BoundedChannel<Batch, ParseOutcome>(capacity: 2)
         let sink = ImportSink(channel: channel, batchEvents: batchEvents, batchTextBytes: batchTextBytes, started: started, totalBytes: totalBytes, progress: progress)
         let producer = Thread {
             let report = produce(sink)
@@ -284,7 +284,7 @@ public struct BulkImporter {
             }
         }
         channel.cancel()
-        let produced = channel.waitForParser()
+        let produced = channel.waitForProducer()
         summary.lines = produced.lines
         summary.documents = produced.documents
         summary.inputBytes = produced.inputBytes
@@ -293,7 +293,7 @@ public struct BulkImporter {
         summary.analysisSeconds = produced.analysisSeconds
         summary.readSeconds = produced.readSeconds
         summary.logSeconds = seconds(from: started, to: DispatchTime.now())
-        summary.commitSeconds = max(0, summary.logSeconds - channel.writerWaited)
+        summary.commitSeconds = max(0, summary.logSeconds - channel.consumerWaited)
         summary.seconds = summary.logSeconds
         var projectionError: LedgerError? = nil
         if waitForProjections {
@@ -341,75 +341,4 @@ struct ParseOutcome: Sendable {
 
 private func seconds(from start: DispatchTime, to end: DispatchTime) -> Double {
     Double(end.uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
-}
-
-/// A bounded, blocking hand-over of batches from the producer thread to the writer.
-final class BatchChannel: @unchecked Sendable {
-    private let condition = NSCondition()
-    private var queue: [Batch] = []
-    private let capacity: Int
-    private var outcome: ParseOutcome?
-    private var cancelled = false
-    private var producerWaitedNanoseconds: UInt64 = 0
-    private var writerWaitedNanoseconds: UInt64 = 0
-
-    init(capacity: Int) { self.capacity = capacity }
-
-    /// Seconds the producer spent blocked on a full channel (the writer was behind).
-    var producerWaited: Double { condition.withLock { Double(producerWaitedNanoseconds) / 1e9 } }
-    /// Seconds the writer spent blocked on an empty channel (the producer was behind).
-    var writerWaited: Double { condition.withLock { Double(writerWaitedNanoseconds) / 1e9 } }
-
-    var isCancelled: Bool { condition.withLock { cancelled } }
-
-    /// Blocks while the channel is full; drops the batch when the writer has cancelled.
-    func put(_ batch: Batch) {
-        condition.withLock {
-            if queue.count >= capacity, !cancelled {
-                let waiting = DispatchTime.now().uptimeNanoseconds
-                while queue.count >= capacity, !cancelled { condition.wait() }
-                producerWaitedNanoseconds += DispatchTime.now().uptimeNanoseconds - waiting
-            }
-            if !cancelled { queue.append(batch) }
-            condition.broadcast()
-        }
-    }
-
-    /// The next batch, or nil when the producer has finished and everything was taken.
-    func take() -> Batch? {
-        condition.withLock {
-            if queue.isEmpty, outcome == nil, !cancelled {
-                let waiting = DispatchTime.now().uptimeNanoseconds
-                while queue.isEmpty, outcome == nil, !cancelled { condition.wait() }
-                writerWaitedNanoseconds += DispatchTime.now().uptimeNanoseconds - waiting
-            }
-            guard !queue.isEmpty else { return nil }
-            let batch = queue.removeFirst()
-            condition.broadcast()
-            return batch
-        }
-    }
-
-    func finish(_ result: ParseOutcome) {
-        condition.withLock {
-            outcome = result
-            condition.broadcast()
-        }
-    }
-
-    /// The writer stops taking: a blocked producer is released and stops.
-    func cancel() {
-        condition.withLock {
-            cancelled = true
-            condition.broadcast()
-        }
-    }
-
-    /// Waits until the producer has finished, and returns what it saw.
-    func waitForParser() -> ParseOutcome {
-        condition.withLock {
-            while outcome == nil { condition.wait() }
-            return outcome!
-        }
-    }
 }
