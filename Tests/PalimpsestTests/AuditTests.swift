@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import LMDB
 import Palimpsest
+import PalimpsestText
 @testable import PalimpsestPresentation
 import PalimpsestTestSupport
 import Testing
@@ -294,6 +295,39 @@ func randomDigests(_ count: Int, seed: UInt64) -> [Palimpsest.Digest] {
             #expect(!key.isValidSignature(report.signature, for: CanonicalJSON.encode(report.json(signed: false))))
             // A second report reuses the checkpoint.
             #expect(try ledger.auditReport(.document(Communique.whiteHouse)).signedNewCheckpoint == false)
+        }
+    }
+
+    /// The diffs are made on a thread of their own, chunks ahead of the caller: every change arrives in
+    /// order, and a caller that stops part way gets its own error back (the thread is stopped, not left
+    /// blocked on a full hand-over).
+    @Test func changesArriveInOrderAndACallerMayStopPartWay() throws {
+        try withTemporaryLedger { ledger throws in
+            var events = [publish("long", "version 0 of a text", actor: "Ann")]
+            for k in 1..<300 { events.append(edit("long", "version \(k) of a text" + (k % 2 == 0 ? " with more" : ""), at: at(Int64(k)), actor: "Bob")) }
+            try ledger.append(contentsOf: events)
+            let plan = try ledger.auditReportPlan(.document("long")).plan
+            var versions: [UInt64] = []
+            try ledger.forEachChange(in: plan) { change in versions.append(change.event.version) }
+            #expect(versions == Array(1...300))
+            var taken = 0
+            #expect(throws: LedgerError.self) {
+                try ledger.forEachChange(in: plan) { (_: AuditReport.Change) throws(LedgerError) in
+                    taken += 1
+                    if taken == 5 { throw LedgerError(.storage, "the disk is full") }
+                }
+            }
+            #expect(taken == 5)
+        }
+    }
+
+    /// Scalars are counted eight bytes at a time; the count is the scalar view's.
+    @Test func piecesCountUnicodeScalars() {
+        var rng = SeededGenerator(seed: 33)
+        let alphabet = ["a", "é", "e\u{301}", "民", "😀", "👩‍👩‍👧", " ", "\n", "ــ"]
+        for _ in 0..<300 {
+            let text = (0..<Int.random(in: 0...60, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! }.joined()
+            #expect(AuditReport.Piece(TextDiff.Piece(kind: .removed, text: text)).length == text.unicodeScalars.count, "\(text.debugDescription)")
         }
     }
 

@@ -66,6 +66,15 @@ func randomText(_ rng: inout SeededGenerator, words: ClosedRange<Int>) -> String
         #expect(sentences == ["The cat sat.", " It was e.g. fine;", " really?", " Yes!", " Note:", " ", "http://x.org/a ", "b ", "<!-- c -->", " end"].filter { !$0.allSatisfy(\.isWhitespace) })
     }
 
+    /// The URL rule's byte check says what `lowercased().hasPrefix("http")` says, for any word.
+    @Test func urlCheckAgreesWithLowercasing() {
+        var words: [Substring] = ["http", "HTTP", "Https", "hTtPs", "htt", "h", "", "xhttp", "http\u{301}", "HTTP\u{301}s", "h\u{301}ttp",
+                                  "ĥttp", "\u{130}http", "ｈｔｔｐ", "httpé", "http😀", "Http://"]
+        var rng = SeededGenerator(seed: 31)
+        for _ in 0..<200 { words += Tokenizer.tokens(of: randomText(&rng, words: 0...20)).map(\.text) }
+        for word in words { #expect(Segmenter.startsWithHTTP(word) == word.lowercased().hasPrefix("http"), "\(word.debugDescription)") }
+    }
+
     @Test func unitsCoverEveryTokenInOrder() {
         var rng = SeededGenerator(seed: 12)
         for _ in 0..<200 {
@@ -274,6 +283,31 @@ func randomText(_ rng: inout SeededGenerator, words: ClosedRange<Int>) -> String
         let pieces = TextDiff.diff(old: old, new: new)
         #expect(Array(TextDiff.newText(pieces).utf8) == Array(new.utf8) && Array(TextDiff.oldText(pieces).utf8) == Array(old.utf8))
         #expect(pieces.contains { $0.kind == .added })
+    }
+
+    /// Word ids are equal exactly when the bytes are (canonically equivalent spellings differ), across
+    /// the table's growth; a run of tokens copied as one span is the tokens joined.
+    @Test func wordIdentitiesFollowTheBytes() {
+        var rng = SeededGenerator(seed: 32)
+        var identities = WordIdentities()
+        var seen: [[UInt8]: Int] = [:]
+        var words: [Substring] = ["caf\u{E9}", "cafe\u{301}", "", " ", "\n"]
+        for _ in 0..<60 { words += Tokenizer.tokens(of: randomText(&rng, words: 0...80)).map(\.text) }
+        for k in 0..<3_000 { words.append(Substring("w\(k % 1_500)")) }
+        for word in words {
+            let id = identities.id(word)
+            if let known = seen[Array(word.utf8)] { #expect(id == known, "\(word.debugDescription)") } else {
+                #expect(!seen.values.contains(id), "\(word.debugDescription) shares an id")
+                seen[Array(word.utf8)] = id
+            }
+        }
+        #expect(seen.count > 1_500)
+        for _ in 0..<100 {
+            let text = randomText(&rng, words: 1...40)
+            let tokens = Tokenizer.tokens(of: text)
+            let lo = Int.random(in: 0..<tokens.count, using: &rng), hi = Int.random(in: lo..<tokens.count, using: &rng)
+            #expect(Array(TextDiff.span(tokens[lo].text, through: tokens[hi].text).utf8) == Array(tokens[lo...hi].map(\.text).joined().utf8))
+        }
     }
 
     @Test func aMovedParagraphIsAMove() {
