@@ -321,6 +321,37 @@ func randomDigests(_ count: Int, seed: UInt64) -> [Palimpsest.Digest] {
         }
     }
 
+    /// A report of more than 1,000 changes has its texts' commitments checked by the verifier's worker
+    /// processes: the intact report verifies, and one whose last change adds other words (its diff still
+    /// applies; only the commitment can tell) fails, naming that change.
+    @Test func theVerifierChecksALongReportsCommitmentsInWorkers() throws {
+        try withTemporaryDirectory { dir throws in
+            try withTemporaryLedger { ledger throws in
+                var events = [publish("long", "Line zero. It starts.\n", actor: "Ann")]
+                for k in 1...1_100 { events.append(edit("long", "Line zero. It starts.\nLine \(k). More words here.\n", at: at(Int64(k)), actor: k % 2 == 0 ? "Bob" : "Cy")) }
+                try ledger.append(contentsOf: events)
+                let key = Hex.encode(try #require(try ledger.publicKey()))
+                let (plan, _) = try ledger.auditReportPlan(.document("long"))
+                var streamed: [UInt8] = []
+                try ledger.writeAuditReportJSON(plan) { streamed += $0 }
+                let path = dir + "/long.json"
+                try Data(streamed).write(to: URL(fileURLWithPath: path))
+                let intact = try verifyReport(path, publicKey: key)
+                #expect(intact.status == 0 && intact.out.contains("versions 1 to 1101"), "\(intact.out)")
+
+                var lines = String(decoding: streamed, as: UTF8.self).components(separatedBy: "\n")
+                let last = try #require(lines.lastIndex { $0.hasPrefix("{\"after\":") && $0.contains("\"version\":1101") })
+                lines[last] = lines[last].replacingOccurrences(of: "\"op\":\"added\",\"text\":\"1100\"", with: "\"op\":\"added\",\"text\":\"9999\"")
+                #expect(lines[last].contains("9999"), "\(lines[last])")
+                try lines.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+                let tampered = try verifyReport(path, publicKey: key)
+                #expect(tampered.status == 1, "\(tampered.out)")
+                #expect(tampered.out.contains("the change at position 1101: its diff applied to the text before does not give the text the event recorded"), "\(tampered.out)")
+                #expect(tampered.out.contains("the report's signature does not verify"), "\(tampered.out)")
+            }
+        }
+    }
+
     /// Scalars are counted eight bytes at a time; the count is the scalar view's.
     @Test func piecesCountUnicodeScalars() {
         var rng = SeededGenerator(seed: 33)

@@ -24,6 +24,40 @@ ANARCHISM = SHARED / "corpora" / "wikipedia" / "enwiki-Anarchism.xml.lzma"
 SCREENSHOT = ROOT / "docs" / "screenshots" / "report-summary.png"
 
 
+def tree_peak_rss_mb(args):
+    """Peak of the summed RSS of a command and every process under it, sampled every 50 ms, and wall
+    seconds: the verifier checks commitments in worker processes, and GNU time's %M is the largest
+    single process, not their sum. Pages a forked worker shares with its parent count twice, so
+    the figure errs high."""
+    start = time.perf_counter()
+    p = subprocess.Popen([str(a) for a in args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    peak = 0
+
+    def tree(pid):
+        try:
+            with open(f"/proc/{pid}/task/{pid}/children") as f:
+                children = [int(c) for c in f.read().split()]
+        except OSError:
+            return [pid]
+        return [pid] + [q for c in children for q in tree(c)]
+
+    def rss_kb(pid):
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                return next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), 0)
+        except OSError:
+            return 0
+
+    while p.poll() is None:
+        peak = max(peak, sum(rss_kb(q) for q in tree(p.pid)))
+        time.sleep(0.05)
+    out = p.stdout.read()
+    secs = time.perf_counter() - start
+    if p.returncode != 0:
+        sys.exit(f"bench: {args} failed: {out[-500:]}")
+    return peak / 1024, secs, out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
@@ -67,7 +101,7 @@ def main():
             rss, secs, _ = peak_rss_mb([BIN, "--ledger", ledger, "report", "Anarchism", "--since", "2005-01-01", "--until", "2005-12-31", "--out", year_path])
             year_secs.append(secs)
             year_rss.append(rss)
-            rss, secs, out = peak_rss_mb(["python3", ROOT / "tools" / "verify-report.py", json_path, "--public-key", key])
+            rss, secs, out = tree_peak_rss_mb(["python3", ROOT / "tools" / "verify-report.py", json_path, "--public-key", key])
             if not out.startswith("OK"):
                 sys.exit(f"bench: the report did not verify: {out[:500]}")
             check_secs.append(secs)
@@ -97,7 +131,7 @@ def write_report(opts, runs, versions, git_log, json_secs, json_rss, html_secs, 
         "<!-- report:begin (written by tools/bench-report; do not edit by hand) -->",
         "## Reports at any size",
         "",
-        f"{machine()}; median of {runs} runs (min–max), release build, measured {time.strftime('%Y-%m-%d')}. Whole processes; peak RSS from GNU time.",
+        f"{machine()}; median of {runs} runs (min–max), release build, measured {time.strftime('%Y-%m-%d')}. Whole processes; peak RSS from GNU time (the verifier's sampled every 50 ms, its worker processes summed).",
         "",
         "| what | Palimpsest | measured against, same run | goal |",
         "|---|---|---|---|",
@@ -107,7 +141,7 @@ def write_report(opts, runs, versions, git_log, json_secs, json_rss, html_secs, 
         f"| the same report as HTML (summary first, changes folded by year and month) | {html_secs.fmt(1, ' s')}, peak {html_rss.fmt(0, ' MB')}, {sizes[1] / 1e6:,.1f} MB "
         f"| {html_secs.median / git_log.median:.1f}× git log -p | time as above: {goal(html_secs.median <= limit)}; ≤ 300 MB: {goal(html_rss.max <= 300)}; ≤ 20 MB: {goal(sizes[1] <= 20e6)} |",
         f"| a one-year report (`--since 2005-01-01 --until 2005-12-31`), JSON | {year_secs.fmt(1, ' s')}, peak {year_rss.fmt(0, ' MB')}, {sizes[2] / 1e6:,.0f} MB | — | ≤ 3 s: {goal(year_secs.median <= 3)} |",
-        f"| `tools/verify-report.py` on the whole-history JSON (Python, standard library, two passes a line at a time) | {check_secs.fmt(1, ' s')}, peak {check_rss.fmt(0, ' MB')} | — "
+        f"| `tools/verify-report.py` on the whole-history JSON (Python, standard library, two passes a line at a time; commitments checked in worker processes) | {check_secs.fmt(1, ' s')}, peak {check_rss.fmt(0, ' MB')} (every process summed) | — "
         f"| ≤ 15 s: {goal(check_secs.median <= 15)}; ≤ 500 MB: {goal(check_rss.max <= 500)} |",
     ]
     if shot:
