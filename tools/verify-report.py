@@ -196,14 +196,23 @@ class CommitmentPool:
 
     def submit(self):
         if self.batch:
-            self.pending.append((self.executor.submit(commitments_hold, self.batch), self.wheres))
+            try:
+                future = self.executor.submit(commitments_hold, self.batch)
+            except Exception:
+                future = None  # the pool is broken: checked here when taken
+            self.pending.append((future, self.batch, self.wheres))
             self.batch, self.wheres = [], []
         while len(self.pending) > self.ahead:
             self.take()
 
     def take(self):
-        future, wheres = self.pending.pop(0)
-        for ok, (where, failed) in zip(future.result(), wheres):
+        future, batch, wheres = self.pending.pop(0)
+        try:
+            results = future.result() if future is not None else commitments_hold(batch)
+        except Exception:
+            # A worker that died (killed for memory, say) leaves its batch to be checked here.
+            results = commitments_hold(batch)
+        for ok, (where, failed) in zip(results, wheres):
             if not ok:
                 failed(where)
 
@@ -211,7 +220,7 @@ class CommitmentPool:
         self.submit()
         while self.pending:
             self.take()
-        self.executor.shutdown()
+        self.executor.shutdown(wait=True, cancel_futures=True)
 
 
 def proven_commitment(text, parts):
@@ -883,7 +892,10 @@ def check_changes(path, verifier, changes_at, count):
     phrase = verifier.phrase()
     workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if count >= 1000 and workers > 1:
-        verifier.pool = CommitmentPool(workers)
+        try:
+            verifier.pool = CommitmentPool(workers)
+        except (ImportError, NotImplementedError, OSError):
+            verifier.pool = None  # no process pool on this system: checked one at a time
     try:
         check_changes_in(f_path=path, verifier=verifier, changes_at=changes_at, count=count, phrase=phrase)
     finally:
