@@ -54,12 +54,10 @@ let package = Package(
             pkgConfig: "libbrotlidec",
             providers: [.apt(["libbrotli-dev"]), .brew(["brotli"])]
         ),
-        // PostgreSQL's own client library: PG* variables, .pgpass, service files and sslmode exactly as psql.
-        .systemLibrary(
-            name: "CLibPQ",
-            pkgConfig: "libpq",
-            providers: [.apt(["libpq-dev"]), .brew(["libpq"])]
-        ),
+        // PostgreSQL's own client library (PG* variables, .pgpass, service files and sslmode exactly as
+        // psql), loaded with dlopen when a shared ledger is first used: linked, it cost every command
+        // ~4 ms of start-up (Debian's libpq5 at run time; no headers needed to build).
+        .target(name: "CLibPQ", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
         .target(name: "LMDB", dependencies: ["CLMDB"]),
         // Pure: HTML5 parsing (MyHTML), page decoding, CSS selectors, main-text extraction.
         .target(name: "HTMLExtraction", dependencies: ["CModest"]),

@@ -20,18 +20,21 @@ final class PostgresConnection: @unchecked Sendable {
 
     init(url: String) throws(LedgerError) {
         shownURL = PostgresConnection.withoutPassword(url)
-        let conn = url.withCString { PQconnectdb($0) }
-        guard let conn, PQstatus(conn) == CONNECTION_OK else {
-            let reason = conn.map { String(cString: PQerrorMessage($0)) } ?? "out of memory"
-            if let conn { PQfinish(conn) }
+        if let failure = lpq_load() {
+            throw LedgerError(.storage, "cannot connect to the shared ledger at \(shownURL): PostgreSQL's client library could not be loaded (\(String(cString: failure))); install it (Debian: apt-get install libpq5)")
+        }
+        let conn = url.withCString { lpq_connectdb($0) }
+        guard let conn, lpq_status(conn) == CONNECTION_OK else {
+            let reason = conn.map { String(cString: lpq_errorMessage($0)) } ?? "out of memory"
+            if let conn { lpq_finish(conn) }
             throw LedgerError(.storage, "cannot connect to the shared ledger at \(shownURL): \(PostgresConnection.oneLine(reason))")
         }
         handle = conn
         // Quiet notices ("relation already exists, skipping") instead of libpq printing them.
-        PQsetNoticeProcessor(conn, { _, _ in }, nil)
+        lpq_setNoticeProcessor(conn, { _, _ in }, nil)
     }
 
-    deinit { if let handle { PQfinish(handle) } }
+    deinit { if let handle { lpq_finish(handle) } }
 
     /// The failure of a statement: the server's SQLSTATE (nil when the connection itself failed)
     /// and its message.
@@ -45,12 +48,12 @@ final class PostgresConnection: @unchecked Sendable {
     /// Rows of a result, binary format: read with the typed accessors.
     struct Rows {
         fileprivate let result: OpaquePointer
-        var count: Int { Int(PQntuples(result)) }
-        func isNull(_ row: Int, _ column: Int) -> Bool { PQgetisnull(result, Int32(row), Int32(column)) != 0 }
+        var count: Int { Int(lpq_ntuples(result)) }
+        func isNull(_ row: Int, _ column: Int) -> Bool { lpq_getisnull(result, Int32(row), Int32(column)) != 0 }
         func bytes(_ row: Int, _ column: Int) -> [UInt8]? {
             if isNull(row, column) { return nil }
-            let length = Int(PQgetlength(result, Int32(row), Int32(column)))
-            guard let value = PQgetvalue(result, Int32(row), Int32(column)) else { return [] }
+            let length = Int(lpq_getlength(result, Int32(row), Int32(column)))
+            guard let value = lpq_getvalue(result, Int32(row), Int32(column)) else { return [] }
             return value.withMemoryRebound(to: UInt8.self, capacity: length) { Array(UnsafeBufferPointer(start: $0, count: length)) }
         }
         func string(_ row: Int, _ column: Int) -> String? { bytes(row, column).map { String(decoding: $0, as: UTF8.self) } }
@@ -75,15 +78,15 @@ final class PostgresConnection: @unchecked Sendable {
         let lengths = parameters.enumerated().map { Int32(buffers[$0.offset].count) }
         let formats: [Int32] = parameters.map { if case .bytes = $0 { 1 } else { 0 } }
         let result: OpaquePointer? = withPointers(&buffers, nulls: parameters.map { if case .null = $0 { true } else { false } }) { values in
-            PQexecParams(handle, sql, Int32(parameters.count), nil, values, lengths, formats, 1)
+            lpq_execParams(handle, sql, Int32(parameters.count), nil, values, lengths, formats, 1)
         }
-        guard let result else { throw Failure(sqlState: nil, message: PostgresConnection.oneLine(String(cString: PQerrorMessage(handle)))) }
-        let status = PQresultStatus(result)
+        guard let result else { throw Failure(sqlState: nil, message: PostgresConnection.oneLine(String(cString: lpq_errorMessage(handle)))) }
+        let status = lpq_resultStatus(result)
         guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else {
-            let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
-            let message = PQresultErrorField(result, Int32(UInt8(ascii: "M"))).map { String(cString: $0) } ?? String(cString: PQerrorMessage(handle))
-            PQclear(result)
-            throw Failure(sqlState: PQstatus(handle) == CONNECTION_OK ? state : nil, message: PostgresConnection.oneLine(message))
+            let state = lpq_resultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
+            let message = lpq_resultErrorField(result, Int32(UInt8(ascii: "M"))).map { String(cString: $0) } ?? String(cString: lpq_errorMessage(handle))
+            lpq_clear(result)
+            throw Failure(sqlState: lpq_status(handle) == CONNECTION_OK ? state : nil, message: PostgresConnection.oneLine(message))
         }
         let rows = Rows(result: result)
         results.append(result)
@@ -96,7 +99,7 @@ final class PostgresConnection: @unchecked Sendable {
 
     /// Frees the results of the statements run so far.
     func release() {
-        for r in results { PQclear(r) }
+        for r in results { lpq_clear(r) }
         results.removeAll()
     }
 
@@ -122,11 +125,11 @@ final class PostgresConnection: @unchecked Sendable {
     func waitForNotification(timeout: Double) throws(Failure) -> Bool {
         guard let handle else { throw Failure(sqlState: nil, message: "the connection is closed") }
         if drainNotifications(handle) { return true }
-        var pfd = pollfd(fd: PQsocket(handle), events: Int16(POLLIN), revents: 0)
+        var pfd = pollfd(fd: lpq_socket(handle), events: Int16(POLLIN), revents: 0)
         let ready = poll(&pfd, 1, Int32(timeout * 1000))
         if ready > 0 {
-            guard PQconsumeInput(handle) != 0 else {
-                throw Failure(sqlState: nil, message: PostgresConnection.oneLine(String(cString: PQerrorMessage(handle))))
+            guard lpq_consumeInput(handle) != 0 else {
+                throw Failure(sqlState: nil, message: PostgresConnection.oneLine(String(cString: lpq_errorMessage(handle))))
             }
         }
         return drainNotifications(handle)
@@ -134,20 +137,20 @@ final class PostgresConnection: @unchecked Sendable {
 
     private func drainNotifications(_ handle: OpaquePointer) -> Bool {
         var any = false
-        while let note = PQnotifies(handle) {
+        while let note = lpq_notifies(handle) {
             any = true
-            PQfreemem(note)
+            lpq_freemem(note)
         }
         return any
     }
 
     /// Connects again with the same settings (after the server restarted).
     func reset() {
-        if let handle { PQreset(handle) }
+        if let handle { lpq_reset(handle) }
     }
 
     /// True while the server connection is up.
-    var isConnected: Bool { handle.map { PQstatus($0) == CONNECTION_OK } ?? false }
+    var isConnected: Bool { handle.map { lpq_status($0) == CONNECTION_OK } ?? false }
 
     /// `url` with the password of its user-info part and any `password=` parameter removed.
     static func withoutPassword(_ url: String) -> String {

@@ -20,6 +20,17 @@ import Testing
         try palimpsest(arguments, input: input.map { Data($0.utf8) })
     }
 
+    /// libpq is loaded when a shared ledger is first used, not linked: the executable does not name it
+    /// (so a command on a local ledger never loads it and its dependencies), and a shared ledger still
+    /// works (the tests after this one).
+    @Test func theExecutableDoesNotLinkLibpq() throws {
+        let dynamic = try run("/usr/bin/env", ["readelf", "-d", palimpsestExecutable])
+        #expect(dynamic.status == 0 && dynamic.out.contains("(NEEDED)"), "\(dynamic.err)")
+        #expect(!dynamic.out.contains("libpq"), "\(dynamic.out)")
+        let loaded = try run("/usr/bin/env", ["LD_DEBUG=libs", palimpsestExecutable, "--version"])
+        #expect(loaded.status == 0 && loaded.err.contains("libc.so") && !loaded.err.contains("libpq"), "\(loaded.err.suffix(2000))")
+    }
+
     @Test func twoMachinesWriteAThirdFollowsAndEveryReplicaAnswersAlike() throws {
         try withDatabase { cluster, url, dir in
             let (r1, r2, r3) = (dir + "/machine1", dir + "/machine2", dir + "/follower")
