@@ -311,7 +311,7 @@ extension Ledger {
     }
 
     /// The changes `plan` shows, in order, each with the diff from the text before it. A thread of its
-    /// own decodes the texts in history order and diffs them sixteen at a time on every core, working
+    /// own decodes the texts in history order and diffs them 64 at a time on every core, working
     /// ahead of `body` by a few chunks, so that writing one change overlaps diffing the next; `body` runs
     /// on the caller's thread, and only those few chunks' texts and diffs are held at once.
     public func forEachChange(in plan: AuditReportPlan, _ body: (AuditReport.Change) throws(LedgerError) -> Void) throws(LedgerError) {
