@@ -569,12 +569,14 @@ extension Ledger {
     func writingFold<S>(_ body: (borrowing WriteTransaction) throws -> Result<S, ProjectionFailure>) throws(LedgerError) -> Result<S, ProjectionFailure> {
         let outcome: Result<Result<S, ProjectionFailure>, LedgerError> = writeQueue.sync {
             do {
-                return .success(.success(try env.write { txn in
+                let value = try env.write { txn in
                     switch try body(txn) {
                     case .success(let value): return value
                     case .failure(let failure): throw AbortedFold(failure: failure)
                     }
-                }))
+                }
+                releaseIdleMemory()
+                return .success(.success(value))
             } catch let aborted as AbortedFold {
                 return .success(.failure(aborted.failure))
             } catch {
@@ -585,6 +587,18 @@ extension Ledger {
     }
 
     /// A write transaction outside the append path (projection upkeep), errors as `LedgerError`.
+    /// After a bulk write (an import's commit, a fold round): gives back what the round left
+    /// resident but no longer needs — the data file's pages it read through the map
+    /// (`Environment.releaseMappedPages`) and the malloc arenas' freed pages (`malloc_trim`: each
+    /// thread's arena otherwise keeps the high-water mark of its round's texts and postings). An
+    /// Anarchism import peaked at 640 MB resident before, ~180 MB of it mapped pages.
+    func releaseIdleMemory() {
+        env.releaseMappedPages()
+        #if canImport(Glibc)
+        _ = glibcMallocTrim(0)
+        #endif
+    }
+
     func writing<R>(_ body: (borrowing WriteTransaction) throws -> R) throws(LedgerError) -> R {
         let outcome: Result<R, LedgerError> = writeQueue.sync {
             do {
@@ -621,3 +635,8 @@ func sideBySide(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
 
 /// Thrown out of a projection's transaction to abort it (nothing of it kept) when its fold failed.
 private struct AbortedFold: Error { let failure: ProjectionFailure }
+
+#if canImport(Glibc)
+/// glibc's `malloc_trim` (declared in `<malloc.h>`, which the Glibc module does not import).
+@_silgen_name("malloc_trim") private func glibcMallocTrim(_ pad: Int) -> Int32
+#endif

@@ -246,7 +246,7 @@ public final class Ledger: @unchecked Sendable {
                 !env.isReadOnly || projection.tableNames.allSatisfy { dbs[RegisteredProjection.tableName(projection.name, $0)] != nil && dbs[RegisteredProjection.tableName(projection.name, $0, scratch: true)] != nil }
             }
             let unbuilt = projections.filter { p in p.lifecycle == .following && !buildable.contains(where: { $0.name == p.name }) }.map(\.name)
-            let textCache = TextCache(), foldTexts = DecodedTexts()
+            let textCache = TextCache(), foldTexts = DecodedTexts(budget: 16 << 20)
             let textSource = TextSource(store: tables.textStore, written: textCache, decoded: foldTexts, log: tables.log)
             let registered = try buildable.map { projection throws(LedgerError) -> RegisteredProjection in
                 func tables(scratch: Bool) throws(LedgerError) -> ProjectionTables {
@@ -369,7 +369,7 @@ final class TextCache: @unchecked Sendable {
     private let lock = NSLock()
     private var texts: [Digest: [UInt8]] = [:]
     private var bytes = 0
-    static let budget = 64 << 20
+    static let budget = 16 << 20
 
     func get(_ hash: Digest) -> [UInt8]? { lock.withLock { texts[hash] } }
 

@@ -66,6 +66,11 @@ public struct ProvenanceEngine: Sendable {
     public private(set) var vandalTexts: Set<UInt64>
     public private(set) var paragraphHistory: [UInt64: [Paragraph]]
     public private(set) var sentenceHistory: [UInt64: [Sentence]]
+    /// Whether `tokens` keep each token's removals and restorations (`removedBy`, `restoredBy`).
+    /// Matching never reads them; a caller that persists them from each `Change` (the ledger's
+    /// projection) turns this off, because on a long history they are most of the engine's memory:
+    /// Anarchism's 15,180 versions leave 8.8 million entries, ~110 MB of arrays.
+    public var keepsTokenHistories = true
 
     /// Marks for "used in the version being matched" and "present in the previous version".
     private var used: [UInt32] = []
@@ -128,14 +133,14 @@ public struct ProvenanceEngine: Sendable {
 
         var removed: [Int32] = []
         for id in previousIDs where used[Int(id)] != generation {
-            tokens[Int(id)].removedBy.append(event)
+            if keepsTokenHistories { tokens[Int(id)].removedBy.append(event) }
             removed.append(id)
         }
         var restored: [Int32] = []
         for paragraph in next {
             for sentence in paragraph.sentences {
                 for id in sentence.tokens where id < firstNew && previous[Int(id)] != generation {
-                    tokens[Int(id)].restoredBy.append(event)
+                    if keepsTokenHistories { tokens[Int(id)].restoredBy.append(event) }
                     restored.append(id)
                 }
             }

@@ -272,6 +272,7 @@ public struct BulkImporter {
             case .failure(let error):
                 stop = error
             case .success(let results):
+                ledger.releaseIdleMemory()
                 for r in results {
                     if r.wasAlreadyRecorded {
                         summary.skipped += 1

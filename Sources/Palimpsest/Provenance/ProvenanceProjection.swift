@@ -10,7 +10,9 @@ import TextPacking
 /// Tables (a document is named by the first 8 bytes of the SHA-256 of its ID):
 /// - `documents`: doc → the version and log position last folded;
 /// - `tokens`: doc‖token → origin, removals, restorations (written when a transaction commits, not
-///   event by event: a blanked page and its revert touch every token);
+///   event by event: a blanked page and its revert touch every token; the engines in memory keep
+///   only each token's text and origin, the removals and restorations since the last commit are kept
+///   as a list and merged into the stored records then);
 /// - `history`: doc‖kind‖hash‖ordinal → every paragraph ("p") and sentence ("s") the document ever had;
 /// - `versions`: doc‖version → the structure of that version (paragraphs, sentences, token IDs),
 ///   stored as a delta against the previous version (deflated when that pays) with a full copy every
@@ -39,13 +41,17 @@ public final class ProvenanceProjection: StagedProjection, @unchecked Sendable {
         var lastUse: UInt64 = 0
         /// The version new versions are matched against (see `ProvenanceEngine.effective`).
         var effectiveVersion: UInt64 = 0
-        /// Tokens whose record must be written at commit.
-        var dirty: Set<Int32> = []
+        /// What happened to tokens since their records were last written, in the order it happened:
+        /// merged into the records at commit.
+        var pending = PendingTokenChanges()
         /// The encoded structure of `structureVersion` (the version last folded): the next version's
         /// delta base.
         var structure: [UInt8] = []
         var structureVersion: UInt64 = 0
-        init(engine: ProvenanceEngine, version: UInt64, position: UInt64) { (self.engine, self.version, self.position) = (engine, version, position) }
+        init(engine: ProvenanceEngine, version: UInt64, position: UInt64) {
+            (self.engine, self.version, self.position) = (engine, version, position)
+            self.engine.keepsTokenHistories = false
+        }
         /// Tokens, and the engine itself (its tables and indexes, a few kilobytes even when empty)
         /// counted as a hundred more, so that a million tiny documents stay bounded too.
         var weight: Int { engine.tokens.count + 100 }
@@ -83,9 +89,7 @@ public final class ProvenanceProjection: StagedProjection, @unchecked Sendable {
             } else {
                 cached.effectiveVersion = event.version
             }
-            for id in change.created { cached.dirty.insert(id) }
-            for id in change.removed { cached.dirty.insert(id) }
-            for id in change.restored { cached.dirty.insert(id) }
+            cached.pending.record(change, event: event.position)
             history(doc, change, engine: cached.engine, tables: tables, into: &writes)
             writes.append(structure(doc, version: event.version, cached: cached, tables: tables))
             cached.version = event.version
@@ -107,7 +111,7 @@ public final class ProvenanceProjection: StagedProjection, @unchecked Sendable {
         guard let last = writes.last(where: { $0.table == tables["documents"] }) else { return }
         let key = DocumentStateCache<CachedEngine>.Key(table: tables["documents"], document: last.key)
         try engines.evict(keeping: key) { other, entry in
-            guard other.table == key.table else { return entry.dirty.isEmpty }
+            guard other.table == key.table else { return entry.pending.isEmpty }
             _ = try flush(other.document, entry, tables: tables, in: txn)
             return true
         }
@@ -117,7 +121,7 @@ public final class ProvenanceProjection: StagedProjection, @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         let table = tables["documents"]
-        for (key, cached) in engines.entries where key.table == table && !cached.dirty.isEmpty {
+        for (key, cached) in engines.entries where key.table == table && !cached.pending.isEmpty {
             if try !flush(key.document, cached, tables: tables, in: txn) { engines.remove(key) }
         }
     }
@@ -125,15 +129,73 @@ public final class ProvenanceProjection: StagedProjection, @unchecked Sendable {
     /// Writes an engine's changed token records, if the tables still agree with it (a failed
     /// transaction may have left it ahead of them: then it is dropped and reloaded when next needed).
     /// Returns false, writing nothing, when the engine is not current: the caller drops it.
+    ///
+    /// A new token's record starts from the engine's text and origin; an existing one is read back
+    /// and extended, so each record is read and written once per commit however often it changed.
     private func flush(_ doc: [UInt8], _ cached: CachedEngine, tables: ProjectionTables, in txn: borrowing WriteTransaction) throws -> Bool {
         let stored = try Self.documentRecord(doc, tables: tables, in: txn)
         guard stored?.version == cached.version, stored?.position == cached.position else { return false }
         let db = tables["tokens"]
-        for id in cached.dirty.sorted() {
-            try txn.put(db, key: Self.tokenKey(doc, id), value: Self.encode(cached.engine.tokens[Int(id)]))
+        let (changes, events) = cached.pending.take()
+        var i = 0
+        while i < changes.count {
+            let id = PendingTokenChanges.token(changes[i])
+            let key = Self.tokenKey(doc, id)
+            var token: ProvenanceToken
+            if PendingTokenChanges.kind(changes[i]) == .created {
+                let known = cached.engine.tokens[Int(id)]
+                token = ProvenanceToken(value: known.value, origin: known.origin)
+                i += 1
+            } else {
+                guard let record = try txn.withValue(db, key: key, Self.decodeToken) else { throw Self.damaged("tokens") }
+                token = record
+            }
+            while i < changes.count, PendingTokenChanges.token(changes[i]) == id {
+                let event = events[PendingTokenChanges.eventIndex(changes[i])]
+                switch PendingTokenChanges.kind(changes[i]) {
+                case .removed: token.removedBy.append(event)
+                case .restored: token.restoredBy.append(event)
+                case .created: throw Self.damaged("tokens")
+                }
+                i += 1
+            }
+            try txn.put(db, key: key, value: Self.encode(token))
         }
-        cached.dirty.removeAll(keepingCapacity: false)
         return true
+    }
+
+    /// What happened to an engine's tokens since their records were last written, in one word per
+    /// token and event (a round with blank-and-revert vandalism holds millions): the token in the
+    /// high 32 bits, then the event's index in `events` (30 bits), then the kind (2 bits) — so that
+    /// sorting the words orders them by token, and within a token in the order things happened.
+    struct PendingTokenChanges {
+        enum Kind: UInt64 { case created = 0, removed = 1, restored = 2 }
+        private var events: [UInt64] = []
+        private var changes: [UInt64] = []
+        var isEmpty: Bool { changes.isEmpty }
+
+        mutating func record(_ change: ProvenanceEngine.Change, event: UInt64) {
+            guard !change.created.isEmpty || !change.removed.isEmpty || !change.restored.isEmpty else { return }
+            // A transaction never folds a billion events (rounds and commits are far smaller).
+            precondition(events.count < 1 << 30, "provenance: too many events pending in one transaction")
+            let index = UInt64(events.count) << 2
+            events.append(event)
+            func word(_ id: Int32, _ kind: Kind) -> UInt64 { UInt64(UInt32(bitPattern: id)) << 32 | index | kind.rawValue }
+            for id in change.created { changes.append(word(id, .created)) }
+            for id in change.removed { changes.append(word(id, .removed)) }
+            for id in change.restored { changes.append(word(id, .restored)) }
+        }
+
+        /// The changes sorted, and the events they index; empties the list.
+        mutating func take() -> (changes: [UInt64], events: [UInt64]) {
+            changes.sort()
+            defer { (changes, events) = ([], []) }
+            return (changes, events)
+        }
+
+        static func token(_ word: UInt64) -> Int32 { Int32(bitPattern: UInt32(truncatingIfNeeded: word >> 32)) }
+        static func eventIndex(_ word: UInt64) -> Int { Int(word >> 2 & (1 << 30 - 1)) }
+        static func kind(_ word: UInt64) -> Kind { Kind(rawValue: word & 3)! }
     }
 
     // MARK: Records
@@ -178,6 +240,15 @@ public final class ProvenanceProjection: StagedProjection, @unchecked Sendable {
             var restored: [UInt64] = []
             for _ in 0..<min(try r.varint(), UInt64(raw.count)) { restored.append(try r.varint()) }
             return ProvenanceToken(value: value, origin: origin, removedBy: removed, restoredBy: restored)
+        } catch { throw damaged("tokens") }
+    }
+
+    /// A token's text and origin alone: what an engine in memory keeps (see `flush`).
+    static func decodeTokenOrigin(_ raw: UnsafeRawBufferPointer) throws -> ProvenanceToken {
+        var r = RecordReader(raw)
+        do {
+            let origin = try r.varint()
+            return ProvenanceToken(value: try r.string(), origin: origin)
         } catch { throw damaged("tokens") }
     }
 
@@ -341,7 +412,7 @@ public final class ProvenanceProjection: StagedProjection, @unchecked Sendable {
         var failed = false
         try txn.scan(tables["tokens"], from: doc) { k, v in
             guard k.starts(with: doc) else { return false }
-            guard let token = try? decodeToken(v), k.count == 12, k[8...].reduce(0, { $0 << 8 | Int($1) }) == tokens.count else {
+            guard let token = try? decodeTokenOrigin(v), k.count == 12, k[8...].reduce(0, { $0 << 8 | Int($1) }) == tokens.count else {
                 failed = true
                 return false
             }
