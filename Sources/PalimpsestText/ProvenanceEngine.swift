@@ -54,7 +54,28 @@ public struct ProvenanceEngine: Sendable {
         public var textHash: UInt64
     }
 
-    public private(set) var tokens: [ProvenanceToken]
+    /// Every token the document ever held, by identity.
+    public var tokens: Tokens { Tokens(values: tokenValues, origins: tokenOrigins, removals: tokenRemovals, restorations: tokenRestorations) }
+    /// The tokens, stored by column (24 bytes a token, where an array of `ProvenanceToken` takes 40
+    /// with its two lists empty): a repository's thousands of documents keep millions of them.
+    private var tokenValues: [String] = []
+    private var tokenOrigins: [UInt64] = []
+    /// By token, while `keepsTokenHistories` (shorter than the others when it was off for a while).
+    private var tokenRemovals: [[UInt64]] = []
+    private var tokenRestorations: [[UInt64]] = []
+    private var tokenCount: Int { tokenOrigins.count }
+
+    /// The tokens as a collection of `ProvenanceToken`s, built on access.
+    public struct Tokens: RandomAccessCollection, Sendable {
+        let values: [String], origins: [UInt64], removals: [[UInt64]], restorations: [[UInt64]]
+        public var startIndex: Int { 0 }
+        public var endIndex: Int { origins.count }
+        public subscript(id: Int) -> ProvenanceToken {
+            ProvenanceToken(
+                value: values[id], origin: origins[id], removedBy: id < removals.count ? removals[id] : [],
+                restoredBy: id < restorations.count ? restorations[id] : [])
+        }
+    }
     /// The structure of the latest version.
     public private(set) var current: [Paragraph]
     /// The structure new versions are matched against: the latest version that was not taken for
@@ -86,7 +107,13 @@ public struct ProvenanceEngine: Sendable {
         tokens: [ProvenanceToken], current: [Paragraph], effective: [Paragraph], effectiveLength: Int, vandalTexts: Set<UInt64>,
         paragraphHistory: [UInt64: [Paragraph]], sentenceHistory: [UInt64: [Sentence]]
     ) {
-        (self.tokens, self.current, self.effective, self.effectiveLength) = (tokens, current, effective, effectiveLength)
+        (self.current, self.effective, self.effectiveLength) = (current, effective, effectiveLength)
+        tokenValues = tokens.map(\.value)
+        tokenOrigins = tokens.map(\.origin)
+        if tokens.contains(where: { !$0.removedBy.isEmpty || !$0.restoredBy.isEmpty }) {
+            tokenRemovals = tokens.map(\.removedBy)
+            tokenRestorations = tokens.map(\.restoredBy)
+        }
         (self.vandalTexts, self.paragraphHistory, self.sentenceHistory) = (vandalTexts, paragraphHistory, sentenceHistory)
     }
 
@@ -102,13 +129,13 @@ public struct ProvenanceEngine: Sendable {
     /// removed; a later version can restore it).
     @discardableResult
     public mutating func apply(text: String?, event: UInt64, explainedMinorEdit: Bool = false) -> Change {
-        let firstNew = Int32(tokens.count)
+        let firstNew = Int32(tokenCount)
         let previousIDs = currentTokenIDs
         generation &+= 1
         if generation == 0 {  // wrapped: clear the marks once every 2³² versions
             used = Array(repeating: 0, count: used.count); previous = used; generation = 1
         }
-        grow(to: tokens.count)
+        grow(to: tokenCount)
         for id in previousIDs { previous[Int(id)] = generation }
 
         var newParagraphs: [Paragraph] = [], newSentences: [Sentence] = []
@@ -133,14 +160,14 @@ public struct ProvenanceEngine: Sendable {
 
         var removed: [Int32] = []
         for id in previousIDs where used[Int(id)] != generation {
-            if keepsTokenHistories { tokens[Int(id)].removedBy.append(event) }
+            if keepsTokenHistories { Self.append(event, to: &tokenRemovals, at: Int(id)) }
             removed.append(id)
         }
         var restored: [Int32] = []
         for paragraph in next {
             for sentence in paragraph.sentences {
                 for id in sentence.tokens where id < firstNew && previous[Int(id)] != generation {
-                    if keepsTokenHistories { tokens[Int(id)].restoredBy.append(event) }
+                    if keepsTokenHistories { Self.append(event, to: &tokenRestorations, at: Int(id)) }
                     restored.append(id)
                 }
             }
@@ -157,8 +184,13 @@ public struct ProvenanceEngine: Sendable {
         }
         current = next
         return Change(
-            created: firstNew..<Int32(tokens.count), removed: removed, restored: restored, newParagraphs: newParagraphs,
+            created: firstNew..<Int32(tokenCount), removed: removed, restored: restored, newParagraphs: newParagraphs,
             newSentences: newSentences, vandalism: vandalism, textHash: textHash)
+    }
+
+    private static func append(_ event: UInt64, to lists: inout [[UInt64]], at id: Int) {
+        if lists.count <= id { lists.append(contentsOf: repeatElement([], count: id + 1 - lists.count)) }
+        lists[id].append(event)
     }
 
     private mutating func grow(to count: Int) {
@@ -254,7 +286,7 @@ public struct ProvenanceEngine: Sendable {
         if !openSentences.isEmpty {
             var oldIDs: [Int32] = []
             for s in previousOpenSentences { for id in s.tokens where used[Int(id)] != generation { oldIDs.append(id) } }
-            let oldValues = oldIDs.map { tokens[Int($0)].value }
+            let oldValues = oldIDs.map { tokenValues[Int($0)] }
             let newValues = openSentences.flatMap(\.values)
             if slots.contains(where: { if case .open = $0 { true } else { false } }), Self.density(newValues) > Self.floodDensity {
                 flood = true
@@ -267,13 +299,14 @@ public struct ProvenanceEngine: Sendable {
                 for value in open.values {
                     var id = assigned[cursor]
                     if id < 0 {
-                        id = Int32(tokens.count)
-                        tokens.append(ProvenanceToken(value: value, origin: event))
+                        id = Int32(tokenCount)
+                        tokenValues.append(value)
+                        tokenOrigins.append(event)
                     }
                     ids.append(id)
                     cursor += 1
                 }
-                grow(to: tokens.count)
+                grow(to: tokenCount)
                 markUsed(ids)
                 built[open.paragraph][open.sentence].tokens = ids
                 newSentences.append(built[open.paragraph][open.sentence])
