@@ -348,6 +348,7 @@ extension Ledger {
             case .failure(let failure):
                 return .failed(failure)
             case .success(let wrote):
+                if wrote { releaseIdleMemory() }
                 if wrote, reportingProgress, let progress = projectionProgress {
                     for registered in round.folding { progress(registered.projection.name, last, round.head) }
                 }
@@ -404,6 +405,8 @@ extension Ledger {
                 projectionFailures.record(failure)
                 throw LedgerError(failure.error.code, failure.description, underlying: failure.error)
             case .success(let step):
+                // Only after a round that folded something: an open with nothing to catch up pays nothing.
+                if step.folded > 0 { releaseIdleMemory() }
                 if reportingProgress, step.folded > 0, let progress = projectionProgress {
                     for name in step.names { progress(name, step.last, step.head) }
                 }
@@ -575,7 +578,6 @@ extension Ledger {
                     case .failure(let failure): throw AbortedFold(failure: failure)
                     }
                 }
-                releaseIdleMemory()
                 return .success(.success(value))
             } catch let aborted as AbortedFold {
                 return .success(.failure(aborted.failure))
@@ -586,7 +588,6 @@ extension Ledger {
         return try outcome.get()
     }
 
-    /// A write transaction outside the append path (projection upkeep), errors as `LedgerError`.
     /// After a bulk write (an import's commit, a fold round): gives back what the round left
     /// resident but no longer needs — the data file's pages it read through the map
     /// (`Environment.releaseMappedPages`) and the malloc arenas' freed pages (`malloc_trim`: each
@@ -599,6 +600,7 @@ extension Ledger {
         #endif
     }
 
+    /// A write transaction outside the append path (projection upkeep), errors as `LedgerError`.
     func writing<R>(_ body: (borrowing WriteTransaction) throws -> R) throws(LedgerError) -> R {
         let outcome: Result<R, LedgerError> = writeQueue.sync {
             do {
