@@ -8,6 +8,7 @@ import WARC
 
 struct Capture: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "capture",
         abstract: "Fetch pages once and record what changed (DESIGN.md §11).",
         discussion: """
             Each URL is fetched (redirects followed and recorded, conditional requests, robots.txt

@@ -8,6 +8,7 @@ import WARC
 
 struct Extract: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "extract",
         abstract: "Print the main text that capture would record from an HTML file (for tuning selectors).",
         discussion: """
             The file is decoded as a page would be (its <meta charset>, else detection; --content-type

@@ -8,6 +8,7 @@ import WARC
 
 struct Feed: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "feed",
         abstract: "Write an Atom feed of a document's changes (or of every document under a prefix), with word diffs.",
         discussion: """
             One entry per change (published, edited, retracted, restored), newest first: the actor, the

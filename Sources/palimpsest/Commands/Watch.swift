@@ -8,6 +8,7 @@ import WARC
 
 struct Watch: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "watch",
         abstract: "Capture the pages of a watch list, each at its interval, until interrupted.",
         discussion: """
             The watch list is TOML (or JSON, by its .json name): defaults (contact, actor, every,
