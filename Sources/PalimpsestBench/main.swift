@@ -8,8 +8,9 @@
 //   PalimpsestBench blame DIR DOC RUNS      blame of DOC's latest version through the library, warm
 //   PalimpsestBench removed DIR RUNS P…     `removed` for each phrase P through the library, warm (median of RUNS)
 //   PalimpsestBench removed-in DIR DOC RUNS P…   the same within document DOC (`removed P --doc DOC`)
-//   PalimpsestBench engine DIR DOC          the provenance engine alone over every version of DOC (texts read
-//                                           first, not timed); prints the blame of the last version as JSON to stdout
+//   PalimpsestBench engine DIR DOC [N]      the provenance engine alone over every version of DOC, or its first N
+//                                           (texts read first, not timed); prints the blame of the last version folded
+//                                           as JSON to stdout (a prefix keeps callgrind runs short)
 //   PalimpsestBench audit DIR N RUNS        a ledger of N small events (built-in projections off; the Merkle tree
 //                                           is always kept), then signing checkpoints and inclusion and consistency proofs
 //   PalimpsestBench extract DIR OUT.json RUNS  main text of every page in DIR, for the extraction scorer (Extract.swift)
@@ -159,7 +160,8 @@ do {
     case "engine":
         let ledger = try Ledger.open(at: args[2])
         let doc = args[3]
-        guard let events = try ledger.events(of: doc) else { throw LedgerError(.notFound, "no document \(doc)") }
+        guard var events = try ledger.events(of: doc) else { throw LedgerError(.notFound, "no document \(doc)") }
+        if args.count > 4 { events = Array(events.prefix(count(4, "N"))) }
         var texts: [String?] = []
         for e in events { texts.append(e.type == .retracted ? nil : try ledger.state(of: doc, asOf: .version(e.version))!.text) }
         var engine = ProvenanceEngine()

@@ -19,15 +19,24 @@ public enum LineDiffer {
 
     public static func compare(_ a: [String], _ b: [String]) -> [Line] {
         let (xs, y) = TokenDiff.interned(a, b)
+        return compare(a, b, interned: xs, y)
+    }
+
+    /// `compare` for sequences already interned (equal elements, equal numbers).
+    static func compare(_ a: [String], _ b: [String], interned xs: [Int], _ y: [Int]) -> [Line] {
         var out: [Line] = []
         out.reserveCapacity(a.count + b.count)
         let matcher = SequenceMatcher(xs, y)
+        var pairing: SimilarPairs? = nil
         for op in matcher.opcodes() {
             switch op.tag {
             case .equal: for i in op.a { out.append(Line(tag: .equal, index: i)) }
             case .delete: for i in op.a { out.append(Line(tag: .delete, index: i)) }
             case .insert: for j in op.b { out.append(Line(tag: .insert, index: j)) }
-            case .replace: fancyReplace(a, op.a, b, op.b, into: &out)
+            case .replace:
+                if pairing == nil { pairing = SimilarPairs(a, b, xs, y) }
+                if op.a.count * op.b.count <= pairSearchLimit { pairing!.layOut(op.a, op.b) }
+                pairing!.fancyReplace(op.a, op.b, into: &out)
             }
         }
         return out
@@ -37,67 +46,144 @@ public enum LineDiffer {
     /// similar pairs (difflib would take minutes; such blocks are rewrites anyway).
     static let pairSearchLimit = 2_000_000
 
-    static func fancyReplace(_ a: [String], _ ar: Range<Int>, _ b: [String], _ br: Range<Int>, into out: inout [Line]) {
-        var bestRatio = 0.74
-        let cutoff = 0.75
-        var best: (Int, Int)? = nil
-        var identical: (Int, Int)? = nil
-        if ar.count * br.count <= pairSearchLimit {
-            for j in br {
-                let bj = Array(b[j].unicodeScalars)
-                var bCounts: [Unicode.Scalar: Int] = [:]
-                for c in bj { bCounts[c, default: 0] += 1 }
-                for i in ar {
-                    if a[i] == b[j] {
-                        if identical == nil { identical = (i, j) }
-                        continue
+    /// difflib's `_fancy_replace` over two sequences of words. Each word's Unicode scalars (and a
+    /// sorted copy, for the multiset bound) are laid out once in flat arrays, and the similarity
+    /// search reuses its scratch space: the search visits every pair of a replaced block, again for
+    /// each part either side of the pair it aligns, and allocating per pair was most of its cost.
+    struct SimilarPairs {
+        let a: [String], b: [String], xs: [Int], y: [Int]
+        /// Scalars of the words laid out so far (only those of replaced blocks, when first needed), and
+        /// the same sorted within each word; a's word i at `spans[i]`, b's word j at `spans[a.count + j]`.
+        var scalars: [UInt32] = []
+        var sorted: [UInt32] = []
+        var spans: [Range<Int>]
+        /// Longest-match scratch, one row per scalar of the shorter side.
+        var row: [Int] = [], nextRow: [Int] = []
+        var queue: [(Int, Int, Int, Int)] = []
+
+        init(_ a: [String], _ b: [String], _ xs: [Int], _ y: [Int]) {
+            (self.a, self.b, self.xs, self.y) = (a, b, xs, y)
+            spans = Array(repeating: -1 ..< -1, count: a.count + b.count)
+        }
+
+        /// Lays out the words of a replaced block that are not laid out yet.
+        mutating func layOut(_ ar: Range<Int>, _ br: Range<Int>) {
+            for w in Array(ar) + br.map({ a.count + $0 }) where spans[w].lowerBound < 0 {
+                let from = scalars.count
+                for scalar in (w < a.count ? a[w] : b[w - a.count]).unicodeScalars { scalars.append(scalar.value) }
+                sorted.append(contentsOf: scalars[from...].sorted())
+                spans[w] = from..<scalars.count
+            }
+        }
+
+        func range(a i: Int) -> Range<Int> { spans[i] }
+        func range(b j: Int) -> Range<Int> { spans[a.count + j] }
+
+        /// difflib's `quick_ratio` numerator: the size of the two words' intersection as multisets.
+        func commonScalars(_ p: Range<Int>, _ q: Range<Int>) -> Int {
+            var (i, j, common) = (p.lowerBound, q.lowerBound, 0)
+            while i < p.upperBound, j < q.upperBound {
+                if sorted[i] == sorted[j] { common += 1; i += 1; j += 1 }
+                else if sorted[i] < sorted[j] { i += 1 }
+                else { j += 1 }
+            }
+            return common
+        }
+
+        /// difflib's `ratio` numerator: the total size of `SequenceMatcher(a: word p, b: word q)`'s
+        /// matching blocks (longest match first, recursively either side; the first longest by
+        /// position in p, then in q, as difflib's scan finds it). Words of 200 scalars or more take
+        /// difflib's own matcher, whose popular-element rule starts there.
+        mutating func matchedScalars(_ p: Range<Int>, _ q: Range<Int>) -> Int {
+            if q.count >= 200 {
+                let blocks = SequenceMatcher(scalars[p].map { Int($0) }, scalars[q].map { Int($0) }).matchingBlocks()
+                return blocks.reduce(0) { $0 + $1.size }
+            }
+            if row.count < q.count + 1 {
+                row = [Int](repeating: 0, count: q.count + 1)
+                nextRow = row
+            }
+            var total = 0
+            queue.removeAll(keepingCapacity: true)
+            queue.append((0, p.count, 0, q.count))
+            while let (alo, ahi, blo, bhi) = queue.popLast() {
+                // row[j + 1]: the length of the match ending at (i - 1, j).
+                for j in blo...bhi { row[j] = 0 }
+                var (besti, bestj, bestSize) = (alo, blo, 0)
+                for i in alo..<ahi {
+                    let c = scalars[p.lowerBound + i]
+                    nextRow[blo] = 0
+                    for j in blo..<bhi {
+                        if scalars[q.lowerBound + j] == c {
+                            let k = row[j] + 1
+                            nextRow[j + 1] = k
+                            if k > bestSize { (besti, bestj, bestSize) = (i - k + 1, j - k + 1, k) }
+                        } else {
+                            nextRow[j + 1] = 0
+                        }
                     }
-                    let ai = Array(a[i].unicodeScalars)
-                    let total = Double(ai.count + bj.count)
-                    guard total > 0 else { continue }
-                    // real_quick_ratio, quick_ratio, ratio: each an upper bound of the next.
-                    guard 2.0 * Double(min(ai.count, bj.count)) / total > bestRatio else { continue }
-                    var available: [Unicode.Scalar: Int] = [:]
-                    var quick = 0
-                    for c in ai {
-                        let n = available[c] ?? bCounts[c] ?? 0
-                        available[c] = n - 1
-                        if n > 0 { quick += 1 }
+                    swap(&row, &nextRow)
+                }
+                guard bestSize > 0 else { continue }
+                total += bestSize
+                if alo < besti, blo < bestj { queue.append((alo, besti, blo, bestj)) }
+                if besti + bestSize < ahi, bestj + bestSize < bhi { queue.append((besti + bestSize, ahi, bestj + bestSize, bhi)) }
+            }
+            return total
+        }
+
+        mutating func fancyReplace(_ ar: Range<Int>, _ br: Range<Int>, into out: inout [Line]) {
+            var bestRatio = 0.74
+            let cutoff = 0.75
+            var best: (Int, Int)? = nil
+            var identical: (Int, Int)? = nil
+            if ar.count * br.count <= LineDiffer.pairSearchLimit {
+                for j in br {
+                    let q = range(b: j)
+                    for i in ar {
+                        if xs[i] == y[j] {
+                            if identical == nil { identical = (i, j) }
+                            continue
+                        }
+                        let p = range(a: i)
+                        let total = Double(p.count + q.count)
+                        guard total > 0 else { continue }
+                        // real_quick_ratio, quick_ratio, ratio: each an upper bound of the next.
+                        guard 2.0 * Double(min(p.count, q.count)) / total > bestRatio else { continue }
+                        guard 2.0 * Double(commonScalars(p, q)) / total > bestRatio else { continue }
+                        let ratio = 2.0 * Double(matchedScalars(p, q)) / total
+                        if ratio > bestRatio { (bestRatio, best) = (ratio, (i, j)) }
                     }
-                    guard 2.0 * Double(quick) / total > bestRatio else { continue }
-                    let matched = SequenceMatcher(ai.map { Int($0.value) }, bj.map { Int($0.value) }).matchingBlocks().reduce(0) { $0 + $1.size }
-                    let ratio = 2.0 * Double(matched) / total
-                    if ratio > bestRatio { (bestRatio, best) = (ratio, (i, j)) }
                 }
             }
-        }
-        let pair: (Int, Int)
-        var similarOnly = true
-        if bestRatio < cutoff || best == nil {
-            guard let identical else {
-                plainReplace(ar, br, into: &out)
-                return
+            let pair: (Int, Int)
+            var similarOnly = true
+            if bestRatio < cutoff || best == nil {
+                guard let identical else {
+                    LineDiffer.plainReplace(ar, br, into: &out)
+                    return
+                }
+                pair = identical
+                similarOnly = false
+            } else {
+                pair = best!
             }
-            pair = identical
-            similarOnly = false
-        } else {
-            pair = best!
+            fancyHelper(ar.lowerBound..<pair.0, br.lowerBound..<pair.1, into: &out)
+            if similarOnly {
+                out.append(Line(tag: .delete, index: pair.0))
+                out.append(Line(tag: .insert, index: pair.1))
+            } else {
+                out.append(Line(tag: .equal, index: pair.0))
+            }
+            fancyHelper((pair.0 + 1)..<ar.upperBound, (pair.1 + 1)..<br.upperBound, into: &out)
         }
-        fancyHelper(a, ar.lowerBound..<pair.0, b, br.lowerBound..<pair.1, into: &out)
-        if similarOnly {
-            out.append(Line(tag: .delete, index: pair.0))
-            out.append(Line(tag: .insert, index: pair.1))
-        } else {
-            out.append(Line(tag: .equal, index: pair.0))
-        }
-        fancyHelper(a, (pair.0 + 1)..<ar.upperBound, b, (pair.1 + 1)..<br.upperBound, into: &out)
-    }
 
-    static func fancyHelper(_ a: [String], _ ar: Range<Int>, _ b: [String], _ br: Range<Int>, into out: inout [Line]) {
-        if !ar.isEmpty {
-            if !br.isEmpty { fancyReplace(a, ar, b, br, into: &out) } else { for i in ar { out.append(Line(tag: .delete, index: i)) } }
-        } else {
-            for j in br { out.append(Line(tag: .insert, index: j)) }
+        mutating func fancyHelper(_ ar: Range<Int>, _ br: Range<Int>, into out: inout [Line]) {
+            if !ar.isEmpty {
+                if !br.isEmpty { fancyReplace(ar, br, into: &out) } else { for i in ar { out.append(Line(tag: .delete, index: i)) } }
+            } else {
+                for j in br { out.append(Line(tag: .insert, index: j)) }
+            }
         }
     }
 

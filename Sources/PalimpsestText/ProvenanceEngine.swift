@@ -130,13 +130,14 @@ public struct ProvenanceEngine: Sendable {
     @discardableResult
     public mutating func apply(text: String?, event: UInt64, explainedMinorEdit: Bool = false) -> Change {
         let firstNew = Int32(tokenCount)
-        let previousIDs = currentTokenIDs
+        // The previous version's tokens are read in place (`current` is replaced only at the end).
+        let previousVersion = current
         generation &+= 1
         if generation == 0 {  // wrapped: clear the marks once every 2³² versions
             used = Array(repeating: 0, count: used.count); previous = used; generation = 1
         }
         grow(to: tokenCount)
-        for id in previousIDs { previous[Int(id)] = generation }
+        for paragraph in previousVersion { for sentence in paragraph.sentences { for id in sentence.tokens { previous[Int(id)] = generation } } }
 
         var newParagraphs: [Paragraph] = [], newSentences: [Sentence] = []
         var next: [Paragraph] = []
@@ -159,9 +160,13 @@ public struct ProvenanceEngine: Sendable {
         }
 
         var removed: [Int32] = []
-        for id in previousIDs where used[Int(id)] != generation {
-            if keepsTokenHistories { Self.append(event, to: &tokenRemovals, at: Int(id)) }
-            removed.append(id)
+        for paragraph in previousVersion {
+            for sentence in paragraph.sentences {
+                for id in sentence.tokens where used[Int(id)] != generation {
+                    if keepsTokenHistories { Self.append(event, to: &tokenRemovals, at: Int(id)) }
+                    removed.append(id)
+                }
+            }
         }
         var restored: [Int32] = []
         for paragraph in next {
@@ -205,6 +210,11 @@ public struct ProvenanceEngine: Sendable {
         return true
     }
 
+    private func isFree(_ paragraph: Paragraph) -> Bool {
+        for sentence in paragraph.sentences where !isFree(sentence.tokens) { return false }
+        return true
+    }
+
     private mutating func markUsed(_ ids: [Int32]) {
         for id in ids { used[Int(id)] = generation }
     }
@@ -220,13 +230,13 @@ public struct ProvenanceEngine: Sendable {
         var slots: [Slot] = []
         for (range, hash) in paragraphs {
             var found: Paragraph? = nil
-            for k in previousByHash[hash] ?? [] where !previousMatched[k] && isFree(previousParagraphs[k].sentences.flatMap(\.tokens)) {
+            for k in previousByHash[hash] ?? [] where !previousMatched[k] && isFree(previousParagraphs[k]) {
                 previousMatched[k] = true
                 found = previousParagraphs[k]
                 break
             }
             if found == nil {
-                for candidate in paragraphHistory[hash] ?? [] where isFree(candidate.sentences.flatMap(\.tokens)) {
+                for candidate in paragraphHistory[hash] ?? [] where isFree(candidate) {
                     found = candidate
                     break
                 }
@@ -334,34 +344,46 @@ public struct ProvenanceEngine: Sendable {
     /// insertion makes a new token.
     static func assign(_ old: [String], _ new: [String]) -> [Int?] {
         if old.isEmpty { return Array(repeating: nil, count: new.count) }
-        let lines = LineDiffer.compare(old, new)
+        let (xs, y) = TokenDiff.interned(old, new)
+        let lines = LineDiffer.compare(old, new, interned: xs, y)
+        // Per distinct word (its interned number): the diff's lines that carry it, in order, and its
+        // positions in `old`, each list a slice of one flat array.
+        let distinct = max(xs.max() ?? -1, y.max() ?? -1) + 1
         enum Entry { case equal, delete, insert }
-        var entries: [String: [Entry]] = [:]
+        func word(of line: LineDiffer.Line) -> Int { line.tag == .insert ? y[line.index] : xs[line.index] }
+        var entryStarts = [Int](repeating: 0, count: distinct + 1)
+        for line in lines { entryStarts[word(of: line) + 1] += 1 }
+        for w in 0..<distinct { entryStarts[w + 1] += entryStarts[w] }
+        var entries = [Entry](repeating: .equal, count: lines.count)
+        var entryCursor = entryStarts  // the next unconsumed line of each word
         for line in lines {
-            switch line.tag {
-            case .equal: entries[old[line.index], default: []].append(.equal)
-            case .delete: entries[old[line.index], default: []].append(.delete)
-            case .insert: entries[new[line.index], default: []].append(.insert)
-            }
+            let w = word(of: line)
+            entries[entryCursor[w]] = switch line.tag { case .equal: .equal; case .delete: .delete; case .insert: .insert }
+            entryCursor[w] += 1
         }
-        var oldByValue: [String: [Int]] = [:]
-        for (i, value) in old.enumerated() { oldByValue[value, default: []].append(i) }
-        var entryCursor: [String: Int] = [:], oldCursor: [String: Int] = [:]
+        entryCursor = entryStarts
+        var oldStarts = [Int](repeating: 0, count: distinct + 1)
+        for w in xs { oldStarts[w + 1] += 1 }
+        for w in 0..<distinct { oldStarts[w + 1] += oldStarts[w] }
+        var oldByValue = [Int](repeating: 0, count: old.count)
+        var oldCursor = oldStarts  // the next unmatched old word of each word
+        for (i, w) in xs.enumerated() {
+            oldByValue[oldCursor[w]] = i
+            oldCursor[w] += 1
+        }
+        oldCursor = oldStarts
         var result: [Int?] = []
         result.reserveCapacity(new.count)
-        for word in new {
+        for w in y {
             var found: Int? = nil
-            let list = entries[word] ?? []
-            var e = entryCursor[word] ?? 0
+            var e = entryCursor[w]
             func nextOld() -> Int? {
-                let candidates = oldByValue[word] ?? []
-                let c = oldCursor[word] ?? 0
-                guard c < candidates.count else { return nil }
-                oldCursor[word] = c + 1
-                return candidates[c]
+                guard oldCursor[w] < oldStarts[w + 1] else { return nil }
+                oldCursor[w] += 1
+                return oldByValue[oldCursor[w] - 1]
             }
-            search: while e < list.count {
-                let entry = list[e]
+            search: while e < entryStarts[w + 1] {
+                let entry = entries[e]
                 e += 1
                 switch entry {
                 case .delete: _ = nextOld()
@@ -370,7 +392,7 @@ public struct ProvenanceEngine: Sendable {
                 case .insert: break search
                 }
             }
-            entryCursor[word] = e
+            entryCursor[w] = e
             result.append(found)
         }
         return result

@@ -75,6 +75,22 @@ func randomText(_ rng: inout SeededGenerator, words: ClosedRange<Int>) -> String
         for word in words { #expect(Segmenter.startsWithHTTP(word) == word.lowercased().hasPrefix("http"), "\(word.debugDescription)") }
     }
 
+    /// The survey's fast paths (sixteen bytes at a time) say what a byte-at-a-time scan says, on
+    /// texts long enough to cross many chunks and the continuation counter's 255-round limit.
+    @Test func surveyAgreesWithByteByByteScan() {
+        var rng = SeededGenerator(seed: 13)
+        for k in 0..<150 {
+            var text = randomText(&rng, words: k < 100 ? 0...80 : 800...2500)
+            if k % 3 == 0 { text = text.replacingOccurrences(of: " ", with: String(repeating: "x", count: Int.random(in: 1...40, using: &rng))) }
+            var copy = text
+            let (fast, slow) = copy.withUTF8 { (Segmenter.paragraphCuts($0), Segmenter.paragraphCuts($0, skippingPlainRuns: false)) }
+            #expect(fast.map(\.0) == slow.map(\.0) && fast.map(\.1) == slow.map(\.1), "\(text.debugDescription)")
+            let survey = Segmenter.survey(text)
+            #expect(survey.scalarCount == text.unicodeScalars.count)
+            #expect(survey.paragraphs.map(\.range.lowerBound) == fast.map(\.0))
+        }
+    }
+
     @Test func unitsCoverEveryTokenInOrder() {
         var rng = SeededGenerator(seed: 12)
         for _ in 0..<200 {
