@@ -96,7 +96,8 @@ public enum LineDiffer {
         /// difflib's own matcher, whose popular-element rule starts there.
         mutating func matchedScalars(_ p: Range<Int>, _ q: Range<Int>) -> Int {
             if q.count >= 200 {
-                let blocks = SequenceMatcher(scalars[p].map { Int($0) }, scalars[q].map { Int($0) }).matchingBlocks()
+                let (word, other) = TokenDiff.interned(Array(scalars[p]), Array(scalars[q]))
+                let blocks = SequenceMatcher(word, other).matchingBlocks()
                 return blocks.reduce(0) { $0 + $1.size }
             }
             if row.count < q.count + 1 {
@@ -198,37 +199,47 @@ public enum LineDiffer {
     }
 }
 
-/// difflib's SequenceMatcher without a junk function, with its automatic "popular element" rule.
+/// difflib's SequenceMatcher without a junk function, with its automatic "popular element" rule,
+/// over elements already numbered 0..<n (interned), so that its index of b is flat arrays.
 struct SequenceMatcher {
     enum OpTag { case equal, delete, insert, replace }
     struct Opcode { var tag: OpTag; var a: Range<Int>; var b: Range<Int> }
     struct Block { var i: Int; var j: Int; var size: Int }
 
     let a: [Int], b: [Int]
-    /// For each element of b that is not popular, its indexes in b, ascending.
-    var b2j: [Int: [Int]] = [:]
+    /// For each element of b that is not popular, its indexes in b, ascending: element e's at
+    /// `positions[starts[e]..<starts[e + 1]]` (empty for a popular one, or one b lacks).
+    var starts: [Int]
+    var positions: [Int]
 
     init(_ a: [Int], _ b: [Int]) {
         (self.a, self.b) = (a, b)
-        for (j, e) in b.enumerated() { b2j[e, default: []].append(j) }
+        let distinct = max(a.max() ?? -1, b.max() ?? -1) + 1
+        starts = [Int](repeating: 0, count: distinct + 1)
+        for e in b { starts[e + 1] += 1 }
         if b.count >= 200 {
             let limit = b.count / 100 + 1
-            b2j = b2j.filter { $0.value.count <= limit }
+            for e in 0..<distinct where starts[e + 1] > limit { starts[e + 1] = 0 }
+        }
+        for e in 0..<distinct { starts[e + 1] += starts[e] }
+        positions = [Int](repeating: 0, count: starts[distinct])
+        var next = starts
+        for (j, e) in b.enumerated() where next[e] < starts[e + 1] {
+            positions[next[e]] = j
+            next[e] += 1
         }
     }
 
     func longestMatch(_ alo: Int, _ ahi: Int, _ blo: Int, _ bhi: Int, _ j2len: inout [Int], _ newj2len: inout [Int], _ touched: inout [Int], _ newTouched: inout [Int]) -> Block {
         var (besti, bestj, bestsize) = (alo, blo, 0)
         for i in alo..<ahi {
-            if let js = b2j[a[i]] {
-                for j in js {
-                    if j < blo { continue }
-                    if j >= bhi { break }
-                    let k = (j > 0 ? j2len[j - 1] : 0) + 1
-                    newj2len[j] = k
-                    newTouched.append(j)
-                    if k > bestsize { (besti, bestj, bestsize) = (i - k + 1, j - k + 1, k) }
-                }
+            for j in positions[starts[a[i]]..<starts[a[i] + 1]] {
+                if j < blo { continue }
+                if j >= bhi { break }
+                let k = (j > 0 ? j2len[j - 1] : 0) + 1
+                newj2len[j] = k
+                newTouched.append(j)
+                if k > bestsize { (besti, bestj, bestsize) = (i - k + 1, j - k + 1, k) }
             }
             for j in touched { j2len[j] = 0 }
             swap(&j2len, &newj2len)

@@ -137,7 +137,10 @@ public struct ProvenanceEngine: Sendable {
             used = Array(repeating: 0, count: used.count); previous = used; generation = 1
         }
         grow(to: tokenCount)
-        for paragraph in previousVersion { for sentence in paragraph.sentences { for id in sentence.tokens { previous[Int(id)] = generation } } }
+        let generation = generation
+        previous.withUnsafeMutableBufferPointer { previous in
+            for paragraph in previousVersion { for sentence in paragraph.sentences { for id in sentence.tokens { previous[Int(id)] = generation } } }
+        }
 
         var newParagraphs: [Paragraph] = [], newSentences: [Sentence] = []
         var next: [Paragraph] = []
@@ -216,7 +219,10 @@ public struct ProvenanceEngine: Sendable {
     }
 
     private mutating func markUsed(_ ids: [Int32]) {
-        for id in ids { used[Int(id)] = generation }
+        let generation = generation
+        used.withUnsafeMutableBufferPointer { used in
+            for id in ids { used[Int(id)] = generation }
+        }
     }
 
     private mutating func match(_ text: String, _ paragraphs: [(range: Range<Int>, hash: UInt64)], event: UInt64, newParagraphs: inout [Paragraph], newSentences: inout [Sentence], flood: inout Bool) -> [Paragraph] {
