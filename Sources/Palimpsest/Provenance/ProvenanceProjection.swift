@@ -73,7 +73,43 @@ public final class ProvenanceProjection: StagedProjection, @unchecked Sendable {
     func compute(_ events: [(event: RecordedEvent, text: String?)], tables: ProjectionTables) -> [StagedWrite] {
         lock.lock()
         defer { lock.unlock() }
-        var writes: [StagedWrite] = []
+        // Each version's structure record (encoded, a delta against the previous version's, deflated)
+        // is a fifth of the fold's work and needs only the version's paragraphs, which the engine
+        // hands over without copying (arrays are shared until written): a batch encodes them on a
+        // second thread while the engine folds the next events. A few events are not worth a thread.
+        guard events.count >= Self.eventsWorthASecondThread else {
+            var writes: [StagedWrite] = [], structures: [StagedWrite] = []
+            fold(events, tables: tables, into: &writes) { structures.append(structure($0, tables: tables)) }
+            return writes + structures
+        }
+        let toEncode = BoundedChannel<VersionStructure, Bool>(capacity: 256)
+        let results = ConcurrentResults<[StagedWrite]>(count: 2)
+        sideBySide(2) { [self] k in
+            var writes: [StagedWrite] = []
+            if k == 0 {
+                fold(events, tables: tables, into: &writes) { toEncode.put($0) }
+                toEncode.finish(true)
+            } else {
+                while let version = toEncode.take() { writes.append(structure(version, tables: tables)) }
+            }
+            results[k] = writes
+        }
+        return (results[0] ?? []) + (results[1] ?? [])
+    }
+
+    static let eventsWorthASecondThread = 16
+
+    /// A folded version's structure, for its record.
+    struct VersionStructure: @unchecked Sendable {
+        let doc: [UInt8]
+        let version: UInt64
+        let cached: CachedEngine
+        let paragraphs: [ProvenanceEngine.Paragraph]
+    }
+
+    /// Folds the events into their documents' engines, the records of everything but the versions'
+    /// structures into `writes`; hands each version's structure to `encode`, in order.
+    private func fold(_ events: [(event: RecordedEvent, text: String?)], tables: ProjectionTables, into writes: inout [StagedWrite], encode: (VersionStructure) -> Void) {
         for (event, text) in events {
             // A redaction changes no document: its texts now read as they are stored, and the
             // projection is rebuilt from them.
@@ -91,7 +127,7 @@ public final class ProvenanceProjection: StagedProjection, @unchecked Sendable {
             }
             cached.pending.record(change, event: event.position)
             history(doc, change, engine: cached.engine, tables: tables, into: &writes)
-            writes.append(structure(doc, version: event.version, cached: cached, tables: tables))
+            encode(VersionStructure(doc: doc, version: event.version, cached: cached, paragraphs: cached.engine.current))
             cached.version = event.version
             cached.position = event.position
             var w = RecordWriter()
@@ -101,7 +137,6 @@ public final class ProvenanceProjection: StagedProjection, @unchecked Sendable {
             w.varint(UInt64(cached.engine.effectiveLength))
             writes.append(StagedWrite(table: tables["documents"], key: doc, value: w.bytes))
         }
-        return writes
     }
 
     func write(_ writes: [StagedWrite], tables: ProjectionTables, in txn: borrowing WriteTransaction) throws {
@@ -340,8 +375,10 @@ public final class ProvenanceProjection: StagedProjection, @unchecked Sendable {
     /// The record of a version's structure: a full copy every `fullCopyInterval` versions, else a
     /// delta against the previous version's structure, which the cached engine keeps (reading it back
     /// would walk the chain of deltas at every event).
-    private func structure(_ doc: [UInt8], version: UInt64, cached: CachedEngine, tables: ProjectionTables) -> StagedWrite {
-        let structure = Self.encodeStructure(cached.engine.current, capacity: cached.structure.count + 64)
+    /// Only the encoding thread touches `cached.structure` and `structureVersion` during a compute.
+    private func structure(_ folded: VersionStructure, tables: ProjectionTables) -> StagedWrite {
+        let (doc, version, cached) = (folded.doc, folded.version, folded.cached)
+        let structure = Self.encodeStructure(folded.paragraphs, capacity: cached.structure.count + 64)
         var w = RecordWriter(capacity: structure.count / 8 + 16)
         if version % Self.fullCopyInterval == 1 || version == 1 {
             w.byte(0)
