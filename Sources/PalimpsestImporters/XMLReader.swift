@@ -277,7 +277,15 @@ struct XMLReader: ~Copyable {
             // reference or line end for the next round).
             var i = start
             var runStart = start
+            var plainUntil = start  // bytes before this offset hold no '<', '&' or carriage return
             while i < end {
+                if i >= plainUntil {
+                    let (next, newlines) = plainRun(from: i)
+                    line += newlines
+                    i = next
+                    plainUntil = i + 16  // the chunk at `i` (if whole) holds one of the three
+                    guard i < end else { break }
+                }
                 let b = buffer[i]
                 if b == UInt8(ascii: "<") { break }
                 if b == UInt8(ascii: "&") {
@@ -315,6 +323,25 @@ struct XMLReader: ~Copyable {
                 // Only an incomplete reference or line end is left and the input has ended.
                 if buffer[start] == UInt8(ascii: "&") { throw fail("an '&' that does not start a character reference") }
             }
+        }
+    }
+
+    /// Skips whole sixteen-byte chunks from `i` that hold no '<', '&' or carriage return (most of a
+    /// dump's gigabyte of text), counting their line feeds; returns where the byte-by-byte scan
+    /// takes over.
+    private func plainRun(from i: Int) -> (next: Int, newlines: Int) {
+        buffer.withUnsafeBytes { raw in
+            let angle = SIMD16<UInt8>(repeating: UInt8(ascii: "<")), ampersand = SIMD16<UInt8>(repeating: UInt8(ascii: "&"))
+            let carriageReturn = SIMD16<UInt8>(repeating: 0x0D), lineFeed = SIMD16<UInt8>(repeating: 0x0A)
+            var i = i
+            var newlines = 0
+            while i + 16 <= end {
+                let chunk = raw.loadUnaligned(fromByteOffset: i, as: SIMD16<UInt8>.self)
+                if any((chunk .== angle) .| (chunk .== ampersand) .| (chunk .== carriageReturn)) { break }
+                newlines += Int(SIMD16<UInt8>(repeating: 1).replacing(with: 0, where: chunk .!= lineFeed).wrappedSum())
+                i += 16
+            }
+            return (i, newlines)
         }
     }
 

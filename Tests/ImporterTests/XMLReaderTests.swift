@@ -43,6 +43,36 @@ func text(_ s: String) -> XMLReader.Event { .text(Array(s.utf8)) }
         ])
     }
 
+    /// Long text, read in chunks of every size: the sixteen-byte skip over plain runs must give the
+    /// same text, and the same line in a failure's position, as the byte-by-byte scan.
+    @Test func longTextKeepsItsBytesAndLineNumbers() throws {
+        var rng = SystemRandomNumberGenerator()
+        let pieces = ["plain words ", "\n", "\r\n", "&amp;", "&lt;ref&gt;", "é", "😀", "a longer run of plain text without markup "]
+        for _ in 0..<20 {
+            var body = ""
+            var expected = ""
+            for _ in 0..<Int.random(in: 50...400, using: &rng) {
+                let piece = pieces.randomElement(using: &rng)!
+                body += piece
+                expected += piece.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "&amp;", with: "&")
+                    .replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">")
+            }
+            let lines = expected.filter { $0 == "\n" }.count
+            for chunk in [7, 16, 17, 64, 1 << 16] {
+                let events = try xmlEvents("<a>" + body + "</a>", chunk: chunk)
+                let bytes = events.flatMap { event -> [UInt8] in if case .text(let b) = event { b } else { [] } }
+                #expect(String(decoding: bytes, as: UTF8.self) == expected, "chunk \(chunk)")
+                // A bad reference after the text: the failure names the line it is on.
+                do {
+                    _ = try xmlEvents("<a>" + body + "\n& </a>", chunk: chunk)
+                    Issue.record("a bare & was accepted")
+                } catch {
+                    #expect(error.line == lines + 2, "chunk \(chunk)")
+                }
+            }
+        }
+    }
+
     @Test(arguments: [
         ("<!DOCTYPE lolz [<!ENTITY lol \"lol\">]><a>&lol;</a>", "document type declarations are refused"),
         ("<a>&lol;</a>", "the entity &lol; is not defined"),
