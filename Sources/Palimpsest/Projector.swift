@@ -19,6 +19,8 @@ final class Projector: @unchecked Sendable {
     private var thread: Thread?
     /// How long the projector waits, idle, before it looks at the log again.
     static let idlePoll: TimeInterval = 1
+    /// The projector thread's nice value (0 is the default, 19 the lowest priority).
+    static let niceness: Int32 = 10
 
     init() {}
 
@@ -54,6 +56,12 @@ final class Projector: @unchecked Sendable {
     var shouldStop: Bool { condition.withLock { stopping } }
 
     private func loop() {
+        // Below the writer's threads: an import parses and commits at full speed, and the projections
+        // take what the cores leave (then everything, once the log is idle). Linux sets a nice value
+        // per thread, inherited by the threads a fold starts.
+        #if os(Linux)
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(linuxThreadID()), Self.niceness)
+        #endif
         defer {
             condition.withLock {
                 running = false
@@ -97,3 +105,8 @@ final class ProjectionFailures: @unchecked Sendable {
     subscript(projection: String) -> ProjectionFailure? { lock.withLock { failures[projection] } }
     var all: [ProjectionFailure] { lock.withLock { Array(failures.values) } }
 }
+
+#if os(Linux)
+/// glibc's `gettid` (declared in `<unistd.h>` under `_GNU_SOURCE`, which the Glibc module does not import).
+@_silgen_name("gettid") private func linuxThreadID() -> Int32
+#endif
