@@ -81,14 +81,18 @@ struct DocumentStateCache<Entry: CachedDocumentState> {
         total += weight - (counted.updateValue(weight, forKey: key) ?? 0)
     }
 
-    /// Counts `current` again (the caller has just changed it: only the entry being folded changes),
-    /// then, when the total weight is over the limit, drops the least recently used entries (never
+    /// Counts `current` and the entries the last `ready` of its table prepared again (a round changed
+    /// them all: counting `current` alone let a round of a hundred new documents grow past the limit
+    /// unseen — 3.2 million tokens held against a limit of 2 million on rust-lang/rfcs), then, when the total weight is over the limit, drops the least recently used entries (never
     /// `current`) until it is under three quarters of it, so that the sort is rare. `release` runs
     /// first for each (to write what it holds); entries of other tables than `current`'s that cannot
     /// be written in this transaction (`release` returns false) are kept, and so are the entries the
     /// last `ready` prepared.
     mutating func evict(keeping current: Key, release: (Key, Entry) throws -> Bool) rethrows {
         if let entry = entries[current] { recount(current, entry) }
+        for key in pinned where key.table == current.table && key != current {
+            if let entry = entries[key] { recount(key, entry) }
+        }
         guard total > limit else { return }
         let target = limit / 4 * 3
         for (key, entry) in entries.sorted(by: { $0.value.lastUse < $1.value.lastUse }) where key != current && !pinned.contains(key) {
