@@ -46,7 +46,7 @@ extension Ledger {
         }
         guard !isReadOnly else { throw LedgerError(.storage, "the ledger at \(directory) is read-only; a projection cannot be rebuilt") }
         // The projector waits while the tables are cleared and refolded (a reader catching up would too).
-        foldLock.lock()
+        lockFoldsInForeground()
         defer { foldLock.unlock() }
         try writing { txn in for registered in chosen { try clear(registered, in: txn) } }
         let inline = chosen.filter { !$0.isFollowing }
@@ -172,7 +172,7 @@ extension Ledger {
     /// The projector's round: folds the following projections that have not failed to the head, in
     /// batches, stopping early when asked. Failures are recorded for readers to report.
     func foldFollowingProjectionsInBackground(stopIf shouldStop: () -> Bool) {
-        _ = try? catchUpFollowing(skippingFailed: true, stopIf: shouldStop)
+        _ = try? catchUpFollowing(skippingFailed: true, inBackground: true, stopIf: { shouldStop() || isFoldWantedInForeground })
     }
 
     /// Clears a projection's tables and sets its checkpoint to (version, 0): a rebuild starts.
@@ -200,11 +200,14 @@ extension Ledger {
 
     /// Folds every following projection to the head.
     @discardableResult
-    func catchUpFollowing(reportingProgress: Bool = false, skippingFailed: Bool = false, required: String? = nil, stopIf shouldStop: () -> Bool = { false }) throws(LedgerError) -> Bool {
+    func catchUpFollowing(
+        reportingProgress: Bool = false, skippingFailed: Bool = false, required: String? = nil, inBackground: Bool = false,
+        stopIf shouldStop: () -> Bool = { false }
+    ) throws(LedgerError) -> Bool {
         var group = projections.filter(\.isFollowing)
         if skippingFailed { group.removeAll { projectionFailures[$0.projection.name] != nil && $0.projection.name != required } }
         guard !group.isEmpty else { return true }
-        foldLock.lock()
+        if inBackground { foldLock.lock() } else { lockFoldsInForeground() }
         defer { foldLock.unlock() }
         // A projection whose fold fails is set aside (its failure recorded, its checkpoint where it
         // was) and the others go on without it: one embedder's bug holds nobody else back.
@@ -225,6 +228,16 @@ extension Ledger {
         if let failure = firstFailure { throw LedgerError(failure.error.code, failure.description, underlying: failure.error) }
         return true
     }
+
+    /// Takes `foldLock`, asking the projector to let go of it after its current round.
+    func lockFoldsInForeground() {
+        foregroundFoldsWaiting.add(1, ordering: .relaxed)
+        foldLock.lock()
+        foregroundFoldsWaiting.subtract(1, ordering: .relaxed)
+    }
+
+    /// Whether a foreground fold waits for `foldLock` (the projector's cue to stop after its round).
+    var isFoldWantedInForeground: Bool { foregroundFoldsWaiting.load(ordering: .relaxed) > 0 }
 
     enum FollowOutcome { case reached, stopped, failed(ProjectionFailure) }
 

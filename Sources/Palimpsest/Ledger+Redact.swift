@@ -74,7 +74,7 @@ extension Ledger {
         if sharedLog != nil {
             throw LedgerError(.invalidInput, "redacting a shared ledger is not supported yet: the texts must be rewritten in the shared log and in every replica at once (DESIGN.md §10); nothing was written")
         }
-        foldLock.lock()
+        lockFoldsInForeground()
         defer { foldLock.unlock() }
         var result = try withWriter { txn, writer in try writer.redact(request, in: txn) }
         if result.event != nil, !result.wasAlreadyRecorded { projector?.wake() }

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Synchronization
 import LMDB
 
 /// An event-sourced ledger of document edits, stored in one LMDB environment in a directory.
@@ -76,6 +77,11 @@ public final class Ledger: @unchecked Sendable {
     /// Held by whoever folds the following projections in this process (the projector, or a reader
     /// bringing them to the head): one fold at a time, never the same events twice.
     let foldLock = NSLock()
+    /// Threads waiting for `foldLock` in the foreground (an import waiting for its projections, a
+    /// read bringing them to the head): the projector, which runs at a lower priority, lets go after
+    /// the round it is folding, so that the rest is folded at the waiter's priority — at nice 10
+    /// under another process's load it would hold the lock for minutes.
+    let foregroundFoldsWaiting = Atomic<Int>(0)
     /// Texts of the documents most recently retracted through this writer: delta bases for new
     /// documents (renames). Touched only on `writeQueue`.
     let recentlyRetracted = RecentTexts()

@@ -55,10 +55,15 @@ public struct ProvenanceEngine: Sendable {
     }
 
     /// Every token the document ever held, by identity.
-    public var tokens: Tokens { Tokens(values: tokenValues, origins: tokenOrigins, removals: tokenRemovals, restorations: tokenRestorations) }
-    /// The tokens, stored by column (24 bytes a token, where an array of `ProvenanceToken` takes 40
-    /// with its two lists empty): a repository's thousands of documents keep millions of them.
-    private var tokenValues: [String] = []
+    public var tokens: Tokens { Tokens(words: words, values: tokenWords, origins: tokenOrigins, removals: tokenRemovals, restorations: tokenRestorations) }
+    /// The tokens, stored by column (12 bytes a token, where an array of `ProvenanceToken` takes 40
+    /// with its two lists empty): a repository's thousands of documents keep millions of them. A
+    /// token's text is its word's number in the document's vocabulary, so that the token diff
+    /// compares numbers, not strings.
+    private var tokenWords: [Int32] = []
+    /// The document's distinct folded words, numbered by their bytes (canonically equivalent
+    /// spellings are different words, as they are to WikiWho's Python).
+    private var words = WordIdentities()
     private var tokenOrigins: [UInt64] = []
     /// By token, while `keepsTokenHistories` (shorter than the others when it was off for a while).
     private var tokenRemovals: [[UInt64]] = []
@@ -67,12 +72,12 @@ public struct ProvenanceEngine: Sendable {
 
     /// The tokens as a collection of `ProvenanceToken`s, built on access.
     public struct Tokens: RandomAccessCollection, Sendable {
-        let values: [String], origins: [UInt64], removals: [[UInt64]], restorations: [[UInt64]]
+        let words: WordIdentities, values: [Int32], origins: [UInt64], removals: [[UInt64]], restorations: [[UInt64]]
         public var startIndex: Int { 0 }
         public var endIndex: Int { origins.count }
         public subscript(id: Int) -> ProvenanceToken {
             ProvenanceToken(
-                value: values[id], origin: origins[id], removedBy: id < removals.count ? removals[id] : [],
+                value: String(words[Int(values[id])]), origin: origins[id], removedBy: id < removals.count ? removals[id] : [],
                 restoredBy: id < restorations.count ? restorations[id] : [])
         }
     }
@@ -96,6 +101,8 @@ public struct ProvenanceEngine: Sendable {
     /// Marks for "used in the version being matched" and "present in the previous version".
     private var used: [UInt32] = []
     private var previous: [UInt32] = []
+    /// Scratch for `assign`: a vocabulary number's number within one diff, -1 outside one.
+    private var localNumbers: [Int32] = []
     private var generation: UInt32 = 0
 
     public init() {
@@ -108,13 +115,15 @@ public struct ProvenanceEngine: Sendable {
         paragraphHistory: [UInt64: [Paragraph]], sentenceHistory: [UInt64: [Sentence]]
     ) {
         (self.current, self.effective, self.effectiveLength) = (current, effective, effectiveLength)
-        tokenValues = tokens.map(\.value)
+        (self.vandalTexts, self.paragraphHistory, self.sentenceHistory) = (vandalTexts, paragraphHistory, sentenceHistory)
+        var words = WordIdentities()
+        tokenWords = tokens.map { Int32(words.id(Substring($0.value))) }
+        self.words = words
         tokenOrigins = tokens.map(\.origin)
         if tokens.contains(where: { !$0.removedBy.isEmpty || !$0.restoredBy.isEmpty }) {
             tokenRemovals = tokens.map(\.removedBy)
             tokenRestorations = tokens.map(\.restoredBy)
         }
-        (self.vandalTexts, self.paragraphHistory, self.sentenceHistory) = (vandalTexts, paragraphHistory, sentenceHistory)
     }
 
     /// WikiWho's vandalism rules: a page of over 1,000 characters cut by 40% or more to under 1,000
@@ -194,6 +203,11 @@ public struct ProvenanceEngine: Sendable {
         return Change(
             created: firstNew..<Int32(tokenCount), removed: removed, restored: restored, newParagraphs: newParagraphs,
             newSentences: newSentences, vandalism: vandalism, textHash: textHash)
+    }
+
+    /// The word's number in the vocabulary, numbering it if it is new.
+    private mutating func number(of word: String) -> Int32 {
+        Int32(words.id(Substring(word)))
     }
 
     private static func append(_ event: UInt64, to lists: inout [[UInt64]], at id: Int) {
@@ -302,21 +316,24 @@ public struct ProvenanceEngine: Sendable {
         if !openSentences.isEmpty {
             var oldIDs: [Int32] = []
             for s in previousOpenSentences { for id in s.tokens where used[Int(id)] != generation { oldIDs.append(id) } }
-            let oldValues = oldIDs.map { tokenValues[Int($0)] }
             let newValues = openSentences.flatMap(\.values)
             if slots.contains(where: { if case .open = $0 { true } else { false } }), Self.density(newValues) > Self.floodDensity {
                 flood = true
             }
-            let assigned = Self.assign(oldValues, newValues).map { $0.map { oldIDs[$0] } ?? -1 }
+            let oldWords = oldIDs.map { tokenWords[Int($0)] }
+            var newWords: [Int32] = []
+            newWords.reserveCapacity(newValues.count)
+            for value in newValues { newWords.append(number(of: value)) }
+            let assigned = assign(oldWords, newWords).map { $0.map { oldIDs[$0] } ?? -1 }
             var cursor = 0
             for open in openSentences {
                 var ids: [Int32] = []
                 ids.reserveCapacity(open.values.count)
-                for value in open.values {
+                for _ in open.values {
                     var id = assigned[cursor]
                     if id < 0 {
                         id = Int32(tokenCount)
-                        tokenValues.append(value)
+                        tokenWords.append(newWords[cursor])
                         tokenOrigins.append(event)
                     }
                     ids.append(id)
@@ -348,10 +365,28 @@ public struct ProvenanceEngine: Sendable {
     /// diff that carries its text: a deletion consumes the first unmatched old word of that text and
     /// the search goes on; an unchanged line matches the first unmatched old word of that text; an
     /// insertion makes a new token.
-    static func assign(_ old: [String], _ new: [String]) -> [Int?] {
-        if old.isEmpty { return Array(repeating: nil, count: new.count) }
-        let (xs, y) = TokenDiff.interned(old, new)
-        let lines = LineDiffer.compare(old, new, interned: xs, y)
+    mutating func assign(_ oldWords: [Int32], _ newWords: [Int32]) -> [Int?] {
+        if oldWords.isEmpty { return Array(repeating: nil, count: newWords.count) }
+        // Numbered again from 0 in order of appearance (what `TokenDiff.interned` gives for strings),
+        // through a table by vocabulary number that is reset only where it was written.
+        if localNumbers.count < words.count { localNumbers.append(contentsOf: repeatElement(-1, count: words.count - localNumbers.count)) }
+        var distinctWords: [Int32] = []
+        func local(_ word: Int32) -> Int {
+            if localNumbers[Int(word)] < 0 {
+                localNumbers[Int(word)] = Int32(distinctWords.count)
+                distinctWords.append(word)
+            }
+            return Int(localNumbers[Int(word)])
+        }
+        let xs = oldWords.map(local), y = newWords.map(local)
+        for word in distinctWords { localNumbers[Int(word)] = -1 }
+        return Self.assign(interned: xs, y, words: distinctWords.map { String(words[Int($0)]) })
+    }
+
+    /// `assign` over words numbered 0..<n in order of appearance; `words` are their texts (for
+    /// difflib's similarity of replaced words).
+    static func assign(interned xs: [Int], _ y: [Int], words: [String]) -> [Int?] {
+        let lines = LineDiffer.compare(xs.map { words[$0] }, y.map { words[$0] }, interned: xs, y)
         // Per distinct word (its interned number): the diff's lines that carry it, in order, and its
         // positions in `old`, each list a slice of one flat array.
         let distinct = max(xs.max() ?? -1, y.max() ?? -1) + 1
@@ -371,7 +406,7 @@ public struct ProvenanceEngine: Sendable {
         var oldStarts = [Int](repeating: 0, count: distinct + 1)
         for w in xs { oldStarts[w + 1] += 1 }
         for w in 0..<distinct { oldStarts[w + 1] += oldStarts[w] }
-        var oldByValue = [Int](repeating: 0, count: old.count)
+        var oldByValue = [Int](repeating: 0, count: xs.count)
         var oldCursor = oldStarts  // the next unmatched old word of each word
         for (i, w) in xs.enumerated() {
             oldByValue[oldCursor[w]] = i
@@ -379,7 +414,7 @@ public struct ProvenanceEngine: Sendable {
         }
         oldCursor = oldStarts
         var result: [Int?] = []
-        result.reserveCapacity(new.count)
+        result.reserveCapacity(y.count)
         for w in y {
             var found: Int? = nil
             var e = entryCursor[w]

@@ -330,6 +330,11 @@ struct WordIdentities {
     private var slots = [Int32](repeating: -1, count: 256)
     private static let seed = UInt64.random(in: .min ... .max)
 
+    /// Words numbered so far.
+    var count: Int { words.count }
+    /// The word numbered `id`.
+    subscript(id: Int) -> Substring { words[id] }
+
     mutating func id(_ text: Substring) -> Int {
         if let id = text.utf8.withContiguousStorageIfAvailable({ id(text, bytes: $0) }) { return id }
         var copy = String(text)
