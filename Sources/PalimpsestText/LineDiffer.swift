@@ -19,13 +19,17 @@ public enum LineDiffer {
 
     public static func compare(_ a: [String], _ b: [String]) -> [Line] {
         let (xs, y) = TokenDiff.interned(a, b)
-        return compare(a, b, interned: xs, y)
+        var words = [String](repeating: "", count: max(xs.max() ?? -1, y.max() ?? -1) + 1)
+        for (i, x) in xs.enumerated() { words[x] = a[i] }
+        for (j, x) in y.enumerated() { words[x] = b[j] }
+        return compare(interned: xs, y, words: words)
     }
 
-    /// `compare` for sequences already interned (equal elements, equal numbers).
-    static func compare(_ a: [String], _ b: [String], interned xs: [Int], _ y: [Int]) -> [Line] {
+    /// `compare` for sequences already interned (equal elements, equal numbers); `words` gives each
+    /// number's text (read only for the words of replaced blocks).
+    static func compare(interned xs: [Int], _ y: [Int], words: [String]) -> [Line] {
         var out: [Line] = []
-        out.reserveCapacity(a.count + b.count)
+        out.reserveCapacity(xs.count + y.count)
         let matcher = SequenceMatcher(xs, y)
         var pairing: SimilarPairs? = nil
         for op in matcher.opcodes() {
@@ -34,7 +38,7 @@ public enum LineDiffer {
             case .delete: for i in op.a { out.append(Line(tag: .delete, index: i)) }
             case .insert: for j in op.b { out.append(Line(tag: .insert, index: j)) }
             case .replace:
-                if pairing == nil { pairing = SimilarPairs(a, b, xs, y) }
+                if pairing == nil { pairing = SimilarPairs(words, xs, y) }
                 if op.a.count * op.b.count <= pairSearchLimit { pairing!.layOut(op.a, op.b) }
                 pairing!.fancyReplace(op.a, op.b, into: &out)
             }
@@ -51,9 +55,9 @@ public enum LineDiffer {
     /// search reuses its scratch space: the search visits every pair of a replaced block, again for
     /// each part either side of the pair it aligns, and allocating per pair was most of its cost.
     struct SimilarPairs {
-        let a: [String], b: [String], xs: [Int], y: [Int]
+        let words: [String], xs: [Int], y: [Int]
         /// Scalars of the words laid out so far (only those of replaced blocks, when first needed), and
-        /// the same sorted within each word; a's word i at `spans[i]`, b's word j at `spans[a.count + j]`.
+        /// the same sorted within each word; a's word i at `spans[i]`, b's word j at `spans[xs.count + j]`.
         var scalars: [UInt32] = []
         var sorted: [UInt32] = []
         var spans: [Range<Int>]
@@ -61,23 +65,23 @@ public enum LineDiffer {
         var row: [Int] = [], nextRow: [Int] = []
         var queue: [(Int, Int, Int, Int)] = []
 
-        init(_ a: [String], _ b: [String], _ xs: [Int], _ y: [Int]) {
-            (self.a, self.b, self.xs, self.y) = (a, b, xs, y)
-            spans = Array(repeating: -1 ..< -1, count: a.count + b.count)
+        init(_ words: [String], _ xs: [Int], _ y: [Int]) {
+            (self.words, self.xs, self.y) = (words, xs, y)
+            spans = Array(repeating: -1 ..< -1, count: xs.count + y.count)
         }
 
         /// Lays out the words of a replaced block that are not laid out yet.
         mutating func layOut(_ ar: Range<Int>, _ br: Range<Int>) {
-            for w in Array(ar) + br.map({ a.count + $0 }) where spans[w].lowerBound < 0 {
+            for w in Array(ar) + br.map({ xs.count + $0 }) where spans[w].lowerBound < 0 {
                 let from = scalars.count
-                for scalar in (w < a.count ? a[w] : b[w - a.count]).unicodeScalars { scalars.append(scalar.value) }
+                for scalar in words[w < xs.count ? xs[w] : y[w - xs.count]].unicodeScalars { scalars.append(scalar.value) }
                 sorted.append(contentsOf: scalars[from...].sorted())
                 spans[w] = from..<scalars.count
             }
         }
 
         func range(a i: Int) -> Range<Int> { spans[i] }
-        func range(b j: Int) -> Range<Int> { spans[a.count + j] }
+        func range(b j: Int) -> Range<Int> { spans[xs.count + j] }
 
         /// difflib's `quick_ratio` numerator: the size of the two words' intersection as multisets.
         func commonScalars(_ p: Range<Int>, _ q: Range<Int>) -> Int {

@@ -386,7 +386,7 @@ public struct ProvenanceEngine: Sendable {
     /// `assign` over words numbered 0..<n in order of appearance; `words` are their texts (for
     /// difflib's similarity of replaced words).
     static func assign(interned xs: [Int], _ y: [Int], words: [String]) -> [Int?] {
-        let lines = LineDiffer.compare(xs.map { words[$0] }, y.map { words[$0] }, interned: xs, y)
+        let lines = LineDiffer.compare(interned: xs, y, words: words)
         // Per distinct word (its interned number): the diff's lines that carry it, in order, and its
         // positions in `old`, each list a slice of one flat array.
         let distinct = max(xs.max() ?? -1, y.max() ?? -1) + 1

@@ -1,4 +1,5 @@
 import Foundation
+import PalimpsestTestSupport
 import Testing
 
 @testable import PalimpsestImporters
@@ -46,7 +47,7 @@ func text(_ s: String) -> XMLReader.Event { .text(Array(s.utf8)) }
     /// Long text, read in chunks of every size: the sixteen-byte skip over plain runs must give the
     /// same text, and the same line in a failure's position, as the byte-by-byte scan.
     @Test func longTextKeepsItsBytesAndLineNumbers() throws {
-        var rng = SystemRandomNumberGenerator()
+        var rng = SeededGenerator(seed: 77)
         let pieces = ["plain words ", "\n", "\r\n", "&amp;", "&lt;ref&gt;", "é", "😀", "a longer run of plain text without markup "]
         for _ in 0..<20 {
             var body = ""
