@@ -123,12 +123,14 @@ extension Ledger {
                 throw LedgerError(.integrity, "the provenance of version \(state.version) of \(DocumentID.quoted(document)) has \(ids.count) tokens but its text has \(pieces.count); `palimpsest replay --rebuild provenance` rebuilds it")
             }
             var events = EventCache(ledger: self)
+            var lookup = TokenLookup(doc: doc)
             for (piece, id) in zip(pieces, ids) {
-                let token = try provenanceToken(doc, id, tables: tables, in: txn)
+                let origin = try lookup.origin(id, tables: tables, in: txn)
+                let changes = history ? try lookup.history(id, tables: tables, in: txn) : ProvenanceProjection.TokenHistory()
                 each(BlameToken(
-                    text: piece, origin: try events.reference(token.origin, in: txn),
-                    removedBy: history ? try token.removedBy.filter { $0 <= state.event.position }.map { try events.reference($0, in: txn) } : [],
-                    restoredBy: history ? try token.restoredBy.filter { $0 <= state.event.position }.map { try events.reference($0, in: txn) } : []))
+                    text: piece, origin: try events.reference(origin, in: txn),
+                    removedBy: try changes.removedBy.filter { $0 <= state.event.position }.map { try events.reference($0, in: txn) },
+                    restoredBy: try changes.restoredBy.filter { $0 <= state.event.position }.map { try events.reference($0, in: txn) }))
             }
         }
         return state.version
@@ -171,11 +173,33 @@ extension Ledger {
         return structure.flatMap { $0.sentences.flatMap(\.tokens) }
     }
 
-    func provenanceToken<T: Transaction & ~Copyable>(_ doc: [UInt8], _ id: Int32, tables: ProjectionTables, in txn: borrowing T) throws -> ProvenanceToken {
-        guard let token = try txn.withValue(tables["tokens"], key: ProvenanceProjection.tokenKey(doc, id), ProvenanceProjection.decodeToken) else {
-            throw ProvenanceProjection.damaged("tokens")
+    /// Tokens' origins and histories, for one query. A version's tokens come in runs (the tokens one
+    /// event created, stored as one record), so the runs found are kept: most lookups read nothing.
+    struct TokenLookup {
+        let doc: [UInt8]
+        /// Found so far, by first token.
+        private var runs: [ProvenanceProjection.TokenRun] = []
+
+        init(doc: [UInt8]) { self.doc = doc }
+
+        mutating func origin<T: Transaction & ~Copyable>(_ id: Int32, tables: ProjectionTables, in txn: borrowing T) throws -> UInt64 {
+            // The last run whose first token is at or before `id`.
+            var low = 0, high = runs.count
+            while low < high {
+                let mid = (low + high) / 2
+                if runs[mid].tokens.lowerBound <= id { low = mid + 1 } else { high = mid }
+            }
+            if low > 0, runs[low - 1].tokens.contains(id) { return runs[low - 1].origin }
+            guard let run = try ProvenanceProjection.run(of: doc, holding: id, tables: tables, in: txn) else {
+                throw ProvenanceProjection.damaged("tokens")
+            }
+            runs.insert(run, at: low)
+            return run.origin
         }
-        return token
+
+        func history<T: Transaction & ~Copyable>(_ id: Int32, tables: ProjectionTables, in txn: borrowing T) throws -> ProvenanceProjection.TokenHistory {
+            try txn.withValue(tables["tokenHistory"], key: ProvenanceProjection.tokenKey(doc, id), ProvenanceProjection.decodeHistory) ?? ProvenanceProjection.TokenHistory()
+        }
     }
 
     // MARK: Phrases
@@ -236,9 +260,7 @@ extension Ledger {
             var best: (hash: UInt64, count: Int)? = nil
             for hash in PhraseIndexProjection.lookupKeys(matcher) {
                 var count = 0
-                let prefix = BigEndianKey.encode(hash)
-                try txn.scan(tables["postings"], from: prefix) { k, v in
-                    guard k.starts(with: prefix) else { return false }
+                try PhraseIndexProjection.forEachPostings(of: hash, tables: tables, in: txn) { v in
                     count += try PhraseIndexProjection.postingsCount(v)
                     return best.map { count < $0.count } ?? true
                 }
@@ -246,9 +268,7 @@ extension Ledger {
             }
             guard let best, best.count > 0 else { return [] }
             var positions: [UInt64] = []
-            let prefix = BigEndianKey.encode(best.hash)
-            try txn.scan(tables["postings"], from: prefix) { k, v in
-                guard k.starts(with: prefix) else { return false }
+            try PhraseIndexProjection.forEachPostings(of: best.hash, tables: tables, in: txn) { v in
                 positions += try PhraseIndexProjection.decodePostings(v)
                 return true
             }
@@ -357,7 +377,8 @@ extension Ledger {
                 context = Self.context(text, words: words, range: start..<(start + n))
                 if aligned {
                     var events = EventCache(ledger: self)
-                    let origin = try (start..<(start + n)).map { try provenanceToken(doc, ids[$0], tables: tables, in: txn).origin }.max()!
+                    var lookup = TokenLookup(doc: doc)
+                    let origin = try (start..<(start + n)).map { try lookup.origin(ids[$0], tables: tables, in: txn) }.max()!
                     originallyBy = try events.reference(origin, in: txn)
                     tokenOrigin = origin
                 }

@@ -24,10 +24,14 @@ import TextPacking
 ///   more than `referenceWords` words (a blanked page, its revert, a large paste) is stored as a
 ///   reference — the text's hash, the window of it that was tokenised, the range of words — never as a
 ///   copy of the words; small sides keep their words, so most queries read no text at all;
-/// - `postings`: word hash‖bucket → the positions of that bucket (4,096 positions wide) whose zones
+/// - `postings`: bucket‖word hash → the positions of that bucket (1,024 positions wide) whose zones
 ///   hold the word: a count, the last position, then the positions as varint deltas. Written when the
 ///   transaction commits, one read-modify-write per word and bucket; fixed buckets keep the table the
-///   same however the events were batched into transactions (so a rebuild compares byte for byte);
+///   same however the events were batched into transactions (so a rebuild compares byte for byte).
+///   The bucket comes first so that a commit's words land in the newest bucket's part of the table:
+///   keyed by word first, each fold round of rust-lang/rfcs touched nearly every page of the table
+///   (22 MB rewritten per commit, 2.6 s of its 10.7 s catch-up). A query looks its words up in each
+///   bucket, a few dozen point reads;
 /// - `documents`: doc key‖"v" → version and position last folded: the latest text (for the next
 ///   event's zones) is the text after that event, read back from the ledger's texts, never copied;
 ///   doc key‖"t"‖text hash → the first version that had the text (to know a revert);
@@ -36,11 +40,11 @@ public final class PhraseIndexProjection: StagedProjection, @unchecked Sendable 
     public init() {}
     public var name: String { "phrases" }
     public var lifecycle: ProjectionLifecycle { .following }
-    public var version: UInt64 { 5 }
+    public var version: UInt64 { 6 }
     public var tableNames: [String] { ["zones", "postings", "documents"] }
 
     /// Positions per postings bucket (a power of two).
-    static let bucketShift: UInt64 = 12
+    static let bucketShift: UInt64 = 10
 
     /// The longest phrase, in words, that the index answers exactly.
     public static let maximumWords = 32
@@ -256,24 +260,23 @@ public final class PhraseIndexProjection: StagedProjection, @unchecked Sendable 
             // Entries left by a transaction that failed are dropped: their position holds another
             // event now, or nothing. When the map filled up, the same transaction ran again from the
             // start and left the same entries twice: each (word, position) is kept once.
-            var entries: [(UInt64, UInt64)] = []
+            var entries: [(bucket: UInt64, word: UInt64, position: UInt64)] = []
             for e in events {
                 let zone = try Self.zoneHeader(at: e.position, tables: tables, in: txn)
                 guard let zone, zone.document == e.document, zone.version == e.version else { continue }
-                for word in e.words { entries.append((word, e.position)) }
+                for word in e.words { entries.append((e.position >> Self.bucketShift, word, e.position)) }
             }
             entries.sort { $0 < $1 }
             entries = entries.enumerated().compactMap { i, entry in i > 0 && entries[i - 1] == entry ? nil : entry }
             var k = 0
             while k < entries.count {
-                let (word, first) = entries[k]
-                let bucket = first >> Self.bucketShift
+                let (bucket, word, _) = entries[k]
                 var positions: [UInt64] = []
-                while k < entries.count, entries[k].0 == word, entries[k].1 >> Self.bucketShift == bucket {
-                    positions.append(entries[k].1)
+                while k < entries.count, entries[k].word == word, entries[k].bucket == bucket {
+                    positions.append(entries[k].position)
                     k += 1
                 }
-                let key = BigEndianKey.encode(word) + BigEndianKey.encode(bucket)
+                let key = Self.postingsKey(bucket: bucket, word: word)
                 var list = try txn.withValue(postings, key: key) { try Self.decodePostings($0) } ?? []
                 list.append(contentsOf: positions.drop { $0 <= (list.last ?? 0) })
                 try txn.put(postings, key: key, value: Self.encodePostings(list))
@@ -319,6 +322,25 @@ public final class PhraseIndexProjection: StagedProjection, @unchecked Sendable 
         var folded = word.lowercased()
         folded.withUTF8 { for byte in $0 { h.add(byte) } }
         return h.value
+    }
+
+    static func postingsKey(bucket: UInt64, word: UInt64) -> [UInt8] { BigEndianKey.encode(bucket) + BigEndianKey.encode(word) }
+
+    /// Each bucket's postings of `word`, oldest bucket first, until `body` returns false.
+    static func forEachPostings<T: Transaction & ~Copyable>(
+        of word: UInt64, tables: ProjectionTables, in txn: borrowing T, _ body: (UnsafeRawBufferPointer) throws -> Bool
+    ) throws {
+        // The newest bucket: the table's last key.
+        var newest: UInt64? = nil
+        try txn.scan(tables["postings"], reverse: true) { k, _ in
+            newest = k.count == 16 ? BigEndianKey.decode(UnsafeRawBufferPointer(rebasing: k[0..<8])) : nil
+            return false
+        }
+        guard let newest else { return }
+        for bucket in 0...newest {
+            let more = try txn.withValue(tables["postings"], key: postingsKey(bucket: bucket, word: word)) { try body($0) }
+            if more == false { return }
+        }
     }
 
     static func encodePostings(_ positions: [UInt64]) -> [UInt8] {
