@@ -199,3 +199,48 @@ struct ProvenanceProjectionStateTests {
         }
     }
 }
+
+/// The phrase index's postings are kept in buckets of log positions: a history longer than a few
+/// buckets, with the phrase coming and going in several documents, is answered exactly as the
+/// texts say, whether the events came in one transaction or many.
+@Suite struct PhrasePostingsAcrossBucketsTests {
+    @Test(arguments: [2000, 97])
+    func aLongHistoryIsAnsweredExactly(batchEvents: Int) throws {
+        var random = SeededGenerator(seed: 4242)
+        let documents = ["alpha", "beta", "gamma", "delta"]
+        var published = Set<String>()
+        var counts: [String: Int] = [:]
+        var lines: [String] = []
+        var expected: [String] = []
+        for position in 1...2600 {
+            let doc = documents[Int.random(in: 0..<documents.count, using: &random)]
+            let occurrences = Int.random(in: 0...4, using: &random) < 3 ? 0 : Int.random(in: 1...2, using: &random)
+            var text = "Revision \(position) of \(doc). The ministers met in the capital."
+            for k in 0..<occurrences { text += " Root cause \(k): democratic decline in the region." }
+            text += " Further steps follow."
+            let before = counts[doc] ?? 0
+            if before != occurrences { expected.append("\(position):\(occurrences > before ? "added" : "removed")") }
+            counts[doc] = occurrences
+            let type = published.insert(doc).inserted ? "publish" : "edit"
+            let seconds = 1_700_000_000 + position
+            let at = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
+            lines.append(#"{"type":"\#(type)","doc":"\#(doc)","actor":"editor \#(position % 7)","at":"\#(at)","text":"\#(text)"}"#)
+        }
+        try withTemporaryLedger { ledger in
+            _ = try importJSONL(ledger, lines.joined(separator: "\n"), batchEvents: batchEvents)
+            try ledger.waitForProjections()
+            let history = try ledger.phraseHistory(PhraseQuery("democratic decline"))
+            #expect(history.usedIndex)
+            let found = history.changes.map { "\($0.event.position):\($0.kind.rawValue)" }
+            #expect(expected.count > 300, "the phrase should come and go often")
+            #expect(found == expected)
+            // One document alone, and the removals paged from the middle of the history.
+            let beta = try ledger.phraseHistory(PhraseQuery("democratic decline", document: "beta")).changes.map { "\($0.event.position):\($0.kind.rawValue)" }
+            #expect(beta == expected.filter { line in lines[Int(line.split(separator: ":")[0])! - 1].contains(#""doc":"beta""#) })
+            let page = try ledger.phraseChanges(PhraseQuery("democratic decline"), kinds: [.removed], after: 1500, limit: 5)
+            var paged: [String] = []
+            try page.forEach { paged.append("\($0.event.position):\($0.kind.rawValue)") }
+            #expect(paged == Array(expected.filter { $0.hasSuffix(":removed") && Int($0.split(separator: ":")[0])! > 1500 }.prefix(5)))
+        }
+    }
+}

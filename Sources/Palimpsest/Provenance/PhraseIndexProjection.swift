@@ -54,7 +54,37 @@ public final class PhraseIndexProjection: StagedProjection, @unchecked Sendable 
     private let lock = NSLock()
     /// The latest text of each document, up to about 4 million words in all.
     private var latest = DocumentStateCache<Latest>(limit: 4_000_000)
-    private var pending: [Database: [(words: [UInt64], position: UInt64, document: String, version: UInt64)]] = [:]
+    /// Postings to merge at commit, by postings table: one batch per `compute`.
+    private var pending: [Database: [PostingsBatch]] = [:]
+
+    /// The postings of the events one `compute` folded, grouped by bucket and word there — on the
+    /// fold's parallel side, not in the commit: sorting a round's (word, position) pairs was a third
+    /// of the commit's postings work.
+    struct PostingsBatch {
+        struct Key: Hashable, Comparable {
+            let bucket: UInt64, word: UInt64
+            static func < (a: Key, b: Key) -> Bool { (a.bucket, a.word) < (b.bucket, b.word) }
+        }
+        /// The events, for the commit to check that their zones were written in its transaction.
+        var events: [(position: UInt64, document: String, version: UInt64)] = []
+        /// Ascending by key; each key's positions ascending.
+        var groups: [(key: Key, positions: [UInt64])] = []
+
+        init(_ posted: [(words: [UInt64], position: UInt64, document: String, version: UInt64)]) {
+            var byKey: [Key: [UInt64]] = [:]
+            for e in posted {
+                events.append((e.position, e.document, e.version))
+                let bucket = e.position >> PhraseIndexProjection.bucketShift
+                for word in e.words { byKey[Key(bucket: bucket, word: word), default: []].append(e.position) }
+            }
+            groups = byKey.map { ($0.key, $0.value) }
+            groups.sort { $0.key < $1.key }
+            // Events come in log order, so positions are ascending; a retried fold may repeat them.
+            for k in groups.indices where zip(groups[k].positions, groups[k].positions.dropFirst()).contains(where: { $0 >= $1 }) {
+                groups[k].positions = Array(Set(groups[k].positions)).sorted()
+            }
+        }
+    }
     /// The first version of each document that had a text, for the events being folded (from the
     /// tables, in `prepare`; texts first seen in the batch are added in `compute`).
     private var firstVersions: [Database: [TextOfDocument: UInt64]] = [:]
@@ -127,6 +157,8 @@ public final class PhraseIndexProjection: StagedProjection, @unchecked Sendable 
         lock.lock()
         defer { lock.unlock() }
         var writes: [StagedWrite] = []
+        var postings: [(words: [UInt64], position: UInt64, document: String, version: UInt64)] = []
+        defer { if !postings.isEmpty { pending[tables["postings"], default: []].append(PostingsBatch(postings)) } }
         var firstVersions = self.firstVersions.removeValue(forKey: tables["documents"]) ?? [:]
         for (event, text) in events {
             // A redaction changes no document: its texts now read as they are stored, and the
@@ -228,7 +260,7 @@ public final class PhraseIndexProjection: StagedProjection, @unchecked Sendable 
                 writes.append(StagedWrite(table: tables["documents"], key: Self.wholeTextKey(doc, event.position), value: [form.rawValue]))
             }
             let posted = form.isWholeText ? newSideWords : words
-            pending[tables["postings"], default: []].append((Array(posted), event.position, event.document, event.version))
+            postings.append((Array(posted), event.position, event.document, event.version))
 
             entry.text = newText
             entry.hash = newText.isEmpty ? nil : newHash
@@ -256,27 +288,35 @@ public final class PhraseIndexProjection: StagedProjection, @unchecked Sendable 
         lock.lock()
         defer { lock.unlock() }
         let postings = tables["postings"]
-        if let events = pending.removeValue(forKey: postings) {
-            // Entries left by a transaction that failed are dropped: their position holds another
+        if let batches = pending.removeValue(forKey: postings) {
+            // Events left by a transaction that failed are dropped: their position holds another
             // event now, or nothing. When the map filled up, the same transaction ran again from the
-            // start and left the same entries twice: each (word, position) is kept once.
-            var entries: [(bucket: UInt64, word: UInt64, position: UInt64)] = []
-            for e in events {
-                let zone = try Self.zoneHeader(at: e.position, tables: tables, in: txn)
-                guard let zone, zone.document == e.document, zone.version == e.version else { continue }
-                for word in e.words { entries.append((e.position >> Self.bucketShift, word, e.position)) }
+            // start and left the same events twice: each (word, position) is kept once.
+            // Within a batch a position is one event's: dropping it there drops only that event.
+            var kept = batches
+            for b in kept.indices {
+                var dropped = Set<UInt64>()
+                for e in kept[b].events {
+                    let zone = try Self.zoneHeader(at: e.position, tables: tables, in: txn)
+                    if zone?.document != e.document || zone?.version != e.version { dropped.insert(e.position) }
+                }
+                if !dropped.isEmpty {
+                    for k in kept[b].groups.indices { kept[b].groups[k].positions.removeAll { dropped.contains($0) } }
+                }
             }
-            entries.sort { $0 < $1 }
-            entries = entries.enumerated().compactMap { i, entry in i > 0 && entries[i - 1] == entry ? nil : entry }
+            let groups = kept.count == 1 ? kept[0].groups : kept.flatMap(\.groups).sorted { $0.key < $1.key }
             var k = 0
-            while k < entries.count {
-                let (bucket, word, _) = entries[k]
-                var positions: [UInt64] = []
-                while k < entries.count, entries[k].word == word, entries[k].bucket == bucket {
-                    positions.append(entries[k].position)
+            while k < groups.count {
+                let group = groups[k].key
+                var positions = groups[k].positions
+                k += 1
+                while k < groups.count, groups[k].key == group {
+                    positions += groups[k].positions
                     k += 1
                 }
-                let key = Self.postingsKey(bucket: bucket, word: word)
+                if batches.count > 1 { positions = Array(Set(positions)).sorted() }
+                guard !positions.isEmpty else { continue }
+                let key = Self.postingsKey(bucket: group.bucket, word: group.word)
                 var list = try txn.withValue(postings, key: key) { try Self.decodePostings($0) } ?? []
                 list.append(contentsOf: positions.drop { $0 <= (list.last ?? 0) })
                 try txn.put(postings, key: key, value: Self.encodePostings(list))
