@@ -33,8 +33,8 @@ extension Ledger {
     }
 
     /// Throws away the tables of the named projections (default: every registered one) and folds every
-    /// event into them again: the inline ones together in one pass, the following ones together in
-    /// another, their computations side by side.
+    /// event into them again: the inline ones together in one pass, the following ones each in a lane
+    /// of its own, the lanes side by side.
     public func rebuildProjections(named names: [String]? = nil) throws(LedgerError) {
         let names = names ?? projectionNames
         var chosen: [RegisteredProjection] = []
@@ -53,11 +53,16 @@ extension Ledger {
         if !inline.isEmpty { try catchUp(group: inline, reportingProgress: true) }
         let following = projections.filter(\.isFollowing)
         if chosen.contains(where: \.isFollowing) {
-            if case .failed(let failure) = try follow(following, reportingProgress: true, stopIf: { false }) {
-                projectionFailures.record(failure)
-                throw LedgerError(failure.error.code, failure.description, underlying: failure.error)
+            var firstFailure: ProjectionFailure? = nil
+            for (registered, outcome) in zip(following, try followSideBySide(following, reportingProgress: true, stopIf: { false })) {
+                if case .failed(let failure) = outcome {
+                    projectionFailures.record(failure)
+                    firstFailure = firstFailure ?? failure
+                } else {
+                    projectionFailures.clear(registered.projection.name)
+                }
             }
-            for registered in following { projectionFailures.clear(registered.projection.name) }
+            if let failure = firstFailure { throw LedgerError(failure.error.code, failure.description, underlying: failure.error) }
         }
     }
 
@@ -176,8 +181,8 @@ extension Ledger {
 
     /// The projector's round: folds the following projections that have not failed to the head, in
     /// batches, stopping early when asked. Failures are recorded for readers to report.
-    func foldFollowingProjectionsInBackground(stopIf shouldStop: () -> Bool) {
-        _ = try? catchUpFollowing(skippingFailed: true, inBackground: true, stopIf: { shouldStop() || isFoldWantedInForeground })
+    func foldFollowingProjectionsInBackground(stopIf shouldStop: @escaping @Sendable () -> Bool) {
+        _ = try? catchUpFollowing(skippingFailed: true, inBackground: true, stopIf: { shouldStop() || self.isFoldWantedInForeground })
     }
 
     /// Clears a projection's tables and sets its checkpoint to (version, 0): a rebuild starts.
@@ -207,31 +212,45 @@ extension Ledger {
     @discardableResult
     func catchUpFollowing(
         reportingProgress: Bool = false, skippingFailed: Bool = false, required: String? = nil, inBackground: Bool = false,
-        stopIf shouldStop: () -> Bool = { false }
+        stopIf shouldStop: @escaping @Sendable () -> Bool = { false }
     ) throws(LedgerError) -> Bool {
-        var group = projections.filter(\.isFollowing)
-        if skippingFailed { group.removeAll { projectionFailures[$0.projection.name] != nil && $0.projection.name != required } }
-        guard !group.isEmpty else { return true }
+        var lanes = projections.filter(\.isFollowing)
+        if skippingFailed { lanes.removeAll { projectionFailures[$0.projection.name] != nil && $0.projection.name != required } }
+        guard !lanes.isEmpty else { return true }
         if inBackground { foldLock.lock() } else { lockFoldsInForeground() }
         defer { foldLock.unlock() }
         // A projection whose fold fails is set aside (its failure recorded, its checkpoint where it
         // was) and the others go on without it: one embedder's bug holds nobody else back.
+        let outcomes = try followSideBySide(lanes, reportingProgress: reportingProgress, stopIf: shouldStop)
         var firstFailure: ProjectionFailure? = nil
-        while !group.isEmpty {
-            switch try follow(group, reportingProgress: reportingProgress, stopIf: shouldStop) {
+        var reachedAll = true
+        for (k, registered) in lanes.enumerated() {
+            switch outcomes[k] {
             case .reached:
-                for registered in group { projectionFailures.clear(registered.projection.name) }
-                group = []
+                projectionFailures.clear(registered.projection.name)
             case .stopped:
-                return false
+                reachedAll = false
             case .failed(let failure):
                 projectionFailures.record(failure)
                 if required == nil || required == failure.projection { firstFailure = firstFailure ?? failure }
-                group.removeAll { $0.projection.name == failure.projection }
             }
         }
         if let failure = firstFailure { throw LedgerError(failure.error.code, failure.description, underlying: failure.error) }
-        return true
+        return reachedAll
+    }
+
+    /// Folds each projection of `group` to the head in a lane of its own, the lanes side by side: one
+    /// computes while another holds the writer, so both cores stay busy. Folded in shared rounds, one
+    /// core sat idle while each round's results were written (rust-lang/rfcs: 3.5 s of a 9 s
+    /// catch-up). Every lane runs to its end; then the first storage error, if any, is thrown.
+    private func followSideBySide(
+        _ group: [RegisteredProjection], reportingProgress: Bool, stopIf shouldStop: @escaping @Sendable () -> Bool
+    ) throws(LedgerError) -> [FollowOutcome] {
+        let outcomes = ConcurrentResults<Result<FollowOutcome, LedgerError>>(count: group.count)
+        sideBySide(group.count) { k in
+            outcomes[k] = Result { () throws(LedgerError) in try self.follow([group[k]], reportingProgress: reportingProgress, stopIf: shouldStop) }
+        }
+        return try group.indices.map { k throws(LedgerError) in try outcomes[k]!.get() }
     }
 
     /// Takes `foldLock`, asking the projector to let go of it after its current round.
@@ -260,7 +279,7 @@ extension Ledger {
     /// transaction, computes the staged projections side by side with no transaction open, then takes
     /// the writer only to write the results, fold the unstaged projections, and store the checkpoints —
     /// after checking that nobody else folded the same events meanwhile. Returns true at the head.
-    private func follow(_ group: [RegisteredProjection], reportingProgress: Bool, stopIf shouldStop: () -> Bool) throws(LedgerError) -> FollowOutcome {
+    private func follow(_ group: [RegisteredProjection], reportingProgress: Bool, stopIf shouldStop: @Sendable () -> Bool) throws(LedgerError) -> FollowOutcome {
         struct Round { var from: UInt64; var folding: [RegisteredProjection]; var events: [(event: RecordedEvent, text: String?)]; var head: UInt64 }
         while !shouldStop() {
             // 1. Read: the events after the laggards' checkpoint, their texts, the state they touch.
