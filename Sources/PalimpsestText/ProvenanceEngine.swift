@@ -205,6 +205,26 @@ public struct ProvenanceEngine: Sendable {
             newSentences: newSentences, vandalism: vandalism, textHash: textHash)
     }
 
+    /// Gives back what the engine holds only while it matches a version: the marks (8 bytes a token)
+    /// and the vocabulary scratch, and the slack its token columns grew by (up to as much again). For
+    /// a caller that keeps many engines between versions — the ledger's projection caches a
+    /// repository's thousands; on rust-lang/rfcs this was ~50 of its ~150 MB. The next `apply`
+    /// allocates the marks again.
+    public mutating func releaseScratch() {
+        used = []
+        previous = []
+        localNumbers = []
+        tokenWords = Self.exactlySized(tokenWords)
+        tokenOrigins = Self.exactlySized(tokenOrigins)
+    }
+
+    private static func exactlySized<T>(_ array: [T]) -> [T] {
+        guard array.capacity > array.count + array.count / 16 + 16 else { return array }
+        return [T](unsafeUninitializedCapacity: array.count) { buffer, count in
+            count = buffer.initialize(fromContentsOf: array)
+        }
+    }
+
     /// The word's number in the vocabulary, numbering it if it is new.
     private mutating func number(of word: String) -> Int32 {
         Int32(words.id(Substring(word)))

@@ -305,6 +305,9 @@ public final class PhraseIndexProjection: StagedProjection, @unchecked Sendable 
                 }
             }
             let groups = kept.count == 1 ? kept[0].groups : kept.flatMap(\.groups).sorted { $0.key < $1.key }
+            // Keys after the table's last one (most of a round's: its buckets are new) are appended
+            // in order, without looking for a list to merge with: no search, and full pages.
+            let lastKey = try txn.last(postings)?.key
             var k = 0
             while k < groups.count {
                 let group = groups[k].key
@@ -317,6 +320,10 @@ public final class PhraseIndexProjection: StagedProjection, @unchecked Sendable 
                 if batches.count > 1 { positions = Array(Set(positions)).sorted() }
                 guard !positions.isEmpty else { continue }
                 let key = Self.postingsKey(bucket: group.bucket, word: group.word)
+                guard let lastKey, !lastKey.lexicographicallyPrecedes(key) else {
+                    try txn.put(postings, key: key, value: Self.encodePostings(positions), options: .append)
+                    continue
+                }
                 var list = try txn.withValue(postings, key: key) { try Self.decodePostings($0) } ?? []
                 list.append(contentsOf: positions.drop { $0 <= (list.last ?? 0) })
                 try txn.put(postings, key: key, value: Self.encodePostings(list))

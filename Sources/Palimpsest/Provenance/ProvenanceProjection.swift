@@ -114,6 +114,9 @@ public final class ProvenanceProjection: StagedProjection, @unchecked Sendable {
     /// Folds the events into their documents' engines, the records of everything but the versions'
     /// structures into `writes`; hands each version's structure to `encode`, in order.
     private func fold(_ events: [(event: RecordedEvent, text: String?)], tables: ProjectionTables, into writes: inout [StagedWrite], encode: (VersionStructure) -> Void) {
+        var folded: [CachedEngine] = []
+        // The engines wait in the cache until their documents change again: without matching's scratch.
+        defer { for cached in folded { cached.engine.releaseScratch() } }
         for (event, text) in events {
             // A redaction changes no document: its texts now read as they are stored, and the
             // projection is rebuilt from them.
@@ -122,6 +125,7 @@ public final class ProvenanceProjection: StagedProjection, @unchecked Sendable {
             guard let cached = engines.entries[DocumentStateCache<CachedEngine>.Key(table: tables["documents"], document: doc)] else {
                 preconditionFailure("provenance: compute without prepare")
             }
+            if folded.last !== cached { folded.append(cached) }
             let explained = event.metadata["minor"] == "true" && !(event.message ?? "").isEmpty
             let change = cached.engine.apply(text: event.type == .retracted ? nil : (text ?? ""), event: event.position, explainedMinorEdit: explained)
             if change.vandalism {
