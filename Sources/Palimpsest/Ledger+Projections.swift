@@ -115,7 +115,7 @@ extension Ledger {
                 guard let current, current.version == registered.projection.version, current.position == head else {
                     guard isReadOnly || !registered.isFollowing else { return nil }
                     let behind = current.map { $0.version == registered.projection.version ? "\(head - min($0.position, head)) of \(head) events behind the log" : "built by another version of its logic" } ?? "never built"
-                    return .failure(LedgerError(.storage, "the projection \"\(name)\" is \(behind) in the read-only ledger at \(directory); open it writable once to bring it up to date"))
+                    return .failure(LedgerError(.projectionBehind, "the projection \"\(name)\" is \(behind) in the read-only ledger at \(directory); open it writable once to bring it up to date"))
                 }
                 return .success(try body(registered.live, txn))
             }

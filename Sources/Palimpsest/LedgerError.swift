@@ -14,6 +14,9 @@ public struct LedgerError: Error, CustomStringConvertible, Sendable {
         public static let conflict = Code(name: "conflict", exitCode: 3)
         public static let integrity = Code(name: "integrity", exitCode: 4)
         public static let storage = Code(name: "storage", exitCode: 5)
+        /// A following projection is behind the log of a ledger opened read-only, which cannot fold
+        /// it (exit 5, as `.storage`). Opened writable, the same read would catch it up first.
+        public static let projectionBehind = Code(name: "projectionBehind", exitCode: 5)
 
         public var description: String { name }
     }

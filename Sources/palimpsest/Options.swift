@@ -62,14 +62,23 @@ struct LedgerOptions: ParsableArguments {
         try PostgresSharedLog(url: url).uploadWARC(from: ledger.directory + "/warc")
     }
 
-    /// For a reading command that needs provenance or the phrase index: the ledger read-only when
-    /// every following projection is current (no writer's lock, no projector thread to start and
-    /// stop), else writable, so that they catch up before the answer.
-    func openForReading() throws -> Ledger {
+    /// For a reading command that needs provenance or the phrase index: `body` runs on the ledger
+    /// opened read-only when every following projection is current (no writer's lock, no projector
+    /// thread to start and stop), else writable, so that they catch up before the answer. Another
+    /// process may append between that look and the read (an import running beside it): the read
+    /// then fails before anything is printed, and `body` runs again on the ledger opened writable.
+    func readingLedger<R>(_ body: (Ledger) throws -> R) throws -> R {
         do {
-            if let ledger = try? open(readOnly: true), try ledger.followingProjectionsLag().allSatisfy({ $0.behind == 0 }) { return ledger }
+            if let ledger = try? open(readOnly: true), try ledger.followingProjectionsLag().allSatisfy({ $0.behind == 0 }) {
+                return try body(ledger)
+            }
+        } catch let behind as LedgerError where behind.code == .projectionBehind {
+            // A ledger this user cannot write: how far behind it is says more than why it cannot open.
+            let ledger: Ledger
+            do { ledger = try open() } catch { throw behind }
+            return try body(ledger)
         }
-        return try open()
+        return try body(try open())
     }
 
     var options: Ledger.Options {

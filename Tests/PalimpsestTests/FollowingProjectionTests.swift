@@ -123,6 +123,9 @@ func followingCounts(_ ledger: Ledger) throws -> [String: UInt64] {
             let reader = try Ledger.open(at: path, options: deferred([FollowingWords(failOn: FailSwitch())], readOnly: true))
             let error = #expect(throws: LedgerError.self) { _ = try followingCounts(reader) }
             #expect(error?.message.contains("2 of 3 events behind") == true, "\(error?.message ?? "")")
+            // Its own code (exit 5, as storage): the CLI, which opened read-only because everything
+            // was current a moment before, then runs the command again writable.
+            #expect(error?.code == .projectionBehind && error?.code.exitCode == 5)
             // What the log answers is still answered.
             #expect(try reader.state(of: "c")?.text == "three")
         }

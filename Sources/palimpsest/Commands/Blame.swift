@@ -31,19 +31,20 @@ struct Blame: ParsableCommand {
     }
 
     func run() throws {
-        let ledger = try location.openForReading()
-        let asOf: AsOf = try version.map(AsOf.version) ?? at.map { .time(try parseTime($0, option: "--at")) } ?? .latest
-        let state = try Answers.state(ledger, document, asOf, said: at ?? "")
-        if output.json {
-            try writeJSON(ledger, version: state.version)
-            return
-        }
-        let runs = try Answers.blameRuns(ledger, document, version: state.version)
-        let lines = runs.map { ($0.origin.line, oneLine($0.text)) }
-        let width = lines.map { $0.0.count }.max() ?? 0
-        let out = StreamedOutput()
-        for (origin, text) in lines {
-            out.append(origin + String(repeating: " ", count: width - origin.count) + "  │ " + text + "\n")
+        try location.readingLedger { ledger in
+            let asOf: AsOf = try version.map(AsOf.version) ?? at.map { .time(try parseTime($0, option: "--at")) } ?? .latest
+            let state = try Answers.state(ledger, document, asOf, said: at ?? "")
+            if output.json {
+                try writeJSON(ledger, version: state.version)
+                return
+            }
+            let runs = try Answers.blameRuns(ledger, document, version: state.version)
+            let lines = runs.map { ($0.origin.line, oneLine($0.text)) }
+            let width = lines.map { $0.0.count }.max() ?? 0
+            let out = StreamedOutput()
+            for (origin, text) in lines {
+                out.append(origin + String(repeating: " ", count: width - origin.count) + "  │ " + text + "\n")
+            }
         }
     }
 
@@ -61,15 +62,23 @@ struct Blame: ParsableCommand {
                 buffer.append(contentsOf: bytes)
             }
         }
-        out.append { b in
-            b.append(contentsOf: Array(#"{"document":"#.utf8))
-            CanonicalJSON.writeString(document, into: &b)
-            b.append(contentsOf: Array((runs ? #","runs":["# : #","tokens":["#).utf8))
+        // The opening is written with the first token (or at the end): a read that fails before
+        // any token leaves nothing printed, so that `readingLedger` may run the command again.
+        var opened = false
+        func open() {
+            guard !opened else { return }
+            opened = true
+            out.append { b in
+                b.append(contentsOf: Array(#"{"document":"#.utf8))
+                CanonicalJSON.writeString(document, into: &b)
+                b.append(contentsOf: Array((runs ? #","runs":["# : #","tokens":["#).utf8))
+            }
         }
         var first = true
         if runs {
             var current: (origin: EventReference, text: String)? = nil
             func emit(_ run: (origin: EventReference, text: String)) {
+                open()
                 out.append { b in
                     if !first { b.append(UInt8(ascii: ",")) }
                     first = false
@@ -91,6 +100,7 @@ struct Blame: ParsableCommand {
             if let c = current { emit(c) }
         } else {
             _ = try ledger.blame(document, asOf: .version(version)) { token in
+                open()
                 out.append { b in
                     if !first { b.append(UInt8(ascii: ",")) }
                     first = false
@@ -109,6 +119,7 @@ struct Blame: ParsableCommand {
                 }
             }
         }
+        open()
         out.append("],\"version\":\(version)}\n")
     }
 }

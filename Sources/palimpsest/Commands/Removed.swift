@@ -15,6 +15,6 @@ struct Removed: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        try phrase.report(try location.openForReading(), json: output.json, listedAs: "removals", kinds: [.removed])
+        try location.readingLedger { try phrase.report($0, json: output.json, listedAs: "removals", kinds: [.removed]) }
     }
 }

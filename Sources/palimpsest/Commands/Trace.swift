@@ -14,6 +14,6 @@ struct Trace: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        try phrase.report(try location.openForReading(), json: output.json, listedAs: "changes", kinds: [.added, .removed])
+        try location.readingLedger { try phrase.report($0, json: output.json, listedAs: "changes", kinds: [.added, .removed]) }
     }
 }
