@@ -122,6 +122,11 @@ let package = Package(
             // tests run the built binary; tools/test builds it first).
             linkerSettings: [
                 .unsafeFlags(["-static-stdlib"], .when(platforms: [.linux])),
+                // Without it every public symbol of every module linked in (41,238: NIO, Hummingbird,
+                // the library…) is exported, and at each start the runtime's backtracer setup calls
+                // dladdr, which walks them all (12% of `--version`). Nothing looks symbols up in the
+                // executable at run time; the backtracer reads the file's own symbol table.
+                .unsafeFlags(["-Xlinker", "--no-export-dynamic"], .when(platforms: [.linux])),
                 // What the static libFoundation.a needs and does not name.
                 .linkedLibrary("FoundationInternationalization", .when(platforms: [.linux])),
                 .linkedLibrary("FoundationEssentials", .when(platforms: [.linux])),

@@ -9,6 +9,7 @@ import Darwin
 
 /// The root command. `run` is synchronous on purpose: LMDB transactions must not cross an `await`.
 struct PalimpsestCommand: ParsableCommand {
+    static let version = "0.1.0"
     static let configuration = CommandConfiguration(
         commandName: "palimpsest",
         abstract: "An event-sourced ledger of document edits: record every publish, edit and retraction, read any past version back.",
@@ -17,7 +18,7 @@ struct PalimpsestCommand: ParsableCommand {
             Times are ISO 8601 with a zone (2023-12-28T15:00:00Z); a date alone means its start in UTC.
             Exit codes: 0 ok, 1 not found, 2 usage or invalid input, 3 conflict, 4 integrity failure, 5 storage error.
             """,
-        version: "0.1.0",
+        version: version,
         subcommands: [
             Init.self, Publish.self, Edit.self, Retract.self, Restore.self, Docs.self, Log.self, Show.self,
             Diff.self, Compare.self, Blame.self, Removed.self, Trace.self,
@@ -33,6 +34,13 @@ enum Entry {
         // A file-size limit (ulimit -f) then fails the write with EFBIG, reported as "storage full",
         // instead of killing the process mid-transaction.
         signal(SIGXFSZ, SIG_IGN)
+        // Answered from argv before anything else: the argument parser's first parse reflects over
+        // its own types and scans the binary's ~10,000 protocol conformances (two thirds of this
+        // process otherwise), and even `CommandLine.arguments` builds its strings first.
+        if CommandLine.argc == 2, let raw = CommandLine.unsafeArgv[1], strcmp(raw, "--version") == 0 {
+            print(PalimpsestCommand.version)
+            return
+        }
         // Swift repairs invalid UTF-8 in arguments to U+FFFD, which would record a document ID, actor
         // or message the user never typed: refuse instead.
         if let (index, offset) = firstInvalidArgument() {
@@ -40,9 +48,6 @@ enum Entry {
         }
         do {
             let arguments = globalOptionsMoved(Array(CommandLine.arguments.dropFirst()))
-            if let first = arguments.first, !first.hasPrefix("-"), !commandNames.contains(first) {
-                fail("there is no command \"\(first)\"; the commands are \(commandNames.sorted().joined(separator: ", "))", code: 2, usage: true)
-            }
             var command = try PalimpsestCommand.parseAsRoot(arguments)
             try command.run()
         } catch let error as LedgerError {
@@ -50,6 +55,11 @@ enum Entry {
         } catch let error as ImportFailure {
             fail(error.error.message, code: error.error.code.exitCode)
         } catch {
+            // Only once parsing failed: naming every command evaluates each one's configuration.
+            let arguments = globalOptionsMoved(Array(CommandLine.arguments.dropFirst()))
+            if let first = arguments.first, !first.hasPrefix("-"), !commandNames.contains(first) {
+                fail("there is no command \"\(first)\"; the commands are \(commandNames.sorted().joined(separator: ", "))", code: 2, usage: true)
+            }
             let code = PalimpsestCommand.exitCode(for: error)
             if code == .validationFailure {
                 // ArgumentParser says 64 (EX_USAGE); the contract says 2.
@@ -64,8 +74,8 @@ enum Entry {
     static func firstInvalidArgument() -> (index: Int, offset: Int)? {
         for index in 1..<Int(CommandLine.argc) {
             guard let raw = CommandLine.unsafeArgv[index] else { continue }
-            let bytes = Array(UnsafeBufferPointer(start: raw, count: strlen(raw)).map { UInt8(bitPattern: $0) })
-            if let offset = firstInvalidUTF8Offset(bytes) { return (index, offset) }
+            // Read in place: no array is built before `--version` answers.
+            if let offset = firstInvalidUTF8Offset(UnsafeRawBufferPointer(start: raw, count: strlen(raw))) { return (index, offset) }
         }
         return nil
     }

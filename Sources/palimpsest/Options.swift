@@ -172,7 +172,7 @@ func readText(from path: String?) throws -> String {
 }
 
 /// The offset of the first byte that makes `bytes` invalid UTF-8.
-func firstInvalidUTF8Offset(_ bytes: [UInt8]) -> Int? {
+func firstInvalidUTF8Offset(_ bytes: some Sequence<UInt8>) -> Int? {
     var decoder = UTF8()
     var iterator = bytes.makeIterator()
     var offset = 0
