@@ -160,40 +160,80 @@ public enum Segmenter {
         }
         func cut(before index: Int) { if index > start { cut(after: index - 1) } }
         func text(_ k: Int) -> Substring? { k >= 0 && k < tokens.count ? tokens[k].text : nil }
+        // Tokens are compared as `Substring ==` compares them (canonical equivalence: U+037E is ";"),
+        // through their bytes wherever the bytes decide (see `asciiCharacter`).
+        func character(_ k: Int) -> UInt8? { k >= 0 && k < tokens.count ? asciiCharacter(tokens[k].text) : nil }
         var inURL = false
         for (k, token) in tokens.enumerated() {
             let t = token.text
             if inURL {
-                if token.kind == .whitespace || t == "|" || t == "<" || t == ">" { inURL = false; cut(after: k) }
+                if token.kind == .whitespace { inURL = false; cut(after: k); continue }
+                switch asciiCharacter(t) {
+                case UInt8(ascii: "|"), UInt8(ascii: "<"), UInt8(ascii: ">"): inURL = false; cut(after: k)
+                default: break
+                }
                 continue
             }
             switch token.kind {
             case .whitespace:
-                if t.contains("\n") || t.contains("\t") { cut(after: k) }
+                if holdsLineBreakOrTab(t) { cut(after: k) }
             case .word:
-                if startsWithHTTP(t), text(k + 1) == ":", text(k + 2) == "/", text(k + 3) == "/" {
+                if startsWithHTTP(t), character(k + 1) == UInt8(ascii: ":"), character(k + 2) == UInt8(ascii: "/"), character(k + 3) == UInt8(ascii: "/") {
                     cut(before: k)
                     inURL = true
                 }
             case .punctuation:
-                let nextIsSpace = text(k + 1)?.first == " "
-                switch t {
-                case ".":
+                let nextIsSpace = k + 1 < tokens.count && startsWithSpace(tokens[k + 1].text)
+                switch asciiCharacter(t) {
+                case UInt8(ascii: "."):
                     if nextIsSpace, dotEndsSentence(tokens, at: k) { cut(after: k) }
-                case ";", "?", "!", ":":
+                case UInt8(ascii: ";"), UInt8(ascii: "?"), UInt8(ascii: "!"), UInt8(ascii: ":"):
                     if nextIsSpace { cut(after: k) }
-                case "<":
-                    if text(k + 1) == "!", text(k + 2) == "-", text(k + 3) == "-" { cut(before: k) }
+                case UInt8(ascii: "<"):
+                    if character(k + 1) == UInt8(ascii: "!"), character(k + 2) == UInt8(ascii: "-"), character(k + 3) == UInt8(ascii: "-") { cut(before: k) }
                     if let next = text(k + 1), next.lowercased().hasPrefix("ref") { cut(before: k) }
-                case ">":
-                    if text(k - 1) == "-", text(k - 2) == "-" { cut(after: k) }
-                    if text(k - 1)?.lowercased() == "ref", text(k - 2) == "/" { cut(after: k) }
+                case UInt8(ascii: ">"):
+                    if character(k - 1) == UInt8(ascii: "-"), character(k - 2) == UInt8(ascii: "-") { cut(after: k) }
+                    if text(k - 1)?.lowercased() == "ref", character(k - 2) == UInt8(ascii: "/") { cut(after: k) }
                 default: break
                 }
             }
         }
         cut(after: tokens.count - 1)
         return result
+    }
+
+    /// The punctuation character among those the rules name (`.;?!:<>|-/`) that `token ==` it, or nil.
+    /// A one-byte token is its byte; a longer ASCII token equals no single character; only a token
+    /// with non-ASCII bytes is compared as a string (a canonical equivalent, U+037E for ";", is
+    /// equal). Comparing every token as a `Substring` was a third of `sentences`.
+    static func asciiCharacter(_ token: Substring) -> UInt8? {
+        let utf8 = token.utf8
+        if utf8.count == 1, let byte = utf8.first, byte < 0x80 { return byte }
+        guard utf8.contains(where: { $0 >= 0x80 }) else { return nil }
+        for byte in ".;?!:<>|-/".utf8 where token == Substring(String(UnicodeScalar(byte))) { return byte }
+        return nil
+    }
+
+    /// `token.contains("\n") || token.contains("\t")`, compared as characters: in ASCII, "\r\n" is
+    /// one character and holds no "\n"; other bytes stand for themselves.
+    static func holdsLineBreakOrTab(_ token: Substring) -> Bool {
+        var previous: UInt8 = 0
+        for byte in token.utf8 {
+            if byte >= 0x80 { return token.contains("\n") || token.contains("\t") }
+            if byte == 0x09 || (byte == 0x0A && previous != 0x0D) { return true }
+            previous = byte
+        }
+        return false
+    }
+
+    /// `token.first == " "`: a space followed by an ASCII byte (or nothing) is a whole character;
+    /// a non-ASCII byte after it could be a combining mark on it, so that case compares characters.
+    static func startsWithSpace(_ token: Substring) -> Bool {
+        var bytes = token.utf8.makeIterator()
+        guard bytes.next() == 0x20 else { return false }
+        if let next = bytes.next(), next >= 0x80 { return token.first == " " }
+        return true
     }
 
     /// The hash that identifies a sentence: its non-whitespace tokens, folded, joined by one space
