@@ -203,10 +203,11 @@ public enum Segmenter {
         return result
     }
 
-    /// The punctuation character among those the rules name (`.;?!:<>|-/`) that `token ==` it, or nil.
-    /// A one-byte token is its byte; a longer ASCII token equals no single character; only a token
-    /// with non-ASCII bytes is compared as a string (a canonical equivalent, U+037E for ";", is
-    /// equal). Comparing every token as a `Substring` was a third of `sentences`.
+    /// The ASCII character that `token ==`, for comparing with the characters the rules name
+    /// (`.;?!:<>|-/`), or nil. A one-byte token is its byte; a longer ASCII token equals no single
+    /// character; only a token with non-ASCII bytes is compared as a string, with the rules'
+    /// characters (a canonical equivalent, U+037E for ";", is equal). Comparing every token as a
+    /// `Substring` was a third of `sentences`.
     static func asciiCharacter(_ token: Substring) -> UInt8? {
         let utf8 = token.utf8
         if utf8.count == 1, let byte = utf8.first, byte < 0x80 { return byte }

@@ -75,6 +75,30 @@ func randomText(_ rng: inout SeededGenerator, words: ClosedRange<Int>) -> String
         for word in words { #expect(Segmenter.startsWithHTTP(word) == word.lowercased().hasPrefix("http"), "\(word.debugDescription)") }
     }
 
+    /// The sentence rules' byte checks say what the `Substring` and `Character` comparisons they
+    /// replaced say, for any token: canonical equivalents (U+037E is ";"), "\r\n" as one character,
+    /// combining marks on a space or a punctuation mark, and the tokens of random texts.
+    @Test func sentenceRuleByteChecksAgreeWithStringComparison() {
+        var tokens: [Substring] = [
+            ".", ";", "\u{037E}", "?", "!", ":", "<", ">", "|", "-", "/", "..", ";;", "\u{037E}\u{301}", ".\u{301}", "<\u{301}",
+            "\n", "\t", "\r\n", "\r", " \r\n", "\r\n\r\n", "\n\r", " \t ", "\u{00A0}\n", "\u{2028}", "\u{00A0}", "  ",
+            " ", " x", " \u{301}", " é", "\u{00A0} ", "", "x", "é",
+        ]
+        var rng = SeededGenerator(seed: 33)
+        for _ in 0..<200 { tokens += Tokenizer.tokens(of: randomText(&rng, words: 0...20)).map(\.text) }
+        for token in tokens {
+            for character in ".;?!:<>|-/".utf8 {
+                let equal = token == Substring(String(UnicodeScalar(character)))
+                #expect((Segmenter.asciiCharacter(token) == character) == equal, "\(token.debugDescription)")
+            }
+            #expect(Segmenter.holdsLineBreakOrTab(token) == (token.contains(Character("\n")) || token.contains(Character("\t"))), "\(token.debugDescription)")
+            #expect(Segmenter.startsWithSpace(token) == (token.first == " "), "\(token.debugDescription)")
+            #expect(ProvenanceEngine.folded(token) == token.lowercased(), "\(token.debugDescription)")
+        }
+        #expect(Segmenter.asciiCharacter("\u{037E}") == UInt8(ascii: ";"))
+        #expect(!Segmenter.holdsLineBreakOrTab("\r\n"))
+    }
+
     /// The survey's fast paths (sixteen bytes at a time) say what a byte-at-a-time scan says, on
     /// texts long enough to cross many chunks and the continuation counter's 255-round limit.
     @Test func surveyAgreesWithByteByByteScan() {
