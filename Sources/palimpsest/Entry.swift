@@ -35,7 +35,7 @@ enum Entry {
         // instead of killing the process mid-transaction.
         signal(SIGXFSZ, SIG_IGN)
         // Answered from argv before anything else: the argument parser's first parse reflects over
-        // its own types and scans the binary's ~10,000 protocol conformances (two thirds of this
+        // its own types and scans the binary's ~10,000 protocol conformances (about half of this
         // process otherwise), and even `CommandLine.arguments` builds its strings first.
         if CommandLine.argc == 2, let raw = CommandLine.unsafeArgv[1], strcmp(raw, "--version") == 0 {
             print(PalimpsestCommand.version)
@@ -46,8 +46,8 @@ enum Entry {
         if let (index, offset) = firstInvalidArgument() {
             fail("argument \(index) is not valid UTF-8 (first bad byte at offset \(offset)); nothing was done", code: 2)
         }
+        let arguments = globalOptionsMoved(Array(CommandLine.arguments.dropFirst()))
         do {
-            let arguments = globalOptionsMoved(Array(CommandLine.arguments.dropFirst()))
             var command = try PalimpsestCommand.parseAsRoot(arguments)
             try command.run()
         } catch let error as LedgerError {
@@ -56,7 +56,6 @@ enum Entry {
             fail(error.error.message, code: error.error.code.exitCode)
         } catch {
             // Only once parsing failed: naming every command evaluates each one's configuration.
-            let arguments = globalOptionsMoved(Array(CommandLine.arguments.dropFirst()))
             if let first = arguments.first, !first.hasPrefix("-"), !commandNames.contains(first) {
                 fail("there is no command \"\(first)\"; the commands are \(commandNames.sorted().joined(separator: ", "))", code: 2, usage: true)
             }
@@ -74,7 +73,7 @@ enum Entry {
     static func firstInvalidArgument() -> (index: Int, offset: Int)? {
         for index in 1..<Int(CommandLine.argc) {
             guard let raw = CommandLine.unsafeArgv[index] else { continue }
-            // Read in place: no array is built before `--version` answers.
+            // Read in place, without building an array per argument.
             if let offset = firstInvalidUTF8Offset(UnsafeRawBufferPointer(start: raw, count: strlen(raw))) { return (index, offset) }
         }
         return nil
