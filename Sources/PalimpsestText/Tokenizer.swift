@@ -43,7 +43,7 @@ public enum Tokenizer {
     public static func wordRanges(of text: String) -> [Range<Int>] {
         let scanned = text.utf8.withContiguousStorageIfAvailable { bytes in
             var result: [Range<Int>] = []
-            result.reserveCapacity(bytes.count / 5)
+            result.reserveCapacity(bytes.count / 3)  // wiki markup: a token every ~4 bytes
             scan(text, bytes) { kind, offsets in if kind != .whitespace { result.append(offsets) } }
             return result
         }
@@ -72,6 +72,15 @@ public enum Tokenizer {
             return (kind(of: c), c.utf8.count, isJoiner(c))
         }
         while offset < n {
+            // Inside a word or a run of whitespace, ASCII bytes of the same kind extend the token as
+            // they come (the rules below would do the same, a byte at a time): a byte is taken here
+            // only when the next one is ASCII too, since a non-ASCII byte after it could start a
+            // combining mark that joins them into one character. Most of a text goes through here.
+            if let k = currentKind, k != .punctuation {
+                while offset + 1 < n, bytes[offset + 1] < 0x80, bytes[offset] < 0x80, asciiKinds[Int(bytes[offset])] == k {
+                    offset += 1
+                }
+            }
             let c = character(at: offset)
             var kind = c.kind
             // "don't", "anarcho-capitalism": a joiner between two word characters stays in the word.
