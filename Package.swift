@@ -64,8 +64,8 @@ let package = Package(
         // WARC/1.1 files (ISO 28500): records written gzip-per-record, read back streaming.
         .target(name: "WARC", dependencies: ["TextPacking", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "TextPacking", dependencies: ["CZlib"]),
-        // Pure text algorithms: tokens and token diffs (no storage).
-        .target(name: "PalimpsestText"),
+        // Pure text algorithms: tokens and token diffs (no storage; byte comparisons from TextPacking).
+        .target(name: "PalimpsestText", dependencies: ["TextPacking"]),
         .target(
             name: "Palimpsest",
             dependencies: [

@@ -135,9 +135,11 @@ public struct ProvenanceEngine: Sendable {
     public var currentTokenIDs: [Int32] { current.flatMap { $0.sentences.flatMap(\.tokens) } }
 
     /// Folds the next version: `text` nil means the document was withdrawn (everything it said is
-    /// removed; a later version can restore it).
+    /// removed; a later version can restore it). `survey`, when given, must be `Segmenter.survey(text)`:
+    /// a caller folding many versions can compute it ahead, on another thread (it depends on the text
+    /// alone), and the engine then does not pass over the whole text again.
     @discardableResult
-    public mutating func apply(text: String?, event: UInt64, explainedMinorEdit: Bool = false) -> Change {
+    public mutating func apply(text: String?, event: UInt64, explainedMinorEdit: Bool = false, survey given: Segmenter.Survey? = nil) -> Change {
         let firstNew = Int32(tokenCount)
         // The previous version's tokens are read in place (`current` is replaced only at the end).
         let previousVersion = current
@@ -162,7 +164,7 @@ public struct ProvenanceEngine: Sendable {
         var textHash: UInt64 = 0
         var length = 0
         if let text {
-            let survey = Segmenter.survey(text)
+            let survey = given ?? Segmenter.survey(text)
             textHash = survey.textHash
             length = survey.scalarCount
             vandalism = vandalTexts.contains(textHash)

@@ -105,7 +105,7 @@ public enum Segmenter {
     /// What the provenance engine needs from a whole text in one pass over its bytes: the paragraphs
     /// (trimmed byte ranges) with their hashes, the hash of the whole text and its length in Unicode
     /// scalars.
-    public struct Survey {
+    public struct Survey: Sendable {
         public var paragraphs: [(range: Range<Int>, hash: UInt64)]
         public var textHash: UInt64
         public var scalarCount: Int

@@ -40,8 +40,8 @@ public enum Delta {
         // Whole-text prefix and suffix shared with the base: the common case of one local edit costs
         // no hashing at all.
         let limit = min(base.count, n)
-        let prefix = commonPrefix(base, target, limit: limit)
-        let suffix = commonSuffix(base, target, limit: limit - prefix)
+        let prefix = CommonBytes.prefix(base, target, limit: limit)
+        let suffix = CommonBytes.suffix(base, target, limit: limit - prefix)
         if prefix > 0 { copy(offset: 0, length: prefix) }
         pending = prefix
         let middleEnd = n - suffix
@@ -108,35 +108,6 @@ public enum Delta {
         }
         guard out.count == size else { throw Corrupt(description: "a delta produces \(out.count) bytes, not \(size)") }
         return out
-    }
-
-    /// The length of the common prefix, compared eight bytes at a time.
-    static func commonPrefix(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>, limit: Int) -> Int {
-        guard limit > 0, let pa = a.baseAddress, let pb = b.baseAddress else { return 0 }
-        let ra = UnsafeRawPointer(pa), rb = UnsafeRawPointer(pb)
-        var i = 0
-        while i + 8 <= limit {
-            let x = ra.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ rb.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-            if x != 0 { return i + x.littleEndian.trailingZeroBitCount / 8 }
-            i += 8
-        }
-        while i < limit, a[i] == b[i] { i += 1 }
-        return i
-    }
-
-    /// The length of the common suffix (at most `limit`), compared eight bytes at a time.
-    static func commonSuffix(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>, limit: Int) -> Int {
-        guard limit > 0, let pa = a.baseAddress, let pb = b.baseAddress else { return 0 }
-        let ra = UnsafeRawPointer(pa), rb = UnsafeRawPointer(pb)
-        var i = 0
-        while i + 8 <= limit {
-            let x = ra.loadUnaligned(fromByteOffset: a.count - i - 8, as: UInt64.self)
-                ^ rb.loadUnaligned(fromByteOffset: b.count - i - 8, as: UInt64.self)
-            if x != 0 { return i + x.littleEndian.leadingZeroBitCount / 8 }
-            i += 8
-        }
-        while i < limit, a[a.count - 1 - i] == b[b.count - 1 - i] { i += 1 }
-        return i
     }
 
     @inline(__always)

@@ -86,20 +86,33 @@ public final class ProvenanceProjection: StagedProjection, @unchecked Sendable {
             fold(events, tables: tables, into: &writes) { structures.append(structure($0, tables: tables)) }
             return writes + structures
         }
+        // A third thread surveys the texts ahead of the fold (paragraph cuts and hashes, the text's
+        // hash and length: a pass over every byte of every version that depends on nothing else, a
+        // tenth of the fold on Anarchism); the fold takes one survey per document change, in order.
         let toEncode = BoundedChannel<VersionStructure, Bool>(capacity: 256)
-        let results = ConcurrentResults<[StagedWrite]>(count: 2)
-        sideBySide(2) { [self] k in
+        let surveyed = BoundedChannel<Surveyed, Bool>(capacity: 64)
+        let results = ConcurrentResults<[StagedWrite]>(count: 3)
+        sideBySide(3) { [self] k in
             var writes: [StagedWrite] = []
-            if k == 0 {
-                fold(events, tables: tables, into: &writes) { toEncode.put($0) }
+            switch k {
+            case 0:
+                fold(events, tables: tables, into: &writes, surveys: surveyed) { toEncode.put($0) }
                 toEncode.finish(true)
-            } else {
+            case 1:
                 while let version = toEncode.take() { writes.append(structure(version, tables: tables)) }
+            default:
+                for (event, text) in events where event.type.isDocumentChange {
+                    surveyed.put(Surveyed(survey: event.type == .retracted ? nil : Segmenter.survey(text ?? "")))
+                }
+                surveyed.finish(true)
             }
             results[k] = writes
         }
         return (results[0] ?? []) + (results[1] ?? [])
     }
+
+    /// A text's survey, computed ahead of the fold (nil for a retraction, which has no text).
+    struct Surveyed: Sendable { let survey: Segmenter.Survey? }
 
     static let eventsWorthASecondThread = 16
 
@@ -113,7 +126,11 @@ public final class ProvenanceProjection: StagedProjection, @unchecked Sendable {
 
     /// Folds the events into their documents' engines, the records of everything but the versions'
     /// structures into `writes`; hands each version's structure to `encode`, in order.
-    private func fold(_ events: [(event: RecordedEvent, text: String?)], tables: ProjectionTables, into writes: inout [StagedWrite], encode: (VersionStructure) -> Void) {
+    /// `surveys`, when given, holds one survey per document change of `events`, in order.
+    private func fold(
+        _ events: [(event: RecordedEvent, text: String?)], tables: ProjectionTables, into writes: inout [StagedWrite],
+        surveys: BoundedChannel<Surveyed, Bool>? = nil, encode: (VersionStructure) -> Void
+    ) {
         var folded: [CachedEngine] = []
         // The engines wait in the cache until their documents change again: without matching's scratch.
         defer { for cached in folded { cached.engine.releaseScratch() } }
@@ -121,13 +138,14 @@ public final class ProvenanceProjection: StagedProjection, @unchecked Sendable {
             // A redaction changes no document: its texts now read as they are stored, and the
             // projection is rebuilt from them.
             guard event.type.isDocumentChange else { continue }
+            let survey = surveys?.take()?.survey
             let doc = Self.documentKey(event.document)
             guard let cached = engines.entries[DocumentStateCache<CachedEngine>.Key(table: tables["documents"], document: doc)] else {
                 preconditionFailure("provenance: compute without prepare")
             }
             if folded.last !== cached { folded.append(cached) }
             let explained = event.metadata["minor"] == "true" && !(event.message ?? "").isEmpty
-            let change = cached.engine.apply(text: event.type == .retracted ? nil : (text ?? ""), event: event.position, explainedMinorEdit: explained)
+            let change = cached.engine.apply(text: event.type == .retracted ? nil : (text ?? ""), event: event.position, explainedMinorEdit: explained, survey: survey)
             if change.vandalism {
                 writes.append(StagedWrite(table: tables["history"], key: doc + [UInt8(ascii: "x")] + BigEndianKey.encode(change.textHash) + Self.u32(0), value: []))
             } else {
