@@ -308,7 +308,7 @@ struct TransactionWriter {
             return (nil, nil)
         }()
         var recordedEvent = RecordedEvent(
-            position: position, eventID: event.eventID ?? UUID.random(), document: event.document, version: version,
+            position: position, eventID: event.eventID ?? UUID.timeOrdered(at: recordedAt), document: event.document, version: version,
             type: event.change.type, at: event.at, recordedAt: recordedAt, actor: event.actor, source: event.source,
             message: event.message, metadata: event.metadata, contentHash: contentHash, commitment: commitment,
             textSalt: salt, redactedBy: recorded?.redactedBy, textProof: recorded?.textProof, previousHash: head.hash,
@@ -443,13 +443,19 @@ struct TransactionWriter {
 }
 
 extension UUID {
-    /// A random (version 4) UUID from the system's generator. Foundation's `UUID()` opens
-    /// /dev/urandom on every call on Linux, which showed up in append profiles.
-    static func random() -> UUID {
+    /// A new event's ID: a version 7 UUID (RFC 9562), the time in milliseconds in its first 48 bits
+    /// (big-endian) and 74 random bits after the version and variant. IDs made one after another
+    /// sort one after another, so a commit's events land in one or two pages of the `eventIDs` index;
+    /// with random (version 4) IDs each landed on a page of its own once the index had grown (a
+    /// commit of 100 events dirtied ~100 of its pages). The random bits come from the system's
+    /// generator: Foundation's `UUID()` opens /dev/urandom on every call on Linux.
+    static func timeOrdered(at time: Timestamp) -> UUID {
         var g = SystemRandomNumberGenerator()
-        let hi = g.next() as UInt64, lo = g.next() as UInt64
-        var b = withUnsafeBytes(of: (hi, lo)) { Array($0) }
-        b[6] = (b[6] & 0x0F) | 0x40
+        let milliseconds = UInt64(max(0, time.milliseconds)) & 0xFFFF_FFFF_FFFF
+        let randomA = g.next() as UInt64, randomB = g.next() as UInt64
+        var b = withUnsafeBytes(of: ((milliseconds << 16) | (randomA & 0xFFFF)).bigEndian) { Array($0) }
+        b += withUnsafeBytes(of: randomB) { Array($0) }
+        b[6] = (b[6] & 0x0F) | 0x70
         b[8] = (b[8] & 0x3F) | 0x80
         return UUID(uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]))
     }

@@ -279,9 +279,10 @@ extension TransactionWriter {
         }
         try ledger.refoldStream(of: info, in: txn)
 
+        let recordedAt = max(Timestamp.now(), head.recordedAt)
         var event = RecordedEvent(
-            position: position, eventID: request.eventID ?? UUID.random(), document: request.document, version: info.version,
-            type: .redacted, at: request.at, recordedAt: max(Timestamp.now(), head.recordedAt), actor: request.actor,
+            position: position, eventID: request.eventID ?? UUID.timeOrdered(at: recordedAt), document: request.document, version: info.version,
+            type: .redacted, at: request.at, recordedAt: recordedAt, actor: request.actor,
             source: nil, message: nil, metadata: [:], contentHash: nil, authority: request.authority, redacts: redacted,
             previousHash: head.hash, hash: .zero, title: nil, language: nil, variantOf: nil, reason: request.reason, kind: nil)
         event.hash = event.computeHash()

@@ -130,6 +130,26 @@ let withoutDecline = "Root causes of migration: poverty, inequality, and violenc
         }
     }
 
+    @Test func eventIDsTheLedgerMakesAreVersion7AndCarryTheRecordedTime() throws {
+        try withTemporaryLedger { ledger throws in
+            var events: [RecordedEvent] = []
+            for k in 0..<200 { events.append(try ledger.append(publish("doc-\(k)", "text \(k)")).event) }
+            for event in events {
+                let b = withUnsafeBytes(of: event.eventID.uuid) { Array($0) }
+                #expect(b[6] >> 4 == 7, "version nibble of \(event.eventID)")
+                #expect(b[8] >> 6 == 0b10, "variant bits of \(event.eventID)")
+                let milliseconds = b[0..<6].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+                #expect(milliseconds == UInt64(event.recordedAt.milliseconds))
+            }
+            // Made one after another, in different milliseconds, they sort in the same order.
+            let millisecondsApart = events.indices.dropFirst().filter { events[$0].recordedAt > events[$0 - 1].recordedAt }
+            for k in millisecondsApart {
+                #expect(events[k - 1].eventID.uuidString < events[k].eventID.uuidString)
+            }
+            #expect(Set(events.map(\.eventID)).count == events.count)
+        }
+    }
+
     @Test func expectedVersionGivesOptimisticConcurrency() throws {
         try withTemporaryLedger { ledger throws in
             try ledger.append(publish("a", "one"))
