@@ -161,6 +161,12 @@ extension Ledger {
     /// A document as of a version or a time; nil when the document is unknown or did not exist yet
     /// at that time. A version past the latest is nil too.
     public func state(of document: String, asOf: AsOf = .latest) throws(LedgerError) -> DocumentState? {
+        try state(of: document, asOf: asOf, reusing: nil)
+    }
+
+    /// The same, decoding the text through `decoded` (see `TextStore.load(_:reusing:in:)`): a reader
+    /// of several versions of one document then applies one delta per version, not a whole chain.
+    func state(of document: String, asOf: AsOf, reusing decoded: DecodedTexts?) throws(LedgerError) -> DocumentState? {
         try reading { txn -> DocumentState? in
             guard let info = try documentInfo(document, in: txn) else { return nil }
             let version: UInt64
@@ -188,7 +194,9 @@ extension Ledger {
             guard let hash = entry.textHash else {
                 throw LedgerError(.integrity, "version \(version) of \(DocumentID.quoted(document)) has no text")
             }
-            guard let bytes = try tables.textStore.load(hash, in: txn) else {
+            let text: [UInt8]?
+            if let decoded { text = try tables.textStore.load(hash, reusing: decoded, in: txn) } else { text = try tables.textStore.load(hash, in: txn) }
+            guard let bytes = text else {
                 throw LedgerError(.integrity, "the text \(hash.hex) of version \(version) of \(DocumentID.quoted(document)) is missing")
             }
             return DocumentState(

@@ -169,8 +169,12 @@ extension Ledger {
     }
 
     func provenanceIDs<T: Transaction & ~Copyable>(_ doc: [UInt8], version: UInt64, tables: ProjectionTables, in txn: borrowing T) throws -> [Int32] {
-        let structure = try ProvenanceProjection.decodeStructure(ProvenanceProjection.structureBytes(doc, version: version, tables: tables, in: txn))
-        return structure.flatMap { $0.sentences.flatMap(\.tokens) }
+        try Self.tokenIDs(ProvenanceProjection.structureBytes(doc, version: version, tables: tables, in: txn))
+    }
+
+    /// The token IDs of a version, in order, from its encoded structure.
+    static func tokenIDs(_ structure: [UInt8]) throws -> [Int32] {
+        try ProvenanceProjection.decodeStructure(structure).flatMap { $0.sentences.flatMap(\.tokens) }
     }
 
     /// Tokens' origins and histories, for one query. A version's tokens come in runs (the tokens one
@@ -285,7 +289,7 @@ extension Ledger {
             let referenced = ReferencedZones()
             for (name, positions) in candidates {
                 result += try PhraseIndexProjection.documentChanges(name, candidates: positions, of: matcher, tables: tables, referenced: referenced, in: txn)
-                    .map { FoundChange(position: $0.0, delta: $0.1, document: name) }
+                    .map { FoundChange(position: $0.position, delta: $0.delta, countAfter: $0.count, document: name) }
             }
             return result
         }
@@ -302,7 +306,7 @@ extension Ledger {
             for version in 1...info.version {
                 guard let state = try state(of: id, asOf: .version(version)) else { continue }
                 let count = state.status == .retracted ? 0 : matcher.count(in: state.text)
-                if count != previous { result.append(FoundChange(position: state.event.position, delta: count - previous, document: id)) }
+                if count != previous { result.append(FoundChange(position: state.event.position, delta: count - previous, countAfter: count, document: id)) }
                 previous = count
             }
         }
@@ -317,56 +321,79 @@ extension Ledger {
         struct Said {
             var state: DocumentState?
             var text: String
-            /// The words, as UTF-8 byte ranges of `text`.
-            var words: [Range<Int>]
+            /// The words, as UTF-8 byte ranges of `text` (nil until a change needs them: a change
+            /// reads the words of one of its two versions, the one the occurrence is in).
+            var words: [Range<Int>]?
             var ids: [Int32]?
         }
         let ledger: Ledger
         var cache: [String: Said] = [:]
+        /// Texts decoded so far: a version whose delta chain passes through one costs a delta or two.
+        /// A query's changes come oldest first, so the next version's chain usually does.
+        let texts = DecodedTexts(budget: 16 << 20)
+        /// Encoded provenance structures decoded so far, by document key and version, for the same
+        /// reason (a structure is a delta against the previous version's, with a full copy only
+        /// every `ProvenanceProjection.fullCopyInterval` versions).
+        var structures: [[UInt8]: [UInt64: [UInt8]]] = [:]
         init(ledger: Ledger) { self.ledger = ledger }
 
         func said(_ document: String, _ version: UInt64) throws(LedgerError) -> Said {
             let key = "\(version)\u{0}\(document)"
             if let hit = cache[key] { return hit }
             var said = Said(state: nil, text: "", words: [], ids: [])
-            if version >= 1, let s = try ledger.state(of: document, asOf: .version(version)) {
+            if version >= 1, let s = try ledger.state(of: document, asOf: .version(version), reusing: texts) {
                 let text = s.status == .retracted ? "" : s.text
-                said = Said(state: s, text: text, words: Tokenizer.wordRanges(of: text), ids: s.status == .retracted ? [] : nil)
+                said = Said(state: s, text: text, words: text.isEmpty ? [] : nil, ids: s.status == .retracted ? [] : nil)
             }
             if cache.count > 64 { cache.removeAll(keepingCapacity: true) }
             cache[key] = said
             return said
         }
 
+        /// The version with its words.
+        func saidWithWords(_ document: String, _ version: UInt64) throws(LedgerError) -> (said: Said, words: [Range<Int>]) {
+            var said = try said(document, version)
+            if let words = said.words { return (said, words) }
+            let words = Tokenizer.wordRanges(of: said.text)
+            said.words = words
+            cache["\(version)\u{0}\(document)"] = said
+            return (said, words)
+        }
+
         func ids<T: Transaction & ~Copyable>(_ document: String, _ version: UInt64, tables: ProjectionTables, in txn: borrowing T) throws -> [Int32] {
             var said = try said(document, version)
             if let ids = said.ids { return ids }
-            let ids = try ledger.provenanceIDs(ProvenanceProjection.documentKey(document), version: version, tables: tables, in: txn)
+            let doc = ProvenanceProjection.documentKey(document)
+            let known = structures[doc] ?? [:]
+            let structure = try ProvenanceProjection.structureBytes(doc, version: version, known: { known[$0] }, tables: tables, in: txn)
+            if known.count >= 16, let newest = known.keys.max() { structures[doc] = [newest: known[newest]!] }
+            structures[doc, default: [:]][version] = structure
+            let ids = try Ledger.tokenIDs(structure)
             said.ids = ids
             cache["\(version)\u{0}\(document)"] = said
             return ids
         }
     }
 
-    func describeChange(at position: UInt64, delta: Int, matcher: PhraseMatcher, reader: VersionReader) throws(LedgerError) -> PhraseChange {
+    /// The counts come from the change as found (the index's running count, or the scan's), so only
+    /// the version the occurrence is in — the one before a removal, the one after an addition — is
+    /// tokenised; of the other, only its token IDs are read.
+    func describeChange(_ found: FoundChange, matcher: PhraseMatcher, reader: VersionReader) throws(LedgerError) -> PhraseChange {
+        let position = found.position
         guard let event = try event(at: position) else { throw LedgerError(.integrity, "the phrase index cites position \(position), which is missing from the log") }
         let document = event.document
-        let before = try reader.said(document, event.version - 1), after = try reader.said(document, event.version)
-        let oldText = before.text, newText = after.text
-        let oldWords = before.words, newWords = after.words
-        var oldBytes = oldText, newBytes = newText
-        let oldOcc = oldBytes.withUTF8 { matcher.occurrences(inWords: oldWords, of: UnsafeRawBufferPointer($0)) }
-        let newOcc = newBytes.withUTF8 { matcher.occurrences(inWords: newWords, of: UnsafeRawBufferPointer($0)) }
-        let kind: PhraseChange.Kind = delta < 0 ? .removed : .added
+        let kind: PhraseChange.Kind = found.delta < 0 ? .removed : .added
+        let removal = kind == .removed
+        let (said, words) = try reader.saidWithWords(document, removal ? event.version - 1 : event.version)
+        let text = said.text
+        var bytes = text
+        let occurrences = bytes.withUTF8 { matcher.occurrences(inWords: words, of: UnsafeRawBufferPointer($0)) }
 
         return try read(projection: "provenance") { tables, txn in
             let doc = ProvenanceProjection.documentKey(document)
-            let oldIDs = try reader.ids(document, event.version - 1, tables: tables, in: txn)
-            let newIDs = try reader.ids(document, event.version, tables: tables, in: txn)
+            let ids = try reader.ids(document, removal ? event.version - 1 : event.version, tables: tables, in: txn)
+            let otherIDs = Set(try reader.ids(document, removal ? event.version : event.version - 1, tables: tables, in: txn))
             // The occurrence that went (or came): one with a token the other version lacks.
-            let removal = kind == .removed
-            let words = removal ? oldWords : newWords, occurrences = removal ? oldOcc : newOcc
-            let ids = removal ? oldIDs : newIDs, otherIDs = Set(removal ? newIDs : oldIDs), text = removal ? oldText : newText
             let n = matcher.words.count
             let aligned = ids.count == words.count
             let chosen = occurrences.first { start in aligned && (start..<(start + n)).contains { !otherIDs.contains(ids[$0]) } } ?? occurrences.last
@@ -384,9 +411,9 @@ extension Ledger {
                 }
             }
             var lastSeen: (UInt64, Timestamp)? = nil
-            if kind == .removed, let state = before.state { lastSeen = (state.version, state.event.at) }
+            if removal, let state = said.state { lastSeen = (state.version, state.event.at) }
             return PhraseChange(
-                kind: kind, event: EventReference(event), occurrencesBefore: oldOcc.count, occurrencesAfter: newOcc.count,
+                kind: kind, event: EventReference(event), occurrencesBefore: found.countAfter - found.delta, occurrencesAfter: found.countAfter,
                 lastSeen: lastSeen, context: context, originallyBy: originallyBy, tokenOrigin: tokenOrigin, restoredBy: [])
         }
     }
@@ -436,7 +463,7 @@ public struct PhraseChangesPage: Sendable {
             sideBySide(halves) { [ledger, matcher, found] half in
                 results[half] = Result { () throws(LedgerError) in
                     try part[min(part.count, half * size)..<min(part.count, (half + 1) * size)].map { k throws(LedgerError) in
-                        try ledger.describeChange(at: found[k].position, delta: found[k].delta, matcher: matcher, reader: readers[half])
+                        try ledger.describeChange(found[k], matcher: matcher, reader: readers[half])
                     }
                 }
             }
@@ -504,5 +531,7 @@ struct PageEvents {
 struct FoundChange: Sendable {
     let position: UInt64
     let delta: Int
+    /// The phrase's count in the document after the change (so `countAfter - delta` before it).
+    let countAfter: Int
     let document: String
 }

@@ -444,12 +444,13 @@ public final class PhraseIndexProjection: StagedProjection, @unchecked Sendable 
         }
     }
 
-    /// The changes in a phrase's count in one document, oldest first: the events the postings named
-    /// (`candidates`, ascending) and the document's whole-text events, walked in order with the
-    /// running count (what an emptied, reverted or replaced text's count is derived from).
+    /// The changes in a phrase's count in one document, oldest first — each event's position, the
+    /// change, and the count after it: the events the postings named (`candidates`, ascending) and
+    /// the document's whole-text events, walked in order with the running count (what an emptied,
+    /// reverted or replaced text's count is derived from).
     static func documentChanges<T: Transaction & ~Copyable>(
         _ document: String, candidates: [UInt64], of phrase: PhraseMatcher, tables: ProjectionTables, referenced: ReferencedZones, in txn: borrowing T
-    ) throws -> [(UInt64, Int)] {
+    ) throws -> [(position: UInt64, delta: Int, count: Int)] {
         let doc = ProvenanceProjection.documentKey(document)
         var wholeText: [UInt64] = []
         let prefix = doc + [UInt8(ascii: "s")]
@@ -458,7 +459,7 @@ public final class PhraseIndexProjection: StagedProjection, @unchecked Sendable 
             wholeText.append(BigEndianKey.decode(UnsafeRawBufferPointer(rebasing: key[prefix.count...])))
             return true
         }
-        var result: [(UInt64, Int)] = []
+        var result: [(position: UInt64, delta: Int, count: Int)] = []
         // (version, count after it) at every change: the count of any earlier version, for reverts.
         var counts: [(version: UInt64, count: Int)] = []
         func count(atVersion version: UInt64) -> Int {
@@ -513,7 +514,7 @@ public final class PhraseIndexProjection: StagedProjection, @unchecked Sendable 
             guard let change else { throw damaged(wholeText.contains(position) ? "documents" : "postings") }
             if change.delta != 0 {
                 running += change.delta
-                result.append((position, change.delta))
+                result.append((position, change.delta, running))
                 counts.append((change.version, running))
             }
         }

@@ -479,18 +479,27 @@ public final class ProvenanceProjection: StagedProjection, @unchecked Sendable {
     // MARK: Reading
 
     /// The encoded structure of a version: the last full copy at or before it, then deltas forward.
-    static func structureBytes<T: Transaction & ~Copyable>(_ doc: [UInt8], version: UInt64, tables: ProjectionTables, in txn: borrowing T) throws -> [UInt8] {
+    /// `known` may give the structure of an earlier version (one a reader decoded before): the walk
+    /// back stops there, so reading versions in order costs a delta each, not up to
+    /// `fullCopyInterval` of them.
+    static func structureBytes<T: Transaction & ~Copyable>(
+        _ doc: [UInt8], version: UInt64, known: (UInt64) -> [UInt8]? = { _ in nil }, tables: ProjectionTables, in txn: borrowing T
+    ) throws -> [UInt8] {
         let db = tables["versions"]
         var chain: [[UInt8]] = []
         var v = version
+        var bytes: [UInt8] = []
         while true {
+            if v < version, let structure = known(v) {
+                bytes = structure
+                break
+            }
             guard let record = try txn.get(db, key: doc + BigEndianKey.encode(v)), let format = record.first else { throw damaged("versions") }
             chain.append(record)
             if format == 0 { break }
             guard format == 1 || format == 2, v > 1 else { throw damaged("versions") }
             v -= 1
         }
-        var bytes: [UInt8] = []
         for record in chain.reversed() {
             do {
                 try record.withUnsafeBytes { raw in
