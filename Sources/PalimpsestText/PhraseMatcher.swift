@@ -68,6 +68,38 @@ public struct PhraseMatcher: Sendable, Equatable {
         return result
     }
 
+    /// False only when the phrase cannot occur in `bytes`: a check that reads bytes, never
+    /// tokenises, for what a query would otherwise tokenise just to count nothing. Case-sensitive
+    /// phrases only (it answers true when ignoring case): the words' bytes must follow one another
+    /// with nothing but ASCII whitespace between them; where the gap holds a non-ASCII byte (which
+    /// may be whitespace too) it answers true. Where a word's bytes stand is not checked against
+    /// token boundaries, so true may still mean no occurrence.
+    public func mayOccur(in bytes: UnsafeRawBufferPointer) -> Bool {
+        guard !ignoresCase, let first = phraseBytes.first, let lead = first.first else { return true }
+        let n = bytes.count
+        var start = 0
+        while start + first.count <= n {
+            guard bytes[start] == lead else {
+                start += 1
+                continue
+            }
+            var at = start
+            var matched = true
+            for (k, word) in phraseBytes.enumerated() {
+                if k > 0 { while at < n, bytes[at] == 0x20 || (bytes[at] >= 0x09 && bytes[at] <= 0x0D) { at += 1 } }
+                guard at + word.count <= n, word.indices.allSatisfy({ bytes[at + $0] == word[$0] }) else {
+                    // Not here — unless the gap goes on with a non-ASCII byte (whitespace, maybe).
+                    if k > 0, at < n, bytes[at] >= 0x80 { return true }
+                    matched = false
+                    break
+                }
+                at += word.count
+            }
+            if matched { return true }
+            start += 1
+        }
+        return false
+    }
 
     /// The non-whitespace tokens of a text, with their ranges.
     public static func words(of text: String) -> [Tokenizer.Token] {

@@ -373,6 +373,37 @@ func randomText(_ rng: inout SeededGenerator, words: ClosedRange<Int>) -> String
         #expect(PhraseMatcher("la la")!.canOverlapItself && PhraseMatcher("a b a")!.canOverlapItself && !PhraseMatcher("democratic decline")!.canOverlapItself)
     }
 
+    /// The byte scan a query runs before tokenising a window never rules out a window that holds the
+    /// phrase, and rules out the ones whose bytes cannot hold it.
+    @Test func byteScanNeverRulesOutAnOccurrence() {
+        var rng = SeededGenerator(seed: 23)
+        var ruledOut = 0
+        for _ in 0..<600 {
+            let text = randomText(&rng, words: 0...60)
+            // Half the phrases from the text (they occur), half from elsewhere (most do not).
+            let source = Bool.random(using: &rng) ? text : randomText(&rng, words: 1...8)
+            let words = PhraseMatcher.words(of: source).map(\.text)
+            guard !words.isEmpty else { continue }
+            let start = Int.random(in: 0..<words.count, using: &rng)
+            let phrase = words[start..<min(words.count, start + Int.random(in: 1...4, using: &rng))].joined(separator: Bool.random(using: &rng) ? " " : "\n")
+            for ignoringCase in [false, true] {
+                guard let m = PhraseMatcher(phrase, ignoringCase: ignoringCase) else { continue }
+                var bytes = text
+                let may = bytes.withUTF8 { m.mayOccur(in: UnsafeRawBufferPointer($0)) }
+                if m.count(in: text) > 0 { #expect(may, "\(phrase.debugDescription) in \(text.debugDescription)") }
+                if !may { ruledOut += 1 }
+                if ignoringCase { #expect(may) }
+            }
+        }
+        #expect(ruledOut > 100)
+        // A gap of non-ASCII whitespace is not ruled out; a phrase whose words are apart is.
+        let m = PhraseMatcher("democratic decline")!
+        for (text, expected) in [("democratic\u{00A0}decline", true), ("democratic \n\tdecline", true), ("democratic, decline", false), ("decline democratic", false)] {
+            var bytes = text
+            #expect(bytes.withUTF8 { m.mayOccur(in: UnsafeRawBufferPointer($0)) } == expected, "\(text.debugDescription)")
+        }
+    }
+
     /// The zones hold every change in count for phrases of up to context + 1 words.
     @Test func zonesGiveTheChangeInCount() {
         var rng = SeededGenerator(seed: 16)

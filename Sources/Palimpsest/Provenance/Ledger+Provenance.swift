@@ -286,9 +286,8 @@ extension Ledger {
                 candidates[zone.document, default: []].append(position)
             }
             var result: [FoundChange] = []
-            let referenced = ReferencedZones()
             for (name, positions) in candidates {
-                result += try PhraseIndexProjection.documentChanges(name, candidates: positions, of: matcher, tables: tables, referenced: referenced, in: txn)
+                result += try PhraseIndexProjection.documentChanges(name, candidates: positions, of: matcher, tables: tables, in: txn)
                     .map { FoundChange(position: $0.position, delta: $0.delta, countAfter: $0.count, document: name) }
             }
             return result

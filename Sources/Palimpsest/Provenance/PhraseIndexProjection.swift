@@ -448,8 +448,13 @@ public final class PhraseIndexProjection: StagedProjection, @unchecked Sendable 
     /// change, and the count after it: the events the postings named (`candidates`, ascending) and
     /// the document's whole-text events, walked in order with the running count (what an emptied,
     /// reverted or replaced text's count is derived from).
+    ///
+    /// Counting in the zones is most of a query's index step (a zone side stored as a reference has
+    /// its text's window tokenised), and one zone's count does not depend on another's: the records
+    /// are read in the transaction a chunk at a time, with the texts their references need, then
+    /// counted on both cores; only the walk with the running count is in order.
     static func documentChanges<T: Transaction & ~Copyable>(
-        _ document: String, candidates: [UInt64], of phrase: PhraseMatcher, tables: ProjectionTables, referenced: ReferencedZones, in txn: borrowing T
+        _ document: String, candidates: [UInt64], of phrase: PhraseMatcher, tables: ProjectionTables, in txn: borrowing T
     ) throws -> [(position: UInt64, delta: Int, count: Int)] {
         let doc = ProvenanceProjection.documentKey(document)
         var wholeText: [UInt64] = []
@@ -459,6 +464,90 @@ public final class PhraseIndexProjection: StagedProjection, @unchecked Sendable 
             wholeText.append(BigEndianKey.decode(UnsafeRawBufferPointer(rebasing: key[prefix.count...])))
             return true
         }
+        // The events to look at, in log order: the candidates and the whole-text events merged.
+        var order: [UInt64] = []
+        order.reserveCapacity(candidates.count + wholeText.count)
+        var i = 0, j = 0
+        while i < candidates.count || j < wholeText.count {
+            if j == wholeText.count || (i < candidates.count && candidates[i] < wholeText[j]) {
+                order.append(candidates[i])
+                i += 1
+            } else {
+                if i < candidates.count, candidates[i] == wholeText[j] { i += 1 }
+                order.append(wholeText[j])
+                j += 1
+            }
+        }
+        var steps: [ZoneStep] = []
+        steps.reserveCapacity(order.count)
+        let chunkSize = 128
+        for chunkStart in stride(from: 0, to: order.count, by: chunkSize) {
+            // 1. Read the chunk's records, and the texts their referenced sides need.
+            var bodies: [(step: Int, body: [UInt8], replaced: Bool)] = []
+            var texts: [Digest: [UInt8]] = [:]
+            for position in order[chunkStart..<min(order.count, chunkStart + chunkSize)] {
+                let read = try txn.withValue(tables["zones"], key: BigEndianKey.encode(position)) { raw -> (ZoneStep, [UInt8]?) in
+                    do {
+                        var r = RecordReader(raw)
+                        let name = try r.raw(Int(try r.varint()))
+                        guard name.elementsEqual(document.utf8) else { throw damaged("documents") }
+                        let version = try r.varint()
+                        _ = try r.raw(Int(try r.varint()))
+                        guard let form = Form(rawValue: try r.byte()) else { throw damaged("zones") }
+                        let replaced = form == .replaced || form == .deflatedReplaced
+                        switch form {
+                        case .revert: return (.revert(version: version, to: try r.varint()), nil)
+                        case .emptied: return (.emptied(version: version), nil)
+                        case .deflatedZones, .deflatedReplaced:
+                            let size = Int(try r.varint())
+                            return (.zones(version: version, replaced: replaced, counted: 0), try Deflate.decompress(UnsafeRawBufferPointer(rebasing: raw[r.p...]), size: size))
+                        case .zones, .replaced:
+                            return (.zones(version: version, replaced: replaced, counted: 0), Array(UnsafeRawBufferPointer(rebasing: raw[r.p...])))
+                        }
+                    } catch let error as LedgerError { throw error } catch { throw damaged("zones") }
+                }
+                guard let (step, body) = read else { throw damaged(wholeText.contains(position) ? "documents" : "postings") }
+                if let body, case .zones(_, let replaced, _) = step {
+                    // The referenced texts, found by a pass that counts nothing in them.
+                    _ = try body.withUnsafeBytes { raw in
+                        try countChange(in: raw, of: phrase, newSideOnly: replaced) { side in
+                            if texts[side.hash] == nil { texts[side.hash] = try tables.texts.load(side.hash, in: txn) }
+                            return 0
+                        }
+                    }
+                    bodies.append((steps.count, body, replaced))
+                }
+                steps.append(step)
+            }
+            // 2. Count, side by side: each half of the chunk's zones on a thread of its own.
+            let halves = bodies.count >= 8 ? 2 : 1
+            let size = (bodies.count + halves - 1) / halves
+            let counted = ConcurrentResults<Result<[Int], LedgerError>>(count: halves)
+            sideBySide(halves) { [bodies, texts] half in
+                let referenced = ReferencedZones()
+                counted[half] = Result { () throws(LedgerError) in
+                    do {
+                        return try bodies[min(bodies.count, half * size)..<min(bodies.count, (half + 1) * size)].map { item in
+                            try item.body.withUnsafeBytes { raw in
+                                try countChange(in: raw, of: phrase, newSideOnly: item.replaced) { side in
+                                    try referenced.count(phrase, in: side) { hash in texts[hash]! }
+                                }
+                            }
+                        }
+                    } catch let error as LedgerError { throw error } catch { throw damaged("zones") }
+                }
+            }
+            var k = 0
+            for half in 0..<halves {
+                for count in try counted[half]!.get() {
+                    if case .zones(let version, let replaced, _) = steps[bodies[k].step] {
+                        steps[bodies[k].step] = .zones(version: version, replaced: replaced, counted: count)
+                    }
+                    k += 1
+                }
+            }
+        }
+        // 3. Walk in order with the running count.
         var result: [(position: UInt64, delta: Int, count: Int)] = []
         // (version, count after it) at every change: the count of any earlier version, for reverts.
         var counts: [(version: UInt64, count: Int)] = []
@@ -471,54 +560,29 @@ public final class PhraseIndexProjection: StagedProjection, @unchecked Sendable 
             return low == 0 ? 0 : counts[low - 1].count
         }
         var running = 0
-        var i = 0, j = 0
-        while i < candidates.count || j < wholeText.count {
-            let position: UInt64
-            if j == wholeText.count || (i < candidates.count && candidates[i] < wholeText[j]) {
-                position = candidates[i]
-                i += 1
-            } else {
-                position = wholeText[j]
-                if i < candidates.count, candidates[i] == position { i += 1 }
-                j += 1
+        for (position, step) in zip(order, steps) {
+            let version: UInt64, delta: Int
+            switch step {
+            case .revert(let v, let to): (version, delta) = (v, count(atVersion: to) - running)
+            case .emptied(let v): (version, delta) = (v, -running)
+            // A replaced text's old side is the whole old text: its count is the running count.
+            case .zones(let v, let replaced, let counted): (version, delta) = (v, counted - (replaced ? running : 0))
             }
-            let change = try txn.withValue(tables["zones"], key: BigEndianKey.encode(position)) { raw -> (version: UInt64, delta: Int) in
-                do {
-                    var r = RecordReader(raw)
-                    let name = try r.raw(Int(try r.varint()))
-                    guard name.elementsEqual(document.utf8) else { throw damaged("documents") }
-                    let version = try r.varint()
-                    _ = try r.raw(Int(try r.varint()))
-                    guard let form = Form(rawValue: try r.byte()) else { throw damaged("zones") }
-                    switch form {
-                    case .revert: return (version, count(atVersion: try r.varint()) - running)
-                    case .emptied: return (version, -running)
-                    case .zones, .deflatedZones, .replaced, .deflatedReplaced:
-                        // Words of sides stored as references, counted in the text they refer to.
-                        func countReferenced(_ reference: ReferencedZones.Side) throws -> Int {
-                            try referenced.count(phrase, in: reference) { hash in try tables.texts.load(hash, in: txn) }
-                        }
-                        let replaced = form == .replaced || form == .deflatedReplaced
-                        func delta(_ body: UnsafeRawBufferPointer) throws -> Int {
-                            try countChange(in: body, of: phrase, newSideOnly: replaced, referenced: countReferenced) - (replaced ? running : 0)
-                        }
-                        if form == .deflatedZones || form == .deflatedReplaced {
-                            let size = Int(try r.varint())
-                            let body = try Deflate.decompress(UnsafeRawBufferPointer(rebasing: raw[r.p...]), size: size)
-                            return (version, try body.withUnsafeBytes { try delta($0) })
-                        }
-                        return (version, try delta(UnsafeRawBufferPointer(rebasing: raw[r.p...])))
-                    }
-                } catch let error as LedgerError { throw error } catch { throw damaged("zones") }
-            }
-            guard let change else { throw damaged(wholeText.contains(position) ? "documents" : "postings") }
-            if change.delta != 0 {
-                running += change.delta
-                result.append((position, change.delta, running))
-                counts.append((change.version, running))
+            if delta != 0 {
+                running += delta
+                result.append((position, delta, running))
+                counts.append((version, running))
             }
         }
         return result
+    }
+
+    /// What a query reads of an event's zones record.
+    enum ZoneStep {
+        case revert(version: UInt64, to: UInt64)
+        case emptied(version: UInt64)
+        /// The count change over the zones (new sides only for a replaced text).
+        case zones(version: UInt64, replaced: Bool, counted: Int)
     }
 
     /// The change in count over an event's zones (new minus old), or with `newSideOnly` the count in
@@ -571,7 +635,10 @@ final class ReferencedZones {
             texts[side.hash] = text
         }
         guard side.window.upperBound <= text.count else { throw PhraseIndexProjection.damaged("zones") }
+        // Most windows a query is sent to do not hold the phrase at all (its rarest pair was
+        // somewhere in the zone): those are ruled out by a byte scan, without tokenising.
         let key = Key(hash: side.hash, window: side.window)
+        if windows[key] == nil, !text.withUnsafeBytes({ phrase.mayOccur(in: UnsafeRawBufferPointer(rebasing: $0[side.window])) }) { return 0 }
         let words: [Range<Int>]
         if let known = windows[key] { words = known } else {
             words = text.withUnsafeBufferPointer { ChangeZones.words($0, side.window) }
