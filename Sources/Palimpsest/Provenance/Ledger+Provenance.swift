@@ -169,12 +169,7 @@ extension Ledger {
     }
 
     func provenanceIDs<T: Transaction & ~Copyable>(_ doc: [UInt8], version: UInt64, tables: ProjectionTables, in txn: borrowing T) throws -> [Int32] {
-        try Self.tokenIDs(ProvenanceProjection.structureBytes(doc, version: version, tables: tables, in: txn))
-    }
-
-    /// The token IDs of a version, in order, from its encoded structure.
-    static func tokenIDs(_ structure: [UInt8]) throws -> [Int32] {
-        try ProvenanceProjection.decodeStructure(structure).flatMap { $0.sentences.flatMap(\.tokens) }
+        try ProvenanceProjection.decodeTokenIDs(ProvenanceProjection.structureBytes(doc, version: version, tables: tables, in: txn))
     }
 
     /// Tokens' origins and histories, for one query. A version's tokens come in runs (the tokens one
@@ -349,11 +344,21 @@ extension Ledger {
             return said
         }
 
+        /// Words by the text's hash: a revert brings back a text a query has often just tokenised
+        /// (a removal reads the version before a vandal's edit, the revert's addition the version
+        /// after it — the same text).
+        var wordsOfText: [Digest: [Range<Int>]] = [:]
+
         /// The version with its words.
         func saidWithWords(_ document: String, _ version: UInt64) throws(LedgerError) -> (said: Said, words: [Range<Int>]) {
             var said = try said(document, version)
             if let words = said.words { return (said, words) }
-            let words = Tokenizer.wordRanges(of: said.text)
+            let hash = said.state?.contentHash
+            let words = hash.flatMap { wordsOfText[$0] } ?? Tokenizer.wordRanges(of: said.text)
+            if let hash {
+                if wordsOfText.count > 64 { wordsOfText.removeAll(keepingCapacity: true) }
+                wordsOfText[hash] = words
+            }
             said.words = words
             cache["\(version)\u{0}\(document)"] = said
             return (said, words)
@@ -367,7 +372,7 @@ extension Ledger {
             let structure = try ProvenanceProjection.structureBytes(doc, version: version, known: { known[$0] }, tables: tables, in: txn)
             if known.count >= 16, let newest = known.keys.max() { structures[doc] = [newest: known[newest]!] }
             structures[doc, default: [:]][version] = structure
-            let ids = try Ledger.tokenIDs(structure)
+            let ids = try ProvenanceProjection.decodeTokenIDs(structure)
             said.ids = ids
             cache["\(version)\u{0}\(document)"] = said
             return ids

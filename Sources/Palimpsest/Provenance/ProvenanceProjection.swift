@@ -417,6 +417,37 @@ public final class ProvenanceProjection: StagedProjection, @unchecked Sendable {
         }
     }
 
+    /// The token IDs of an encoded structure, in order: what `decodeStructure` would give, flattened,
+    /// without building its paragraphs and sentences (a blame or a phrase query wants only these).
+    static func decodeTokenIDs(_ bytes: [UInt8]) throws -> [Int32] {
+        try bytes.withUnsafeBytes { raw in
+            var r = RecordReader(raw)
+            var ids: [Int32] = []
+            ids.reserveCapacity(raw.count / 2)
+            do {
+                let paragraphs = try r.varint()
+                guard paragraphs <= UInt64(raw.count) else { throw damaged("versions") }
+                for _ in 0..<paragraphs {
+                    _ = try r.raw(8)
+                    let sentences = try r.varint()
+                    guard sentences <= UInt64(raw.count) else { throw damaged("versions") }
+                    for _ in 0..<sentences {
+                        _ = try r.raw(8)
+                        let count = try r.varint()
+                        guard count <= UInt64(raw.count) else { throw damaged("versions") }
+                        var last: Int64 = 0
+                        for _ in 0..<count {
+                            last += try r.signed()
+                            guard let id = Int32(exactly: last) else { throw damaged("versions") }
+                            ids.append(id)
+                        }
+                    }
+                }
+            } catch { throw damaged("versions") }
+            return ids
+        }
+    }
+
     // MARK: Writing
 
     private func history(_ doc: [UInt8], _ change: ProvenanceEngine.Change, engine: ProvenanceEngine, tables: ProjectionTables, into writes: inout [StagedWrite]) {
