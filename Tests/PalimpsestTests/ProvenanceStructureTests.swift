@@ -51,4 +51,14 @@ import Testing
             #expect(throws: LedgerError.self) { try ProvenanceProjection.decodeTokenIDs([0x05, 0x01]) }
         }
     }
+
+    @Test func tokenIDSetAnswersAsASetDoes() {
+        var rng = SystemRandomNumberGenerator()
+        for round in 0..<50 {
+            let ids = (0..<Int.random(in: 0...300, using: &rng)).map { _ in Int32.random(in: (round % 5 == 0 ? -20 : 0)...5_000, using: &rng) }
+            let set = Set(ids), bitmap = TokenIDSet(ids)
+            let disagreeing = (Int32(-30)...5_100).filter { bitmap.contains($0) != set.contains($0) }
+            #expect(disagreeing.isEmpty, "\(disagreeing.prefix(5)) of \(ids.count) IDs")
+        }
+    }
 }

@@ -396,7 +396,7 @@ extension Ledger {
         return try read(projection: "provenance") { tables, txn in
             let doc = ProvenanceProjection.documentKey(document)
             let ids = try reader.ids(document, removal ? event.version - 1 : event.version, tables: tables, in: txn)
-            let otherIDs = Set(try reader.ids(document, removal ? event.version : event.version - 1, tables: tables, in: txn))
+            let otherIDs = TokenIDSet(try reader.ids(document, removal ? event.version : event.version - 1, tables: tables, in: txn))
             // The occurrence that went (or came): one with a token the other version lacks.
             let n = matcher.words.count
             let aligned = ids.count == words.count
@@ -528,6 +528,29 @@ struct PageEvents {
         if cache.count > 4096 { cache.removeAll(keepingCapacity: true) }
         cache[position] = event
         return event
+    }
+}
+
+/// A version's token IDs, to ask whether it has a token: a bitmap (IDs are small, dense and
+/// non-negative: a document's tokens numbered as they were written) instead of a `Set` hashed per
+/// change; a `Set` if an ID were negative.
+struct TokenIDSet {
+    private var bits: [UInt64] = []
+    private var fallback: Set<Int32>? = nil
+
+    init(_ ids: [Int32]) {
+        guard let highest = ids.max(), ids.min()! >= 0 else {
+            if !ids.isEmpty { fallback = Set(ids) }
+            return
+        }
+        bits = [UInt64](repeating: 0, count: Int(highest) / 64 + 1)
+        for id in ids { bits[Int(id) >> 6] |= 1 << UInt64(id & 63) }
+    }
+
+    func contains(_ id: Int32) -> Bool {
+        if let fallback { return fallback.contains(id) }
+        guard id >= 0, Int(id) >> 6 < bits.count else { return false }
+        return bits[Int(id) >> 6] & (1 << UInt64(id & 63)) != 0
     }
 }
 
