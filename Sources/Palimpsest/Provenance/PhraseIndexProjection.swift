@@ -510,7 +510,7 @@ public final class PhraseIndexProjection: StagedProjection, @unchecked Sendable 
                 if let body, case .zones(_, let replaced, _) = step {
                     // The referenced texts, found by a pass that counts nothing in them.
                     _ = try body.withUnsafeBytes { raw in
-                        try countChange(in: raw, of: phrase, newSideOnly: replaced) { side in
+                        try countChange(in: raw, of: nil, newSideOnly: replaced) { side in
                             if texts[side.hash] == nil { texts[side.hash] = try tables.texts.load(side.hash, in: txn) }
                             return 0
                         }
@@ -530,7 +530,7 @@ public final class PhraseIndexProjection: StagedProjection, @unchecked Sendable 
                         return try bodies[min(bodies.count, half * size)..<min(bodies.count, (half + 1) * size)].map { item in
                             try item.body.withUnsafeBytes { raw in
                                 try countChange(in: raw, of: phrase, newSideOnly: item.replaced) { side in
-                                    try referenced.count(phrase, in: side) { hash in texts[hash]! }
+                                    try referenced.count(phrase, in: side, of: texts[side.hash]!)
                                 }
                             }
                         }
@@ -587,7 +587,9 @@ public final class PhraseIndexProjection: StagedProjection, @unchecked Sendable 
 
     /// The change in count over an event's zones (new minus old), or with `newSideOnly` the count in
     /// the new sides alone.
-    static func countChange(in body: UnsafeRawBufferPointer, of phrase: PhraseMatcher, newSideOnly: Bool, referenced: (ReferencedZones.Side) throws -> Int) throws -> Int {
+    /// With no phrase, nothing is counted in the words stored inline: a pass that only wants the
+    /// referenced sides (to load their texts) reads past them.
+    static func countChange(in body: UnsafeRawBufferPointer, of phrase: PhraseMatcher?, newSideOnly: Bool, referenced: (ReferencedZones.Side) throws -> Int) throws -> Int {
         var r = RecordReader(body)
         var words: [Range<Int>] = []
         var delta = 0
@@ -610,7 +612,7 @@ public final class PhraseIndexProjection: StagedProjection, @unchecked Sendable 
                         words.append(r.p..<(r.p + length))
                         r.p += length
                     }
-                    count = counted ? phrase.occurrences(inWords: words, of: body).count : 0
+                    count = counted ? phrase?.occurrences(inWords: words, of: body).count ?? 0 : 0
                 }
                 delta += side == 1 ? count : -count
             }
@@ -619,21 +621,15 @@ public final class PhraseIndexProjection: StagedProjection, @unchecked Sendable 
     }
 }
 
-/// The texts that zone references point to, tokenised once per query (a blank-and-revert vandal refers
-/// to the same text again and again).
+/// The windows of texts that zone references point to, tokenised once per query (a blank-and-revert
+/// vandal refers to the same text again and again); the caller holds the texts.
 final class ReferencedZones {
     struct Side { let hash: Digest; let window: Range<Int>; let words: Range<Int> }
     private struct Key: Hashable { let hash: Digest; let window: Range<Int> }
-    private var texts: [Digest: [UInt8]] = [:]
     private var windows: [Key: [Range<Int>]] = [:]
 
-    func count(_ phrase: PhraseMatcher, in side: Side, load: (Digest) throws -> [UInt8]) throws -> Int {
-        let text: [UInt8]
-        if let known = texts[side.hash] { text = known } else {
-            text = try load(side.hash)
-            if texts.count > 64 { texts.removeAll() }
-            texts[side.hash] = text
-        }
+    /// The phrase's occurrences among the side's words of `text` (the text whose hash the side names).
+    func count(_ phrase: PhraseMatcher, in side: Side, of text: [UInt8]) throws -> Int {
         guard side.window.upperBound <= text.count else { throw PhraseIndexProjection.damaged("zones") }
         // Most windows a query is sent to do not hold the phrase at all (its rarest pair was
         // somewhere in the zone): those are ruled out by a byte scan, without tokenising.
