@@ -27,17 +27,21 @@ extension Ledger {
     /// what the log implies; with `projections`, also rebuilds every projection into scratch tables
     /// and compares. Stops at the first bad position.
     ///
-    /// The log and the texts are checked side by side, on two cores: the texts in the order they were
-    /// stored, so that each version is decoded from the one before it (one delta) rather than from its
-    /// chain's base.
+    /// The log, the stored texts and the salted commitments are checked side by side: the texts in
+    /// the order they were stored, so that each version is decoded from the one before it (one delta)
+    /// rather than from its chain's base. The commitments (hashing every sentence of every version,
+    /// most of the work) start with the other two instead of after them, so that both cores stay busy
+    /// from start to end; what they find counts only when the log and the texts are sound, as
+    /// before.
     public func verify(projections checkProjections: Bool = false) throws(LedgerError) -> VerificationReport {
         let log = ConcurrentResults<Result<(VerificationReport, UInt64?), LedgerError>>(count: 1)
         let stored = ConcurrentResults<Result<StoredTextsCheck, LedgerError>>(count: 1)
-        sideBySide(2) { [self] part in
-            if part == 0 {
-                log[0] = Result { () throws(LedgerError) in try verifyLog() }
-            } else {
-                stored[0] = Result { () throws(LedgerError) in try verifyStoredTexts() }
+        let committed = ConcurrentResults<Result<String?, LedgerError>>(count: 1)
+        sideBySide(3) { [self] part in
+            switch part {
+            case 0: log[0] = Result { () throws(LedgerError) in try verifyLog() }
+            case 1: stored[0] = Result { () throws(LedgerError) in try verifyStoredTexts() }
+            default: committed[0] = Result { () throws(LedgerError) in try verifyCommitments() }
             }
         }
         var (report, stoppedAt) = try log[0]!.get()
@@ -54,7 +58,7 @@ extension Ledger {
                 report.firstProblem = damaged.whatItSays(forEventText: false)
             }
         }
-        if report.firstProblem == nil, let problem = try verifyCommitments() { report.firstProblem = problem }
+        if report.firstProblem == nil, let problem = try committed[0]!.get() { report.firstProblem = problem }
         if report.firstProblem == nil, let problem = try verifyIndexes() { report.firstProblem = problem }
         let (checked, recordProblem) = verifyCitedRecords(report.citations)
         report.capturedRecords = checked

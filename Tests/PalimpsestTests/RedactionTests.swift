@@ -11,7 +11,7 @@ import Testing
     /// line feeds alone and in runs, multi-byte characters, nothing at all.
     static func randomText(_ g: inout SeededGenerator) -> String {
         let pieces = ["Jane", " ", "Doe", ".", ". ", "! ", "?", "\n", "\n\n", "é", "日本", "a,b", " .", "x"]
-        return (0..<Int.random(in: 0...40, using: &g)).map { _ in pieces.randomElement(using: &g)! }.joined()
+        return (0..<Int.random(in: 0...80, using: &g)).map { _ in pieces.randomElement(using: &g)! }.joined()
     }
 
     @Test func segmentsCutTheTextWhereTheRuleSays() {

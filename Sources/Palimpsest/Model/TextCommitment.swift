@@ -52,14 +52,22 @@ public enum TextCommitment {
                     start = i + 1
                 }
             }
-            // Sixteen bytes at a time: most runs of sixteen hold no line feed and no sentence end.
+            // Sixteen bytes at a time, each lane compared with the byte after it too, so that only the
+            // lanes that end a segment are visited: wikitext and prose have a `.` in most runs of
+            // sixteen, and visiting every byte of those runs was most of this function's time.
             let lineFeed = SIMD16<UInt8>(repeating: 0x0A), period = SIMD16<UInt8>(repeating: 0x2E)
             let bang = SIMD16<UInt8>(repeating: 0x21), question = SIMD16<UInt8>(repeating: 0x3F)
+            let space = SIMD16<UInt8>(repeating: 0x20)
             var i = 0
-            while i + 16 <= n {
+            while i + 17 <= n {
                 let v = base.loadUnaligned(fromByteOffset: i, as: SIMD16<UInt8>.self)
-                if any((v .== lineFeed) .| (v .== period) .| (v .== bang) .| (v .== question)) {
-                    for k in i..<i + 16 { visit(k) }
+                let next = base.loadUnaligned(fromByteOffset: i + 1, as: SIMD16<UInt8>.self)
+                let ends = (v .== lineFeed) .| (((v .== period) .| (v .== bang) .| (v .== question)) .& (next .== space))
+                if any(ends) {
+                    for lane in 0..<16 where ends[lane] {
+                        result.append(start..<i + lane + 1)
+                        start = i + lane + 1
+                    }
                 }
                 i += 16
             }
