@@ -340,7 +340,7 @@ extension Ledger {
 }
 
 /// Reads texts in the order a history runs. A new version is stored as a delta against an earlier
-/// text, and a chain of them starts at a full copy up to `TextStore.maxChainDepth` versions back:
+/// text, and a chain of them starts at a full copy at most `TextStore.maxChainDepth` deltas back:
 /// reading each version alone walks its chain from there, while this reader keeps the texts it
 /// decoded recently (within a byte budget) and applies only the deltas it has not applied yet, one
 /// per version when versions come in order. The texts are immutable, so what it keeps is never stale.

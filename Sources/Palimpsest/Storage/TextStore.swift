@@ -5,9 +5,19 @@ import TextPacking
 /// Content-addressed text storage.
 ///
 /// A text is stored once however many events or documents carry it. A new version of a document is
-/// stored as a delta against the document's previous text (deflated when that helps), with a full
-/// compressed copy every `maxChainDepth` versions so that reading any version applies a bounded
-/// number of deltas: how git's packs keep a long history at about the size of its changes.
+/// stored as a delta against the document's previous text (deflated when that helps), so that reading
+/// any version applies at most `maxChainDepth` deltas: how git's packs keep a long history at about
+/// the size of its changes.
+///
+/// When the previous text's chain is full, the new text does not start a new chain with a full copy
+/// (a long page's full copies were two thirds of the stored bytes): it becomes a *keyframe*, a delta
+/// against the newest keyframe of that chain, about `maxChainDepth` versions older, and the versions
+/// after it chain from it. Keyframes stack at the bottom of a chain (each one deeper than the last,
+/// each chain after them one delta shorter) until `maxKeyframeDepth`, where a full copy starts over.
+/// When a delta against the previous text is no good (a restoration after a page was blanked or
+/// rewritten by a vandal), the text before that one and the newest text stored are tried too: on
+/// Anarchism, a run of restorations between revisions whose text the export suppresses (empty) had
+/// each been stored whole.
 ///
 /// Records live in `texts` under a sequence number, in the order they were written, and `textIndex`
 /// maps each text's SHA-256 to its number. Appending in order matters: an LMDB commit copies every
@@ -19,6 +29,10 @@ struct TextStore: Sendable {
 
     /// Longest delta chain; reading a text applies at most this many deltas.
     static let maxChainDepth = 128
+    /// Depth from which a chain whose end is full starts over with a full copy instead of a keyframe.
+    static let maxKeyframeDepth = 4
+    /// Below this size a full copy is cheap: no older text is decoded to look for a better base.
+    static let ancestorSearchThreshold = 1024
     /// Below this, compressing is not worth its header.
     static let compressionThreshold = 64
 
@@ -56,13 +70,26 @@ struct TextStore: Sendable {
         if try contains(hash, in: txn) { return nil }
         var record = RecordWriter(capacity: 64)
         var best: (base: UInt64, depth: Int, delta: [UInt8])? = nil
+        func consider(_ baseNumber: UInt64, depth baseDepth: Int, text baseText: [UInt8]) {
+            let delta = Delta.encode(base: baseText, target: text)
+            if delta.count <= text.count / 2, delta.count < best?.delta.count ?? Int.max {
+                best = (baseNumber, baseDepth + 1, delta)
+            }
+        }
         for base in bases where base.hash != hash {
             guard let baseNumber = try number(of: base.hash, in: txn), let baseDepth = try depth(of: baseNumber, in: txn),
                 baseDepth + 1 < Self.maxChainDepth
             else { continue }
-            let delta = Delta.encode(base: base.text, target: text)
-            if delta.count <= text.count / 2, delta.count < best?.delta.count ?? Int.max {
-                best = (baseNumber, baseDepth + 1, delta)
+            consider(baseNumber, depth: baseDepth, text: base.text)
+        }
+        if best == nil, text.count >= Self.ancestorSearchThreshold, let previous = bases.first, previous.hash != hash,
+            let previousNumber = try number(of: previous.hash, in: txn)
+        {
+            // Only a better base is looked for here: a link that cannot be read (which `verify` names)
+            // rules its candidate out rather than failing the append.
+            for (ancestor, ancestorDepth) in (try? betterBases(than: previousNumber, in: txn)) ?? [] {
+                guard let ancestorText = try? load(number: ancestor, known: { _ in nil }, in: txn) else { continue }
+                consider(ancestor, depth: ancestorDepth, text: ancestorText)
             }
         }
         if let best {
@@ -83,6 +110,70 @@ struct TextStore: Sendable {
         try txn.put(records, key: key, value: record.bytes, options: .append)
         try txn.put(index, key: hash.bytes, value: key)
         return record.bytes.count
+    }
+
+    /// Older records a new text may be a delta against when the previous text (record `previous`)
+    /// is no good as its base, as (number, depth): the text before the previous one, and, when the
+    /// previous text's chain is full, the chain's newest keyframe (see the type's comment).
+    private func betterBases<T: Transaction & ~Copyable>(than previous: UInt64, in txn: borrowing T) throws -> [(number: UInt64, depth: Int)] {
+        let chain = try chain(from: previous, in: txn)
+        if chain[0].depth + 1 >= Self.maxChainDepth {
+            // Anything else on a full chain would only make the next text's chain full as well.
+            guard let keyframe = Self.newestKeyframe(in: chain), keyframe.depth + 1 < Self.maxKeyframeDepth else { return [] }
+            return [keyframe]
+        }
+        var found = chain.count >= 2 ? [chain[1]] : []
+        // The newest text stored: in a page's history it is the page's last new text, which a
+        // restoration after a run of blanked (or, in an export, suppressed and so empty) revisions
+        // is close to, while the previous text is the blank. In a ledger of many documents it is
+        // often another document's, and the delta against it simply loses.
+        // (The blank itself, when it was stored just now, is the newest: then the one before it.)
+        if let last = try txn.last(records).map({ BigEndianKey.decode($0.key) }) {
+            let newest = last == previous ? last - 1 : last
+            // A redaction's tombstone holds no text to take a delta against.
+            let withheld = try txn.withValue(records, key: BigEndianKey.encode(newest)) { $0.first == Format.withheld.rawValue } ?? true
+            if newest > 0, !withheld, newest != chain.dropFirst().first?.number, let depth = try depth(of: newest, in: txn),
+                depth + 1 < Self.maxChainDepth
+            {
+                found.append((newest, depth))
+            }
+        }
+        return found
+    }
+
+    /// The chain below record `number`, itself first and the full copy last, as (number, depth);
+    /// only the records' headers are read.
+    private func chain<T: Transaction & ~Copyable>(from number: UInt64, in txn: borrowing T) throws -> [(number: UInt64, depth: Int)] {
+        var links: [(number: UInt64, depth: Int)] = []
+        var current: UInt64? = number
+        while let link = current, links.count <= Self.maxChainDepth {
+            let header = try txn.withValue(records, key: BigEndianKey.encode(link)) { value -> (base: UInt64?, depth: Int) in
+                var r = RecordReader(value)
+                guard let format = Format(rawValue: try r.byte()) else { throw damaged(link) }
+                guard format.isDelta else { return (nil, 0) }
+                _ = try r.varint()
+                let base = try r.varint()
+                return (base, Int(try r.byte()))
+            }
+            guard let header else { throw LedgerError(.integrity, "the stored text record \(link) is missing") }
+            links.append((link, header.depth))
+            current = header.base
+        }
+        return links
+    }
+
+    /// The newest keyframe at the bottom of `chain` (nearest first, full copy last): keyframes are a
+    /// chain's whole length of versions apart, the versions of one chain next to each other, so the
+    /// keyframes are the bottom links joined by steps much longer (in record numbers) than the
+    /// chain's usual step. Only a base is chosen by this: guessing wrong costs bytes, never a text.
+    static func newestKeyframe(in chain: [(number: UInt64, depth: Int)]) -> (number: UInt64, depth: Int)? {
+        guard chain.count >= 8 else { return nil }
+        // A base is always an older record; a damaged one that is not counts as a short step.
+        let steps = zip(chain, chain.dropFirst()).map { $0.number > $1.number ? $0.number - $1.number : 0 }
+        let usual = steps.sorted()[steps.count / 2]
+        var k = chain.count - 1
+        while k > 0, steps[k - 1] > 8 * max(usual, 1) { k -= 1 }
+        return (chain[k].number, chain[k].depth)
     }
 
     /// Removes the text stored under `hash` (redaction): the records that were deltas against it are
