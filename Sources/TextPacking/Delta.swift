@@ -86,6 +86,15 @@ public enum Delta {
     /// Applies `delta` to `base`. `size` is the target's length, checked as the delta is applied.
     public static func apply(_ delta: UnsafeRawBufferPointer, to base: [UInt8], size: Int) throws(Corrupt) -> [UInt8] {
         var out = [UInt8]()
+        try apply(delta, to: base, size: size, into: &out)
+        return out
+    }
+
+    /// Applies `delta` to `base` into `out`, replacing what it held but keeping its storage: a chain
+    /// of deltas applied between two buffers allocates nothing per link (a fresh ~70 KB array per
+    /// link went to and from the kernel, and its page faults were a fifth of reading a version).
+    public static func apply(_ delta: UnsafeRawBufferPointer, to base: [UInt8], size: Int, into out: inout [UInt8]) throws(Corrupt) {
+        out.removeAll(keepingCapacity: true)
         out.reserveCapacity(size)
         var p = 0
         while p < delta.count {
@@ -107,7 +116,6 @@ public enum Delta {
             guard out.count <= size else { throw Corrupt(description: "a delta produces more than \(size) bytes") }
         }
         guard out.count == size else { throw Corrupt(description: "a delta produces \(out.count) bytes, not \(size)") }
-        return out
     }
 
     @inline(__always)

@@ -531,6 +531,7 @@ public final class ProvenanceProjection: StagedProjection, @unchecked Sendable {
             guard format == 1 || format == 2, v > 1 else { throw damaged("versions") }
             v -= 1
         }
+        var spare: [UInt8] = []  // deltas are applied between two buffers (see `Delta.apply(_:to:size:into:)`)
         for record in chain.reversed() {
             do {
                 try record.withUnsafeBytes { raw in
@@ -540,11 +541,13 @@ public final class ProvenanceProjection: StagedProjection, @unchecked Sendable {
                     case 0:
                         bytes = try Deflate.decompress(UnsafeRawBufferPointer(rebasing: raw[(1 + r.p)...]), size: size)
                     case 1:
-                        bytes = try Delta.apply(UnsafeRawBufferPointer(rebasing: raw[(1 + r.p)...]), to: bytes, size: size)
+                        try Delta.apply(UnsafeRawBufferPointer(rebasing: raw[(1 + r.p)...]), to: bytes, size: size, into: &spare)
+                        swap(&bytes, &spare)
                     default:
                         let deltaSize = Int(try r.varint())
                         let delta = try Deflate.decompress(UnsafeRawBufferPointer(rebasing: raw[(1 + r.p)...]), size: deltaSize)
-                        bytes = try delta.withUnsafeBytes { try Delta.apply($0, to: bytes, size: size) }
+                        try delta.withUnsafeBytes { try Delta.apply($0, to: bytes, size: size, into: &spare) }
+                        swap(&bytes, &spare)
                     }
                 }
             } catch { throw damaged("versions") }

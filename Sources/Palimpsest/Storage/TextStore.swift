@@ -369,9 +369,11 @@ struct TextStore: Sendable {
             }
             break
         }
+        var spare: [UInt8] = []
         for link in pending.reversed() {
             do {
-                text = try link.delta.withUnsafeBytes { try Delta.apply($0, to: text, size: link.size) }
+                try link.delta.withUnsafeBytes { try Delta.apply($0, to: text, size: link.size, into: &spare) }
+                swap(&text, &spare)
             } catch {
                 throw LedgerError(.integrity, "the stored text record \(link.number) is damaged: \(error)")
             }
